@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up everything edgepack's build and tests need on a fresh Debian machine (idempotent):
+# Debian packages, a Python venv with pinned packages, npm packages, the cached arm64 root.
+# Heavy, reusable things are cached under ${EDGEPACK_CACHE:-$HOME/.cache/edgepack}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export EDGEPACK_CACHE=${EDGEPACK_CACHE:-$HOME/.cache/edgepack}
+mkdir -p "$EDGEPACK_CACHE"
+log() { printf '\n== %s\n' "$*" >&2; }
+
+APT_PACKAGES=(chromium qemu-user-static debootstrap openssh-server openssh-client brotli zip binutils)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$PY" -m venv .venv
+fi
+log "pip install -e .[test,bench] (pinned by scripts/constraints.txt)"
+.venv/bin/pip install -q -c scripts/constraints.txt -e ".[test,bench]"
+if [ -f scripts/constraints-extra.txt ]; then
+  .venv/bin/pip install -q -c scripts/constraints.txt -r scripts/constraints-extra.txt
+fi
+
+if [ -f web/package-lock.json ]; then
+  log "npm ci (web/)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  if [ -f web/vendor.py ]; then .venv/bin/python -m edgepack.web.vendor; fi
+fi
+
+if [ -x scripts/arm64_root.sh ]; then
+  log "arm64 root (cached in $EDGEPACK_CACHE)"
+  scripts/arm64_root.sh
+fi
+log "setup done"

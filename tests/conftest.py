@@ -1,0 +1,44 @@
+"""Shared fixtures. Heavy ones (a built sample) are built once per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+PYTHON = sys.executable
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_home(tmp_path_factory, monkeypatch):
+    """Keep tests away from the user's EDGEPACK_HOME."""
+    monkeypatch.setenv("EDGEPACK_HOME", str(tmp_path_factory.getbasetemp() / "edgepack-home"))
+
+
+def copy_sample(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(SAMPLES / name, target, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def sentiment_project(tmp_path_factory) -> Path:
+    """A private copy of samples/sentiment, exported once (build/ holds model.fp32.onnx)."""
+    from edgepack.export import export_project
+
+    project = copy_sample("sentiment", tmp_path_factory.mktemp("sentiment"))
+    export_project(project)
+    return project
+
+
+def run_cli(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None,
+            timeout: int = 600) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([PYTHON, "-m", "edgepack.cli", *args], cwd=cwd or REPO, input=input,
+                          capture_output=True, text=True, env=full_env, timeout=timeout)

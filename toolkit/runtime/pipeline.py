@@ -1,0 +1,139 @@
+"""Text in, model outputs out: tokenizer + ONNX session + post-processing, as every target runs it.
+
+``Pipeline`` is what the Pi service, ``edgepack demo`` and the benchmarks use; the JS runtime
+(web/src/pipeline.mjs) mirrors it. Batches are right-padded to their longest row, and to at least
+one position (an empty text becomes one [PAD] with mask 0), the same rule in both languages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from edgepack.errors import ArtifactError
+from edgepack.runtime.artifacts import PRECISION_TOLERANCE
+from edgepack.runtime.manifest import Manifest, load_manifest
+from edgepack.runtime.postprocess import label_results
+from edgepack.runtime.session import create_session
+from edgepack.runtime.tokenizer import Tokenizer
+
+
+def pad_batch(encodings: Sequence, pad_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Right-pad token ids / masks / type ids into int64 arrays named like the model's inputs."""
+    width = max([len(e.ids) for e in encodings] + [1])
+    n = len(encodings)
+    ids = np.full((n, width), pad_id, dtype=np.int64)
+    mask = np.zeros((n, width), dtype=np.int64)
+    types = np.zeros((n, width), dtype=np.int64)
+    for i, e in enumerate(encodings):
+        k = len(e.ids)
+        ids[i, :k] = e.ids
+        mask[i, :k] = e.attention_mask
+        types[i, :k] = e.type_ids
+    arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return {name: arrays[name] for name in names}
+
+
+def pad_id_of(tokenizer: Tokenizer) -> int:
+    padding = tokenizer.padding or {}
+    if "pad_id" in padding:
+        return int(padding["pad_id"])
+    for token in ("[PAD]", "<pad>", "<PAD>"):
+        tid = tokenizer.token_to_id(token)
+        if tid is not None:
+            return tid
+    return 0
+
+
+@dataclass
+class SelfTestReport:
+    precision: str
+    tolerance: float
+    checked: int = 0
+    failures: list[str] = field(default_factory=list)
+    max_abs_diff: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.checked > 0 and not self.failures
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "precision": self.precision, "checked": self.checked, "tolerance": self.tolerance,
+                "max_abs_diff": self.max_abs_diff, "failures": self.failures}
+
+
+class Pipeline:
+    def __init__(self, manifest: Manifest, precision: str | None = None, provider: str = "cpu",
+                 threads: int | None = None):
+        self.manifest = manifest
+        self.precision = precision or manifest.default_precision
+        self.tokenizer = Tokenizer.from_file(manifest.tokenizer_path())
+        max_length = manifest.model.get("max_length")
+        trunc = self.tokenizer.truncation
+        if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
+            self.tokenizer.enable_truncation(max_length=int(max_length))
+        if self.tokenizer.padding is not None:
+            # Pad per batch here (pad_batch), not to a fixed length: identical answers, less work.
+            self.tokenizer.no_padding()
+        self.pad_id = pad_id_of(self.tokenizer)
+        self.session = create_session(manifest.model_path(self.precision), provider=provider, threads=threads)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    @classmethod
+    def load(cls, artifact: str | Path, precision: str | None = None, provider: str = "cpu",
+             threads: int | None = None, verify: bool = True) -> "Pipeline":
+        """Load a built artifact; ``verify`` checks every file against the manifest's sha256 first."""
+        return cls(load_manifest(artifact, verify=verify), precision=precision, provider=provider, threads=threads)
+
+    @property
+    def task(self) -> str:
+        return self.manifest.task
+
+    def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        return pad_batch(self.tokenizer.encode_batch(list(texts)), self.pad_id, self.input_names)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+
+    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        return self.run(self.encode(texts))
+
+    def predict(self, texts: Sequence[str]) -> list[dict]:
+        outputs = self(texts)
+        if self.task == "text-classification":
+            return label_results(outputs[self.output_names[0]], self.manifest.labels)
+        return [{"embedding": row.tolist()} for row in outputs[self.output_names[0]]]
+
+    def self_test(self) -> SelfTestReport:
+        """Check tokenizer and model against the manifest's golden vectors."""
+        entry = self.manifest.precisions.get(self.precision, {})
+        tol = float(entry.get("tolerance", PRECISION_TOLERANCE.get(self.precision, 1e-5)))
+        report = SelfTestReport(precision=self.precision, tolerance=tol)
+        for i, golden in enumerate(self.manifest.golden):
+            expected = golden.get("outputs", {}).get(self.precision)
+            if expected is None:
+                continue
+            report.checked += 1
+            enc = self.tokenizer.encode(golden["text"], golden.get("pair"))
+            if list(enc.ids) != list(golden["input_ids"]):
+                report.failures.append(f"golden[{i}]: token ids differ from the manifest")
+                continue
+            got = self.run(pad_batch([enc], self.pad_id, self.input_names))
+            for name, values in expected.items():
+                diff = float(np.max(np.abs(got[name][0] - np.asarray(values, dtype=np.float64)), initial=0.0))
+                report.max_abs_diff = max(report.max_abs_diff, diff)
+                if not diff <= tol:
+                    report.failures.append(f"golden[{i}] {name}: max |Δ| {diff:.3g} > {tol:g}")
+        if report.checked == 0:
+            report.failures.append(f"the manifest has no golden outputs for precision {self.precision}")
+        return report
+
+    def require_self_test(self) -> SelfTestReport:
+        report = self.self_test()
+        if not report.ok:
+            raise ArtifactError(f"{self.manifest.root}: self-test failed: " + "; ".join(report.failures))
+        return report

@@ -1,0 +1,91 @@
+"""Models: a pre-token's text -> [(id, token, start, end)] with offsets inside the piece."""
+
+from __future__ import annotations
+
+from edgepack.errors import TokenizerSpecError
+from edgepack.runtime.tokenizer._spec import Ctx
+
+
+def _vocab(obj, ctx: Ctx) -> dict[str, int]:
+    vocab = ctx.get(obj, "vocab", dict)
+    for k, v in vocab.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ctx.at("vocab").error(f"id of {k!r} must be a non-negative integer, got {v!r}")
+    return vocab
+
+
+class WordLevel:
+    def __init__(self, vocab: dict[str, int], unk_token: str | None):
+        self.vocab = vocab
+        self.unk_token = unk_token
+        self.unk_id = vocab.get(unk_token) if unk_token is not None else None
+        self.inv = {v: k for k, v in vocab.items()}
+
+    def tokenize(self, text: str):
+        i = self.vocab.get(text)
+        if i is not None:
+            return [(i, text, 0, len(text))]
+        if self.unk_id is None:
+            raise TokenizerSpecError(f"WordLevel: {text!r} is not in the vocabulary and unk_token "
+                                     f"{self.unk_token!r} is not in it either; add the unk token to model.vocab")
+        return [(self.unk_id, self.unk_token, 0, len(text))]
+
+
+class WordPiece:
+    def __init__(self, vocab, unk_token="[UNK]", continuing_subword_prefix="##", max_input_chars_per_word=100):
+        self.vocab = vocab
+        self.unk_token = unk_token
+        self.prefix = continuing_subword_prefix
+        self.max_chars = max_input_chars_per_word
+        self.inv = {v: k for k, v in vocab.items()}
+        # Longest possible piece bounds the greedy search (same answer, linear in word length).
+        self.max_piece = max((len(k) for k in vocab), default=0)
+
+    def _unk(self, n):
+        i = self.vocab.get(self.unk_token)
+        if i is None:
+            raise TokenizerSpecError(f"WordPiece: unk_token {self.unk_token!r} is not in model.vocab; add it")
+        return [(i, self.unk_token, 0, n)]
+
+    def tokenize(self, text: str):
+        n = len(text)
+        if n > self.max_chars:
+            return self._unk(n)
+        i = self.vocab.get(text)
+        if i is not None:
+            return [(i, text, 0, n)]
+        vocab, prefix = self.vocab, self.prefix
+        out = []
+        start = 0
+        while start < n:
+            end = min(n, start + self.max_piece)
+            found = None
+            while start < end:
+                sub = text[start:end] if start == 0 else prefix + text[start:end]
+                i = vocab.get(sub)
+                if i is not None:
+                    found = (i, sub, start, end)
+                    break
+                end -= 1
+            if found is None:
+                return self._unk(n)
+            out.append(found)
+            start = end
+        return out
+
+
+SUPPORTED = ("WordLevel", "WordPiece")
+
+
+def from_spec(obj, ctx: Ctx):
+    obj = ctx.obj(obj)
+    t = ctx.type_of(obj, SUPPORTED)
+    vocab = _vocab(obj, ctx)
+    if t == "WordLevel":
+        return WordLevel(vocab, ctx.get(obj, "unk_token", str, None, nullable=True))
+    return WordPiece(
+        vocab,
+        ctx.get(obj, "unk_token", str, "[UNK]"),
+        ctx.get(obj, "continuing_subword_prefix", str, "##"),
+        ctx.get(obj, "max_input_chars_per_word", int, 100),
+    )

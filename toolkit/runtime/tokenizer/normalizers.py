@@ -1,0 +1,216 @@
+"""Normalizers: NormalizedString -> NormalizedString, with HF's alignment bookkeeping."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from edgepack.runtime.tokenizer import _unicode as U
+from edgepack.runtime.tokenizer._spec import Ctx
+from edgepack.runtime.tokenizer.normalized import NormalizedString
+
+
+def lowercase(ns: NormalizedString) -> None:
+    text = ns.text
+    if text.isascii():
+        ns.text = text.lower()
+        return
+    low = text.translate(U.LOWER)
+    if low == text:
+        return
+    if len(low) == len(text):  # 1:1 mapping keeps alignments
+        ns.text = low
+        return
+    changes = []
+    for c in text:
+        m = U.LOWER.get(ord(c), c)
+        changes.append((m[0], 0))
+        changes.extend((x, 1) for x in m[1:])
+    ns.transform(changes)
+
+
+def _decomposed(text: str, compat: bool) -> list[list]:
+    """Per-character decomposition (first char change 0, the rest inserted) then canonical
+    reordering; changes travel with their characters, as in unicode-normalization-alignments."""
+    seq: list[list] = []
+    for c in text:
+        d = U.decompose_char(c, compat)
+        seq.append([d[0], 0])
+        for x in d[1:]:
+            seq.append([x, 1])
+    ccc = U.CCC
+    i, n = 0, len(seq)
+    while i < n:
+        if ccc.get(seq[i][0], 0) == 0:
+            i += 1
+            continue
+        j = i
+        while j < n and ccc.get(seq[j][0], 0) != 0:
+            j += 1
+        if j - i > 1:
+            seq[i:j] = sorted(seq[i:j], key=lambda p: ccc[p[0]])  # stable
+        i = j
+    return seq
+
+
+def _composed(seq: list[list]) -> list[list]:
+    """Canonical composition; the composite's change absorbs the mark's (sum - 1)."""
+    ccc = U.CCC
+    out: list[list] = []
+    starter = -1
+    last_ccc = -1  # -1: nothing between starter and the current character
+    for c, chg in seq:
+        cc = ccc.get(c, 0)
+        if starter >= 0 and (last_ccc == -1 or last_ccc < cc) and (last_ccc != 0):
+            comp = U.compose_pair(out[starter][0], c)
+            if comp is not None:
+                out[starter] = [comp, out[starter][1] + chg - 1]
+                continue
+        if cc == 0:
+            starter = len(out)
+            last_ccc = -1
+        else:
+            last_ccc = cc
+        out.append([c, chg])
+    return out
+
+
+def unicode_normalize(ns: NormalizedString, form: str) -> None:
+    if ns.text.isascii() or unicodedata.is_normalized(form, ns.text):
+        return
+    seq = _decomposed(ns.text, form in ("NFKD", "NFKC"))
+    if form in ("NFC", "NFKC"):
+        seq = _composed(seq)
+    ns.transform([(c, chg) for c, chg in seq])
+
+
+def clean_text(ns: NormalizedString) -> None:
+    if U.CLEAN_DROP_RE.search(ns.text):
+        ns.filter(lambda c: c not in U.OTHER)
+    if U.SPACE_RE.search(ns.text):
+        ns.map_chars(lambda c: " " if c in U.SPACE else c)
+
+
+def chinese_chars(ns: NormalizedString) -> None:
+    if ns.text.isascii() or not U.CHINESE_RE.search(ns.text):
+        return
+    changes = []
+    for c in ns.text:
+        if U.is_chinese(c):
+            changes += [(" ", 0), (c, 1), (" ", 1)]
+        else:
+            changes.append((c, 0))
+    ns.transform(changes)
+
+
+def strip_accents_bert(ns: NormalizedString) -> None:
+    if ns.text.isascii():
+        return
+    unicode_normalize(ns, "NFD")
+    ns.filter(lambda c: c not in U.NONSPACING)
+
+
+class BertNormalizer:
+    def __init__(self, clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True):
+        self.clean_text = clean_text
+        self.handle_chinese_chars = handle_chinese_chars
+        # null strip_accents means "same as lowercase" (HF/original BERT behaviour).
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.lowercase = lowercase
+
+    def normalize(self, ns: NormalizedString) -> None:
+        if self.clean_text:
+            clean_text(ns)
+        if self.handle_chinese_chars:
+            chinese_chars(ns)
+        if self.strip_accents:
+            strip_accents_bert(ns)
+        if self.lowercase:
+            lowercase(ns)
+
+
+class Lowercase:
+    def normalize(self, ns):
+        lowercase(ns)
+
+
+class UnicodeForm:
+    def __init__(self, form):
+        self.form = form
+
+    def normalize(self, ns):
+        unicode_normalize(ns, self.form)
+
+
+class StripAccents:
+    def normalize(self, ns):
+        if not ns.text.isascii():
+            ns.filter(lambda c: c not in U.COMBINING)
+
+
+class Strip:
+    def __init__(self, left=True, right=True):
+        self.left, self.right = left, right
+
+    def normalize(self, ns):
+        text = ns.text
+        a, b = 0, len(text)
+        if self.left:
+            while a < b and text[a] in U.SPACE:
+                a += 1
+        if self.right:
+            while b > a and text[b - 1] in U.SPACE:
+                b -= 1
+        if (a, b) != (0, len(text)):
+            ns.text, ns.align = text[a:b], ns.align[a:b]
+
+
+class Replace:
+    def __init__(self, pattern: str, content: str):
+        self.pattern, self.content = pattern, content
+
+    def normalize(self, ns):
+        ns.replace(self.pattern, self.content)
+
+
+class Sequence:
+    def __init__(self, items):
+        self.items = items
+
+    def normalize(self, ns):
+        for n in self.items:
+            n.normalize(ns)
+
+
+SUPPORTED = ("BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip", "Replace",
+             "Sequence")
+
+
+def from_spec(obj, ctx: Ctx):
+    if obj is None:
+        return None
+    obj = ctx.obj(obj)
+    t = ctx.type_of(obj, SUPPORTED)
+    if t == "BertNormalizer":
+        return BertNormalizer(
+            clean_text=ctx.get(obj, "clean_text", bool, True),
+            handle_chinese_chars=ctx.get(obj, "handle_chinese_chars", bool, True),
+            strip_accents=ctx.get(obj, "strip_accents", bool, None, nullable=True),
+            lowercase=ctx.get(obj, "lowercase", bool, True),
+        )
+    if t == "Lowercase":
+        return Lowercase()
+    if t in ("NFC", "NFD", "NFKC", "NFKD"):
+        return UnicodeForm(t)
+    if t == "StripAccents":
+        return StripAccents()
+    if t == "Strip":
+        return Strip(ctx.get(obj, "strip_left", bool, True), ctx.get(obj, "strip_right", bool, True))
+    if t == "Replace":
+        pat = ctx.obj(ctx.get(obj, "pattern", dict))
+        pctx = ctx.at("pattern")
+        if "String" not in pat:
+            kinds = ", ".join(f'"{k}"' for k in pat) or "nothing"
+            raise pctx.error(f"{kinds} is not supported; supported: String (Regex patterns are not)")
+        return Replace(pctx.get(pat, "String", str), ctx.get(obj, "content", str))
+    items = ctx.get(obj, "normalizers", list)
+    return Sequence([from_spec(ctx.obj(x), ctx.at("normalizers").at(i)) for i, x in enumerate(items)])

@@ -1,0 +1,224 @@
+"""The Tokenizer: a supported subset of Hugging Face tokenizer.json, in pure Python.
+
+Pipeline (same order as tokenizers): added tokens (raw) -> normalizer -> added tokens (normalized)
+-> pre-tokenizer -> model -> truncation -> post-processor -> padding. Offsets are code-point
+indices into the input string. See SPEC.md next to this file for the documented subset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from edgepack.errors import TokenizerSpecError
+from edgepack.runtime.tokenizer import added_vocab, decoders, models, normalizers, pre_tokenizers, processors
+from edgepack.runtime.tokenizer._spec import Ctx
+from edgepack.runtime.tokenizer.encoding import Encoding
+from edgepack.runtime.tokenizer.normalized import NormalizedString
+
+SUPPORTED_VERSIONS = ("1.0",)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def sanitize(text: str) -> str:
+    """Lone surrogates cannot be UTF-8 encoded (the reference refuses them): each becomes U+FFFD,
+    one code point for one, so offsets are unchanged. JS does the same (as TextEncoder would)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return _SURROGATE_RE.sub("\ufffd", text) if _SURROGATE_RE.search(text) else text
+
+
+def _direction(value: str, what: str) -> str:
+    v = str(value).capitalize()
+    if v not in processors.DIRECTIONS:
+        raise TokenizerSpecError(f"{what}: direction {value!r} is not supported; use 'right' or 'left'")
+    return v
+
+
+class Tokenizer:
+    def __init__(self, spec: dict, source: str = "tokenizer.json"):
+        ctx = Ctx(source)
+        spec = ctx.obj(spec)
+        version = spec.get("version")
+        if version not in SUPPORTED_VERSIONS:
+            shown = f'"{version}"' if isinstance(version, str) else "missing" if "version" not in spec else repr(version)
+            raise ctx.at("version").error(f'{shown} is not supported; supported: "1.0"')
+        self.normalizer = normalizers.from_spec(spec.get("normalizer"), ctx.at("normalizer"))
+        self.pre_tokenizer = pre_tokenizers.from_spec(spec.get("pre_tokenizer"), ctx.at("pre_tokenizer"))
+        if "model" not in spec:
+            raise ctx.at("model").error("is required")
+        self.model = models.from_spec(spec["model"], ctx.at("model"))
+        self.post_processor = processors.from_spec(spec.get("post_processor"), ctx.at("post_processor"))
+        self.decoder = decoders.from_spec(spec.get("decoder"), ctx.at("decoder"))
+        self.added = added_vocab.from_spec(ctx.get(spec, "added_tokens", list, [], nullable=True), ctx.at("added_tokens"),
+                                           self.normalizer)
+        self._truncation = processors.truncation_from_spec(spec.get("truncation"), ctx.at("truncation"))
+        self._padding = processors.padding_from_spec(spec.get("padding"), ctx.at("padding"))
+        self.source = source
+        if self._truncation:
+            self._check_stride(self._truncation, ctx.at("truncation"))
+
+    # ---- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path) -> "Tokenizer":
+        name = os.fspath(path)
+        try:
+            with open(name, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise TokenizerSpecError(f"{name}: cannot read tokenizer file ({e.strerror}); check the path") from e
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise TokenizerSpecError(f"{name}: not valid UTF-8 (byte {e.start}: {e.reason}); "
+                                     "tokenizer.json must be UTF-8 encoded JSON") from e
+        return cls.from_str(text, source=name)
+
+    @classmethod
+    def from_str(cls, json_text: str, source: str = "tokenizer.json") -> "Tokenizer":
+        try:
+            obj = json.loads(json_text.removeprefix("\ufeff"))
+        except json.JSONDecodeError as e:
+            raise TokenizerSpecError(f"{source}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+        return cls(obj, source)
+
+    @classmethod
+    def from_dict(cls, obj: dict, source: str = "tokenizer.json") -> "Tokenizer":
+        return cls(obj, source)
+
+    # ---- padding / truncation ------------------------------------------------------------------
+    @property
+    def padding(self):
+        return dict(self._padding) if self._padding else None
+
+    @property
+    def truncation(self):
+        return dict(self._truncation) if self._truncation else None
+
+    def enable_padding(self, direction="right", pad_id=0, pad_type_id=0, pad_token="[PAD]", length=None,
+                       pad_to_multiple_of=None):
+        self._padding = {
+            "strategy": {"Fixed": int(length)} if length is not None else "BatchLongest",
+            "direction": _direction(direction, "enable_padding"),
+            "pad_to_multiple_of": pad_to_multiple_of,
+            "pad_id": int(pad_id),
+            "pad_type_id": int(pad_type_id),
+            "pad_token": str(pad_token),
+        }
+
+    def no_padding(self):
+        self._padding = None
+
+    def enable_truncation(self, max_length, stride=0, strategy="longest_first", direction="right"):
+        names = {v: k for k, v in processors.STRATEGIES.items()}
+        s = names.get(strategy, strategy)
+        if s not in processors.STRATEGIES:
+            raise TokenizerSpecError(f"enable_truncation: strategy {strategy!r} is not supported; "
+                                     "use longest_first, only_first or only_second")
+        params = {"direction": _direction(direction, "enable_truncation"), "max_length": int(max_length),
+                  "strategy": s, "stride": int(stride)}
+        self._check_stride(params, Ctx("enable_truncation"))
+        self._truncation = params
+
+    def no_truncation(self):
+        self._truncation = None
+
+    def _check_stride(self, params, ctx):
+        added = self.post_processor.added_tokens(False) if self.post_processor else 0
+        if params["max_length"] - added < params["stride"]:
+            raise ctx.error(f"stride {params['stride']} is greater than the effective max length "
+                            f"{params['max_length'] - added} (max_length - {added} special tokens)")
+
+    # ---- vocabulary ----------------------------------------------------------------------------
+    def token_to_id(self, token: str):
+        t = self.added.by_content.get(token)
+        return t.id if t is not None else self.model.vocab.get(token)
+
+    def id_to_token(self, i: int):
+        t = self.added.by_id.get(i)
+        return t.content if t is not None else self.model.inv.get(i)
+
+    def get_vocab(self, with_added_tokens=True) -> dict[str, int]:
+        v = dict(self.model.vocab)
+        if with_added_tokens:
+            v.update({t.content: t.id for t in self.added.tokens})
+        return v
+
+    def get_vocab_size(self, with_added_tokens=True) -> int:
+        return len(self.get_vocab(with_added_tokens))
+
+    # ---- encoding ------------------------------------------------------------------------------
+    def _encode_sequence(self, text: str, type_id: int) -> Encoding:
+        text = sanitize(text)
+        ids, tokens, offsets = [], [], []
+        for piece, tok in self.added.split(NormalizedString(text), normalized=False):
+            if tok is not None:
+                ids.append(tok.id)
+                tokens.append(piece.text)
+                offsets.append(piece.original_span(0, len(piece)))
+                continue
+            if self.normalizer is not None:
+                self.normalizer.normalize(piece)
+            if not piece.text:
+                continue
+            for sub, tok2 in self.added.split(piece, normalized=True):
+                if not sub.text:
+                    continue
+                if tok2 is not None:
+                    ids.append(tok2.id)
+                    tokens.append(sub.text)
+                    offsets.append(sub.original_span(0, len(sub)))
+                    continue
+                words = self.pre_tokenizer.split(sub) if self.pre_tokenizer is not None else [sub]
+                for w in words:
+                    for i, t, s, e in self.model.tokenize(w.text):
+                        ids.append(i)
+                        tokens.append(t)
+                        offsets.append(w.original_span(s, e))
+        n = len(ids)
+        return Encoding(ids, [type_id] * n, tokens, offsets, [1] * n, [0] * n)
+
+    def _post_process(self, a: Encoding, b: Encoding | None, add_special_tokens: bool) -> Encoding:
+        if self._truncation:
+            added = self.post_processor.added_tokens(b is not None) if (self.post_processor and add_special_tokens) else 0
+            processors.truncate(a, b, self._truncation, added)
+        if self.post_processor is not None:
+            out = self.post_processor.process(a, b, add_special_tokens)
+        else:
+            out = processors._default(a, b)
+        if self._padding:
+            processors.pad_batch([out], self._padding)
+        return out
+
+    def encode(self, text: str, pair: str | None = None, add_special_tokens: bool = True) -> Encoding:
+        a = self._encode_sequence(text, 0)
+        b = self._encode_sequence(pair, 1) if pair is not None else None
+        return self._post_process(a, b, add_special_tokens)
+
+    def encode_batch(self, inputs, add_special_tokens: bool = True) -> list[Encoding]:
+        out = []
+        for item in inputs:
+            if isinstance(item, (tuple, list)):
+                if len(item) != 2:
+                    raise TypeError("encode_batch: a pair must be a (text, pair) tuple")
+                out.append(self.encode(item[0], item[1], add_special_tokens))
+            else:
+                out.append(self.encode(item, None, add_special_tokens))
+        if self._padding:
+            processors.pad_batch(out, self._padding)
+        return out
+
+    def decode(self, ids, skip_special_tokens: bool = True) -> str:
+        tokens = []
+        for i in ids:
+            t = self.id_to_token(i)
+            if t is None or (skip_special_tokens and t in self.added.special):
+                continue
+            tokens.append(t)
+        if self.decoder is not None:
+            return self.decoder.decode(tokens)
+        return " ".join(tokens)
+
+    def decode_batch(self, sequences, skip_special_tokens: bool = True) -> list[str]:
+        return [self.decode(s, skip_special_tokens) for s in sequences]

@@ -1,0 +1,270 @@
+"""``edgepack build --target wasm``: a built artifact -> an offline, self-testing browser bundle.
+
+Layout of the bundle (a static directory, plus ``<dir>.zip`` of it)::
+
+    index.html app.mjs demo.css favicon.svg   the demo page (web/demo/)
+    edgepack/*.mjs, edgepack/tokenizer/      the JS runtime (web/src/): importable by other apps
+    ort/ort.wasm.min.mjs ort/ort-wasm-simd-threaded.{mjs,wasm}   onnxruntime-web, wasm-only entry
+    model.<precision>.onnx tokenizer.json    the model in ONE precision, and its tokenizer
+    manifest.json                            the artifact's manifest, narrowed to that precision,
+                                             with the sha256 of every other file of the bundle
+    _headers vercel.json ... nginx.conf      COOP/COEP/CSP for common static hosts (headers.py)
+    *.br *.gz                                pre-compressed copies (brotli 11, gzip 9)
+
+The build happens in a temporary sibling directory that is renamed into place at the end, so a
+failed build never leaves a half-written bundle and a server never sees a mix of two builds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import edgepack
+from edgepack.errors import ArtifactError, OutputError, TargetError
+from edgepack.runtime.artifacts import MANIFEST_NAME
+from edgepack.runtime.hashing import sha256_file
+from edgepack.runtime.manifest import load_manifest
+from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, gzip_bytes, worth_keeping
+from edgepack.web.headers import HOST_FILES, write_host_files
+from edgepack.web.vendor import WEB_DIR, ort_files
+
+DEMO_DIR = WEB_DIR / "demo"
+RUNTIME_DIR = WEB_DIR / "src"
+RUNTIME_PREFIX = "edgepack"
+ORT_PREFIX = "ort"
+BUNDLE_LAYOUT_VERSION = 1
+# Tasks the runtime knows how to post-process; the demo page shows classification.
+SUPPORTED_TASKS = ("text-classification", "feature-extraction")
+# 1980-01-01: the earliest zip timestamp; fixed so two builds of the same inputs give the same zip.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class WasmBundle:
+    """What :func:`build_wasm_bundle` made."""
+
+    directory: Path
+    zip_path: Path
+    precision: str
+    model_file: str
+    onnxruntime_web: str
+    total_bytes: int  # every uncompressed file, as served without compression
+    transfer_bytes: int  # what a brotli-capable browser downloads to reach a first result
+    files: dict[str, int]  # relative path -> bytes (uncompressed files only)
+
+
+def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
+    """(source, bundle path) for the JS runtime: src/*.mjs and src/tokenizer/**.mjs."""
+    out = []
+    for path in sorted(runtime_dir.rglob("*.mjs")):
+        rel = path.relative_to(runtime_dir)
+        if any(part.startswith(".") or part in ("test", "tests", "node_modules") for part in rel.parts):
+            continue
+        out.append((path, f"{RUNTIME_PREFIX}/{rel.as_posix()}"))
+    names = {dest for _, dest in out}
+    for required in ("pipeline.mjs", "session.mjs", "integrity.mjs", "artifacts.mjs", "tokenizer.mjs"):
+        if f"{RUNTIME_PREFIX}/{required}" not in names:
+            raise TargetError(f"{runtime_dir / required}: missing from the JS runtime; reinstall edgepack")
+    return out
+
+
+def _choose_precision(manifest, precision: str | None) -> str:
+    if precision is None:
+        precision = (manifest.data.get("targets") or {}).get("wasm", {}).get("precision") or manifest.default_precision
+    if precision not in manifest.precisions:
+        have = ", ".join(manifest.precisions) or "none"
+        raise ArtifactError(
+            f"{manifest.root / MANIFEST_NAME}: no {precision} model in this artifact (it has: {have}); "
+            "run `edgepack quantize` first or pass another --precision"
+        )
+    return precision
+
+
+def _bundle_manifest(data: dict, precision: str, ort_version: str) -> dict:
+    """The artifact's manifest narrowed to one precision (key order kept); files filled in later."""
+    out = copy.deepcopy(data)
+    out["precisions"] = {precision: out["precisions"][precision]}
+    out["default_precision"] = precision
+    for entry in out.get("golden", []):
+        outputs = entry.get("outputs") or {}
+        entry["outputs"] = {k: v for k, v in outputs.items() if k == precision}
+    tools = out.setdefault("tools", {})
+    tools["onnxruntime-web"] = ort_version
+    tools.setdefault("edgepack", edgepack.__version__)
+    targets = out.get("targets") or {}
+    targets["wasm"] = {
+        **(targets.get("wasm") or {}),
+        "precision": precision,
+        "onnxruntime_web": ort_version,
+        "bundle_layout": BUNDLE_LAYOUT_VERSION,
+    }
+    out["targets"] = targets
+    return out
+
+
+def _compress_all(root: Path, ready_brotli: dict[str, Path], quality: int) -> None:
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if path.suffix not in COMPRESSIBLE_SUFFIXES or rel == MANIFEST_NAME or rel in HOST_FILES:
+            continue  # manifest.json is written last (it lists the copies); host files are read by the host
+        data = path.read_bytes()
+        ready = ready_brotli.get(rel)
+        br = ready.read_bytes() if ready is not None else brotli_bytes(data, quality=quality)
+        for suffix, blob in ((".br", br), (".gz", gzip_bytes(data))):
+            if worth_keeping(len(data), len(blob)):
+                path.with_name(path.name + suffix).write_bytes(blob)
+
+
+def _zip_dir(root: Path, zip_path: Path) -> None:
+    tmp = zip_path.with_name(f".{zip_path.name}.tmp-{os.getpid()}")
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(f"{root.name}/{path.relative_to(root).as_posix()}", date_time=_ZIP_EPOCH)
+                info.external_attr = 0o644 << 16
+                # Already-compressed payloads are stored, the rest deflated.
+                stored = path.suffix in (".br", ".gz", ".zip", ".png")
+                info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+        os.replace(tmp, zip_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse to replace a directory that is not an earlier wasm bundle (e.g. `-o .` by mistake)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a directory; choose another output path")
+    if not any(out.iterdir()):
+        return
+    try:
+        data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if "wasm" in (data.get("targets") or {}) and (out / "index.html").is_file():
+            return
+    except (OSError, ValueError, AttributeError):
+        pass
+    raise OutputError(f"{out}: exists and is not an edgepack wasm bundle; refusing to replace it (remove it or pick another path)")
+
+
+def build_wasm_bundle(
+    artifact_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    precision: str | None = None,
+    *,
+    zip_path: str | os.PathLike | None = None,
+    brotli_quality: int = 11,
+    runtime_dir: str | os.PathLike | None = None,
+) -> WasmBundle:
+    """Build the browser bundle for ``artifact_dir`` (a build directory with manifest.json) into ``out_dir``.
+
+    ``precision``: which model to ship (default: ``targets.wasm.precision`` recorded by the gates,
+    else the manifest's default). ``zip_path`` defaults to ``<out_dir>.zip``. ``runtime_dir``
+    overrides where the JS runtime comes from (default: the installed ``web/src``).
+    The artifact is verified against its manifest first; a tampered artifact is refused.
+    """
+    manifest = load_manifest(artifact_dir, verify=True)
+    precision = _choose_precision(manifest, precision)
+    if manifest.task not in SUPPORTED_TASKS:
+        raise TargetError(
+            f"{manifest.root / MANIFEST_NAME}: task {manifest.task!r} has no browser runtime "
+            f"(supported: {', '.join(SUPPORTED_TASKS)})"
+        )
+    model_file = manifest.precisions[precision]["file"]
+    if any(name.startswith(model_file) and name != model_file for name in manifest.data.get("files", {})):
+        raise TargetError(
+            f"{manifest.root / model_file}: has external data files; the browser bundle needs a single-file "
+            "model (export with external data folded in)"
+        )
+    ort = ort_files()
+    runtime = _runtime_sources(Path(runtime_dir) if runtime_dir else RUNTIME_DIR)
+
+    out = Path(out_dir).resolve()
+    _check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    zip_path = Path(zip_path).resolve() if zip_path else out.with_name(out.name + ".zip")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a bundle is meant to be served
+    try:
+        for src in sorted(DEMO_DIR.iterdir()):
+            if src.is_file() and not src.name.startswith("."):
+                shutil.copyfile(src, tmp / src.name)
+        for src, dest in runtime:
+            (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, tmp / dest)
+        (tmp / ORT_PREFIX).mkdir()
+        for name, src in ort.files.items():
+            shutil.copyfile(src, tmp / ORT_PREFIX / name)
+        shutil.copyfile(manifest.root / model_file, tmp / model_file)
+        tok_file = manifest.data["tokenizer"]["file"]
+        shutil.copyfile(manifest.root / tok_file, tmp / tok_file)
+        write_host_files(tmp)
+
+        ready = {f"{ORT_PREFIX}/{name}": path for name, path in ort.brotli.items()}
+        _compress_all(tmp, ready, brotli_quality)
+
+        data = _bundle_manifest(manifest.data, precision, ort.version)
+        files = {}
+        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            rel = path.relative_to(tmp).as_posix()
+            files[rel] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        data["files"] = files
+        (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _zip_dir(out, zip_path)
+
+    plain = {rel: meta["bytes"] for rel, meta in files.items() if not rel.endswith((".br", ".gz"))}
+    plain[MANIFEST_NAME] = (out / MANIFEST_NAME).stat().st_size
+    # Files a first visit fetches: the page, its modules, ORT, model, tokenizer, manifest.
+    first_visit = [r for r in plain if r.endswith((".html", ".mjs", ".css", ".wasm", ".onnx", ".json", ".svg"))]
+    first_visit = [r for r in first_visit if "/" in r or r in ("index.html", "app.mjs", "demo.css", "favicon.svg", MANIFEST_NAME, model_file, tok_file)]
+    transfer = sum(files.get(r + ".br", {"bytes": plain[r]})["bytes"] for r in first_visit)
+    return WasmBundle(
+        directory=out,
+        zip_path=zip_path,
+        precision=precision,
+        model_file=model_file,
+        onnxruntime_web=ort.version,
+        total_bytes=sum(plain.values()),
+        transfer_bytes=transfer,
+        files=plain,
+    )
+
+
+def build_target(project, build_dir, out_dir, progress, precision: str | None = None, **options) -> dict:
+    """Adapter for ``edgepack.build.TARGETS['wasm']``: bundle into ``<out_dir>/<name>-wasm/`` (+ .zip)."""
+    directory = Path(out_dir) / f"{project.name}-wasm"
+    with progress.stage(f"building the browser bundle {directory}"):
+        result = build_wasm_bundle(build_dir, directory, precision, **options)
+    progress.say(
+        f"  {result.precision} model, onnxruntime-web {result.onnxruntime_web}, "
+        f"{result.total_bytes / 1e6:.1f} MB on disk, {result.transfer_bytes / 1e6:.2f} MB to transfer (brotli)"
+    )
+    return {
+        "directory": str(result.directory),
+        "zip": str(result.zip_path),
+        "precision": result.precision,
+        "model_file": result.model_file,
+        "onnxruntime_web": result.onnxruntime_web,
+        "total_bytes": result.total_bytes,
+        "transfer_bytes": result.transfer_bytes,
+    }

@@ -237,7 +237,13 @@ def export_project(project: Project | str | Path, out: str | Path | None = None,
         session = create_session(tmp / fp32_name)
         session_names = [i.name for i in session.get_inputs()]
         if sorted(session_names) != sorted(names):
-            raise ExportError(f"{fp32_name}: inputs {session_names} != expected {names}; check [model] inputs")
+            lost = [n for n in names if n not in session_names]
+            raise ExportError(
+                f"{project.path}: [model] {model_cfg.get('factory') or model_cfg.get('onnx') or model_cfg.get('hf')}: "
+                f"the exported graph does not use input(s) {lost}. forward() probably leaves the graph "
+                "(.numpy(), .item(), .tolist(), Python branches on tensor values), so the traced model would "
+                "return constants; keep the computation in torch ops, or list only the inputs it uses in [model] inputs."
+            )
         out_names = [o.name for o in session.get_outputs()]
 
         def candidate(feeds):

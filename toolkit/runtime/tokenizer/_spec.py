@@ -21,7 +21,9 @@ class Ctx:
 
     def error(self, msg: str) -> TokenizerSpecError:
         where = f"{self.source}: {self.path}" if self.path else self.source
-        return TokenizerSpecError(f"{where}: {msg}")
+        # `path "Value" is not supported` reads as one phrase; other messages follow a colon.
+        sep = " " if msg.startswith('"') and self.path else ": "
+        return TokenizerSpecError(f"{where}{sep}{msg}")
 
     def obj(self, value) -> dict:
         if not isinstance(value, dict):

@@ -71,9 +71,10 @@ PUNCT_RE = re.compile(f"[{PUNCT.cls}]")
 NUM_RE = re.compile(f"[{NUM.cls}]")
 # BERT clean_text drops NUL, U+FFFD and "other" except \t \n \r (those become spaces).
 CLEAN_DROP_RE = re.compile(f"[\x00\ufffd{OTHER.cls}]")
+# BertNormalizer's CJK ranges exactly as the reference has them -- including its 0x2B920 start of
+# Extension E (the Unicode block starts at 0x2B820; characters in between are not padded).
 CHINESE_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df"
-                        "\U0002a700-\U0002b73f\U0002b740-\U0002b81f\U0002b820-\U0002ceaf"
-                        "\U0002f800-\U0002fa1f]")
+                        "\U0002a700-\U0002b81f\U0002b920-\U0002ceaf\U0002f800-\U0002fa1f]")
 
 
 def is_chinese(c: str) -> bool:

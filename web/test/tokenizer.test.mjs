@@ -1,0 +1,121 @@
+// The JS tokenizer reproduces the golden files made by Hugging Face tokenizers (same files as the
+// Python test: tests/tokenizer/golden). Run: node --test web/test/
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { Encoding, Tokenizer, TokenizerSpecError } from '../src/tokenizer.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const GOLDEN = `${ROOT}tests/tokenizer/golden/`;
+const corpus = readFileSync(`${ROOT}tests/tokenizer/corpus.jsonl`, 'ascii').trim().split('\n').map((l) => JSON.parse(l));
+const names = readdirSync(GOLDEN).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6)).sort();
+const load = (name) => Tokenizer.fromBytes(readFileSync(`${GOLDEN}${name}.tokenizer.json`), `${name}.tokenizer.json`);
+
+function runCase(tok, c) {
+  const inputs = c.inputs.map(([i, j]) => [corpus[i], j === null ? null : corpus[j]]);
+  const options = { addSpecialTokens: c.add_special_tokens };
+  try {
+    const encs = c.batch
+      ? tok.encodeBatch(inputs.map(([t, p]) => (p === null ? t : [t, p])), options)
+      : [tok.encode(inputs[0][0], inputs[0][1], options)];
+    return { outputs: encs.map((e) => e.toJSON()) };
+  } catch (err) {
+    if (err instanceof TokenizerSpecError) return { error: true };
+    throw err;
+  }
+}
+
+test('golden files cover the issue configurations', () => {
+  for (const n of ['sample_wordlevel', 'bert_uncased', 'bert_cased', 'template_pairs', 'pad_trunc']) assert.ok(names.includes(n), n);
+});
+
+for (const name of names) {
+  test(`JS matches golden ${name}`, () => {
+    const lines = readFileSync(`${GOLDEN}${name}.jsonl`, 'ascii').trim().split('\n').map((l) => JSON.parse(l));
+    const tok = load(name);
+    const bad = [];
+    lines.slice(1).forEach((c, k) => {
+      const got = runCase(tok, c);
+      const want = 'error' in c ? { error: true } : { outputs: c.outputs };
+      try { assert.deepStrictEqual(got, want); } catch { bad.push({ k, inputs: c.inputs, want, got }); }
+    });
+    assert.equal(bad.length, 0, `${bad.length}/${lines.length - 1} cases differ\n${JSON.stringify(bad.slice(0, 2))}`);
+  });
+}
+
+test('offsets: UTF-16 natively, code points in codePointOffsets / toJSON', () => {
+  const tok = load('bert_uncased');
+  const text = 'a 👍🏽 b 𝐁x';
+  const e = tok.encode(text);
+  assert.ok(e instanceof Encoding);
+  e.tokens.forEach((t, i) => {
+    if (e.specialTokensMask[i]) return;
+    const [s, u] = e.offsets[i];
+    const [cs, ce] = e.codePointOffsets[i];
+    assert.equal(text.slice(s, u), Array.from(text).slice(cs, ce).join(''));
+  });
+  assert.deepEqual(e.toJSON().offsets, e.codePointOffsets);
+  assert.notDeepEqual(e.offsets, e.codePointOffsets);
+});
+
+test('lone surrogates become U+FFFD, one unit for one, never throw', () => {
+  const tok = load('sample_wordlevel');
+  for (const s of ['\ud800', 'a\udc00b', '\udbff\udbff x', 'x \ud83d', '\ude00\ud83d']) {
+    const got = tok.encode(s).toJSON();
+    const replaced = s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+    assert.deepEqual(got, tok.encode(replaced).toJSON(), JSON.stringify(s));
+  }
+  // a valid pair stays one code point
+  assert.deepEqual(tok.encode('\ud83d\ude00').codePointOffsets.length, tok.encode('😀').codePointOffsets.length);
+});
+
+test('invalid UTF-8 tokenizer file is refused with the file named', () => {
+  const bytes = new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]);
+  assert.throws(() => Tokenizer.fromBytes(bytes, 'bad.json'), (err) => err instanceof TokenizerSpecError && /bad\.json: not valid UTF-8/.test(err.message));
+});
+
+test('unsupported components and versions name the type and JSON path', () => {
+  const spec = JSON.parse(readFileSync(`${GOLDEN}bert_uncased.tokenizer.json`, 'utf8'));
+  const bad = structuredClone(spec);
+  bad.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '_' }] };
+  assert.throws(() => Tokenizer.fromJSON(bad), { message: /^tokenizer\.json: pre_tokenizer\.pretokenizers\[1\]\.type "Metaspace" is not supported; supported: Whitespace, / });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, version: '2.0' }), { message: 'tokenizer.json: version "2.0" is not supported; supported: "1.0"' });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, model: { ...spec.model, type: 'BPE' } }), { message: /model\.type "BPE" is not supported; supported: WordLevel, WordPiece/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, normalizer: { type: 'Replace', pattern: { Regex: 'a+' }, content: 'b' } }), { message: /normalizer\.pattern "Regex" is not supported/ });
+  assert.throws(() => Tokenizer.fromString('{"version": '), { message: /tokenizer\.json: not valid JSON/ });
+});
+
+test('padding / truncation API mirrors the Python one', () => {
+  const tok = load('bert_uncased');
+  assert.equal(tok.padding, null);
+  tok.enablePadding({ length: 12, padId: 0 });
+  tok.enableTruncation(8);
+  assert.deepEqual(tok.truncation, { direction: 'Right', max_length: 8, strategy: 'LongestFirst', stride: 0 });
+  const [a, b] = tok.encodeBatch(['hello world, a long sentence that truncates for sure', ['short', 'pair']]);
+  assert.equal(a.ids.length, 12);
+  assert.deepEqual(a.attentionMask, [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]);
+  assert.equal(b.ids.length, 12);
+  tok.noPadding();
+  tok.noTruncation();
+  assert.equal(tok.encode('hello world, a long sentence that truncates for sure').ids.length > 8, true);
+  assert.equal(tok.decode(tok.encode('hello world!').ids), 'hello world!');
+  assert.equal(tok.idToToken(tok.tokenToId('[CLS]')), '[CLS]');
+  assert.ok(tok.getVocabSize() > 100);
+});
+
+test('1,000,000 characters encode in linear time (growth ratio, not wall time)', () => {
+  const tok = load('bert_uncased');
+  const unit = 'The quick brown fox, naïve café 日本語 👍🏽 jumps!! 12345 ';
+  const time = (n) => {
+    const text = unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+    let best = Infinity;
+    for (let r = 0; r < 2; r++) { const t0 = performance.now(); tok.encode(text); best = Math.min(best, performance.now() - t0); }
+    return best;
+  };
+  time(100_000); // warm-up (JIT)
+  const small = time(250_000), big = time(1_000_000);
+  // 4x the input: linear is ~4x; quadratic would be ~16x. Generous bound for noisy CI machines.
+  assert.ok(big / small < 9, `1M chars took ${(big / small).toFixed(1)}x the time of 250k chars`);
+});

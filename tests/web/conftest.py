@@ -6,7 +6,6 @@ test gets a fresh browser context (its own profile state) from the one browser o
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -42,9 +41,7 @@ def tiny_artifact(tmp_path_factory) -> Path:
 def build_bundle(artifact: Path, out: Path, precision: str) -> Path:
     from edgepack.web.bundle import build_wasm_bundle
 
-    # TEMPORARY (until web/src/tokenizer.mjs lands): EDGEPACK_TEST_RUNTIME_DIR points at a dev runtime.
-    runtime = os.environ.get("EDGEPACK_TEST_RUNTIME_DIR")
-    return build_wasm_bundle(artifact, out, precision, runtime_dir=runtime).directory
+    return build_wasm_bundle(artifact, out, precision).directory
 
 
 @pytest.fixture(scope="session")

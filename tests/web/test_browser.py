@@ -63,6 +63,8 @@ def test_page_loads_clean_threads_and_self_test(browser, served_bundle):
         assert cores >= 2, "this machine reports one core: the threads check needs two"
         threads = int(page.get_attribute("#runtime", "data-threads"))
         assert threads == min(4, cores) and threads > 1
+        # Real threads, not just a setting: ORT's pthread workers run (the main thread is one of them).
+        assert len([w for w in page.workers if w.url.endswith("/ort/ort-wasm-simd-threaded.mjs")]) >= threads - 1
         runtime = page.inner_text("#runtime")
         assert "Backend: wasm" in runtime and "SIMD: on" in runtime and f"{threads} threads" in runtime
         selftest = page.inner_text("#selftest")
@@ -144,6 +146,7 @@ def test_plain_static_server_runs_single_threaded(browser, tiny_bundle):
         assert page.get_attribute("body", "data-state") == "ready", page.inner_text("#error")
         assert page.evaluate("() => crossOriginIsolated") is False
         assert page.get_attribute("#runtime", "data-threads") == "1"
+        assert page.workers == []
         assert "not cross-origin isolated" in page.inner_text("#runtime")
         assert page.evaluate("() => edgepackDemo.selfTest.passed") is True
         log.assert_clean()

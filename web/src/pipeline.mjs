@@ -80,7 +80,13 @@ export class Pipeline {
     const tokFile = manifest.tokenizer.file;
     const tokBytes = await fetchVerified(base, tokFile, manifest.files[tokFile]);
     const tokText = new TextDecoder('utf-8', { fatal: true }).decode(tokBytes);
-    const tokenizer = Tokenizer.fromString(tokText);
+    const tokenizer = Tokenizer.fromString(tokText, tokFile);
+    // Same adjustments as edgepack.runtime.pipeline.Pipeline: never longer than the model's
+    // max_length, and pad per batch (feeds()) rather than to a fixed length -- same answers, less work.
+    const maxLength = manifest.model.max_length;
+    const trunc = tokenizer.truncation;
+    if (maxLength && (!trunc || (trunc.max_length ?? maxLength) > maxLength)) tokenizer.enableTruncation(maxLength);
+    if (tokenizer.padding) tokenizer.noPadding();
     progress('model');
     const modelBytes = await fetchVerified(base, entry.file, manifest.files[entry.file]);
     progress('session');

@@ -1,0 +1,32 @@
+"""``edgepack bench``: PyTorch eager vs ONNX Runtime (fp32 / int8, CPU / CUDA), measured honestly.
+
+Layout: ``runner`` orchestrates one subprocess per backend (``worker``), so each backend's peak RSS
+and cold start are its own; ``backends`` is the table of rows (plus the hook other targets use to add
+theirs); ``stages`` builds the per-stage table from ONNX Runtime's profiler and ``torch.profiler``;
+``report`` renders the terminal table, JSON, Markdown and PNG; ``sysinfo`` / ``sizes`` record the
+machine and the artifact / install sizes.
+
+This package's ``__init__`` stays import-free on purpose: every worker process imports it, and its
+import time is part of the cold start being measured.
+"""
+
+from __future__ import annotations
+
+_LAZY = {
+    "run_bench": "edgepack.bench.runner",
+    "BenchOptions": "edgepack.bench.runner",
+    "register_row_provider": "edgepack.bench.backends",
+    "BACKENDS": "edgepack.bench.backends",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edgepack.bench' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = list(_LAZY)

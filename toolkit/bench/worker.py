@@ -1,0 +1,302 @@
+"""One backend, one process: cold start, memory and latency measured where nothing else is loaded.
+
+Run by the runner as ``python -m edgepack.bench.worker SPEC.json BACKEND SPAWN_T OUT.json`` where
+SPAWN_T is the runner's ``time.monotonic()`` just before it started this process (CLOCK_MONOTONIC is
+system-wide on Linux, so "process start -> first result" includes interpreter start-up and imports).
+Top-level imports are standard library only: everything a backend needs is imported inside the
+timed cold start.
+
+Result row schema (also what row providers return; fields a target cannot measure may be absent)::
+
+    backend, label, status ("ok" | "skipped" | "failed"), reason (when not ok), engine, device,
+    precision, threads, versions {name: version},
+    cold_start {total_ms, interpreter_ms, imports_ms, load_ms, first_run_ms},
+    rss_mb {after_first_result, peak},          peak: VmHWM before the profiler runs
+    configs [{mode, batch, seq_len, latencies_ms [..], chunk_throughputs [..]}]   raw samples
+    first_output [floats]                        the first result, to check backends agree
+    stages_raw {...}                             see edgepack.bench.stages
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def _vm_kib(field: str) -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    if field == "VmHWM":
+        import resource
+
+        return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+    return None
+
+
+def _mb(kib: float | None) -> float | None:
+    return None if kib is None else kib / 1024.0
+
+
+class Skip(Exception):
+    """The backend cannot run here after all (found out inside the worker, e.g. no CUDA device)."""
+
+
+def tokenizer_for(manifest):
+    """The tokenizer exactly as ``Pipeline`` configures it (per-batch padding, truncation at max_length)."""
+    from edgepack.runtime.tokenizer import Tokenizer
+
+    tok = Tokenizer.from_file(manifest.tokenizer_path())
+    max_length = manifest.model.get("max_length")
+    trunc = tok.truncation
+    if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
+        tok.enable_truncation(max_length=int(max_length))
+    if tok.padding is not None:
+        tok.no_padding()
+    return tok
+
+
+# ---------------------------------------------------------------- engines
+class OrtEngine:
+    def __init__(self, spec, backend):
+        from edgepack.runtime.manifest import load_manifest
+        from edgepack.runtime.pipeline import Pipeline
+
+        # The runner verified every checksum once; a worker re-hashing would only inflate cold start.
+        self.manifest = load_manifest(spec["build_dir"], verify=False)
+        self.pipeline = Pipeline(self.manifest, precision=backend["precision"], provider=backend["device"],
+                                 threads=spec["threads"])
+        self.output = self.pipeline.output_names[0]
+
+    @staticmethod
+    def versions():
+        import onnxruntime
+
+        return {"onnxruntime": onnxruntime.__version__}
+
+    def encode(self, texts):
+        return self.pipeline.encode(texts)
+
+    def e2e(self, texts):
+        return self.pipeline(texts)[self.output]
+
+    def prepare(self, feeds):
+        return feeds
+
+    def model(self, feeds):
+        return self.pipeline.run(feeds)[self.output]
+
+    def profile(self, spec, backend, texts, feeds, iterations, workdir):
+        from edgepack.bench.stages import profile_ort
+
+        return profile_ort(self.pipeline, spec["build_dir"], backend, spec["threads"], texts, feeds,
+                           iterations, workdir)
+
+
+class TorchEngine:
+    def __init__(self, spec, backend):
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # already set (only possible once per process)
+            pass
+        self.torch = torch
+        self.device = backend["device"]
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise Skip("torch.cuda.is_available() is False on this machine")
+        from edgepack.project import load_project
+        from edgepack.runtime.manifest import load_manifest
+        from edgepack.runtime.pipeline import pad_id_of
+        from edgepack.sources import build_module
+
+        self.manifest = load_manifest(spec["build_dir"], verify=False)
+        project = load_project(spec["project_root"])
+        self.module = build_module(project).to(self.device)
+        self.softmax = (project.task == "text-classification"
+                        and project.section("model").get("output", "logits") == "logits")
+        self.tokenizer = tokenizer_for(self.manifest)
+        self.pad_id = pad_id_of(self.tokenizer)
+        self.names = self.manifest.input_names
+
+    @staticmethod
+    def versions():
+        import torch
+
+        return {"torch": torch.__version__}
+
+    def forward(self, *tensors, label=None):
+        """The project's module + the softmax export puts in the graph: same output as the ONNX model.
+
+        ``label(name)``: a context manager the stage profiler passes to mark the softmax.
+        """
+        out = self.module(*tensors)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        elif isinstance(out, dict):
+            out = next(iter(out.values()))
+        elif hasattr(out, "logits"):
+            out = out.logits
+        if not self.softmax:
+            return out
+        if label is None:
+            return self.torch.softmax(out, dim=-1)
+        with label("softmax"):
+            return self.torch.softmax(out, dim=-1)
+
+    def encode(self, texts):
+        from edgepack.runtime.pipeline import pad_batch
+
+        return pad_batch(self.tokenizer.encode_batch(list(texts)), self.pad_id, self.names)
+
+    def _run(self, tensors):
+        with self.torch.inference_mode():
+            out = self.forward(*(t.to(self.device) for t in tensors))
+            return out.cpu().numpy()  # .cpu() waits for CUDA: the timing covers the whole call
+
+    def e2e(self, texts):
+        feeds = self.encode(texts)
+        return self._run([self.torch.from_numpy(feeds[n]) for n in self.names])
+
+    def prepare(self, feeds):
+        return [self.torch.from_numpy(feeds[n]) for n in self.names]
+
+    def model(self, tensors):
+        return self._run(tensors)
+
+    def profile(self, spec, backend, texts, feeds, iterations, workdir):
+        from edgepack.bench.stages import profile_torch
+
+        return profile_torch(self, texts, self.prepare(feeds), iterations)
+
+
+# ---------------------------------------------------------------- timing
+def measure(runs, timing):
+    """Warm up every configuration, then time them in interleaved chunks.
+
+    ``runs``: [(config dict, fn, items per call)]. Chunks rotate through the configurations, so slow
+    drift (thermal, a neighbour process) spreads over all of them instead of biasing one.
+    """
+    per_call = []
+    for _cfg, fn, _items in runs:
+        t0 = time.perf_counter()
+        n = 0
+        while n < timing["warmup_calls"] or (time.perf_counter() - t0 < timing["warmup_s"] and n < 10_000):
+            fn()
+            n += 1
+        per_call.append((time.perf_counter() - t0) / n)
+    counts = [max(timing["min_calls"], min(timing["max_calls"], int(timing["chunk_s"] / max(t, 1e-7))))
+              for t in per_call]
+    results = [dict(cfg, latencies_ms=[], chunk_throughputs=[]) for cfg, _, _ in runs]
+    clock = time.perf_counter_ns
+    for chunk in range(timing["chunks"]):
+        for k in range(len(runs)):
+            i = (k + chunk) % len(runs)
+            _cfg, fn, items = runs[i]
+            n = counts[i]
+            lat = []
+            gc.collect()
+            start = clock()
+            for _ in range(n):
+                t = clock()
+                fn()
+                lat.append(clock() - t)
+            total = clock() - start
+            results[i]["latencies_ms"].extend(round(x / 1e6, 5) for x in lat)
+            results[i]["chunk_throughputs"].append(items * n / (total / 1e9))
+    return results
+
+
+def run(spec: dict, backend: dict, spawn_t: float, workdir: str) -> dict:
+    t_main = time.monotonic()
+    row = {"backend": backend["name"], "label": backend["label"], "engine": backend["engine"],
+           "device": backend["device"], "precision": backend["precision"], "threads": spec["threads"],
+           "pid": os.getpid()}
+    t0 = time.monotonic()
+    if backend["engine"] == "torch":
+        import numpy  # noqa: F401  (timed with the engine: the tokenizer pads with numpy)
+        import torch  # noqa: F401
+
+        cls = TorchEngine
+    else:
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
+
+        cls = OrtEngine
+    t1 = time.monotonic()
+    engine = cls(spec, backend)
+    t2 = time.monotonic()
+    seq0 = str(spec["seq_lengths"][0])
+    first = engine.e2e(spec["texts"][seq0][:1])
+    t3 = time.monotonic()
+    row["cold_start"] = {"total_ms": (t3 - spawn_t) * 1e3, "interpreter_ms": (t_main - spawn_t) * 1e3,
+                         "imports_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3, "first_run_ms": (t3 - t2) * 1e3}
+    row["rss_mb"] = {"after_first_result": _mb(_vm_kib("VmRSS"))}
+    row["first_output"] = [float(x) for x in first.reshape(-1)[:64]]
+    row["versions"] = engine.versions()
+
+    runs = []
+    for seq in spec["seq_lengths"]:
+        texts_all = spec["texts"][str(seq)]
+        for batch in spec["batch_sizes"]:
+            texts = texts_all[:batch]
+            feeds = engine.prepare(engine.encode(texts))
+            if "e2e" in spec["modes"]:
+                runs.append(({"mode": "e2e", "batch": batch, "seq_len": seq}, (lambda t=texts: engine.e2e(t)), batch))
+            if "model" in spec["modes"]:
+                runs.append(({"mode": "model", "batch": batch, "seq_len": seq}, (lambda f=feeds: engine.model(f)), batch))
+    gc.collect()
+    gc.freeze()  # the loaded model and module are long-lived: keep them out of every collection
+    row["configs"] = measure(runs, spec["timing"])
+    row["rss_mb"]["peak"] = _mb(_vm_kib("VmHWM"))
+    if backend["device"] == "cuda" and backend["engine"] == "torch":
+        import torch
+
+        row["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+
+    stage_spec = spec.get("stages") or {}
+    if stage_spec.get("enabled"):
+        seq = str(stage_spec["seq_len"])
+        texts = spec["texts"][seq][: stage_spec["batch"]]
+        try:
+            row["stages_raw"] = engine.profile(spec, backend, texts, engine.encode(texts),
+                                               int(stage_spec["iterations"]), workdir)
+            row["stages_raw"].update(batch=stage_spec["batch"], seq_len=int(seq))
+        except Exception as exc:  # a profiler failure must not lose the measurements
+            row["stages_raw"] = {"error": f"{type(exc).__name__}: {exc}"}
+    row["status"] = "ok"
+    return row
+
+
+def main(argv: list[str]) -> int:
+    spec_path, backend_name, spawn_t, out_path = argv[1], argv[2], float(argv[3]), argv[4]
+    with open(spec_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    backend = spec["backends"][backend_name]
+    code = 0
+    try:
+        row = run(spec, backend, spawn_t, os.path.dirname(out_path))
+    except Skip as exc:
+        row = {"backend": backend_name, "label": backend["label"], "status": "skipped", "reason": str(exc)}
+    except Exception as exc:
+        row = {"backend": backend_name, "label": backend["label"], "status": "failed",
+               "reason": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+        code = 1
+    tmp = out_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(row, f)
+    os.replace(tmp, out_path)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

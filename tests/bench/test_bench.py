@@ -1,0 +1,230 @@
+"""`edgepack bench`: quick-mode smoke test of the CLI and its reports, bad input, the row-provider hook.
+
+Times are never asserted (this runs on busy 2-core CI machines); what is asserted is the report's
+structure, that every ratio is computed from the measured numbers beside it, and clear errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgepack.bench import stats
+from edgepack.bench.backends import register_row_provider, row_provider, _REGISTERED
+from edgepack.bench.errors import BenchUsageError
+from edgepack.bench.runner import BenchOptions, make_texts, run_bench
+from edgepack.bench.stages import ort_node_stage
+from edgepack.errors import TargetError
+from edgepack.runtime.session import capabilities
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bench_cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "edgepack.cli", "bench", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+
+
+def rel(a, b):
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
+
+
+@pytest.fixture(scope="module")
+def quick_report(sentiment_project, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-out")
+    result = bench_cli(sentiment_project, "--quick", "--batch-sizes", "1,4", "--seq-lengths", "8,16",
+                       "--backends", "torch-eager,ort-fp32,ort-int8", "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), out, sentiment_project
+
+
+def test_quick_cli_writes_json_md_png(quick_report):
+    report, out, _ = quick_report
+    assert report["format"] == "edgepack-bench" and report["format_version"] == 1 and report["ok"]
+    assert report["mode"] == "quick"
+    assert report["settings"]["batch_sizes"] == [1, 4] and report["settings"]["seq_lengths"] == [8, 16]
+    on_disk = json.loads((out / "report.json").read_text())
+    assert {k: v for k, v in on_disk.items()} == {k: v for k, v in report.items() if k != "files"}
+    assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "report.md").read_text()
+    assert "Reproduce: `edgepack bench" in md and "| torch-eager |" in md and "| ort-fp32 |" in md
+    assert "Per stage" in md and "Goals" in md
+    # the generated inputs really have the requested token counts
+    assert report["inputs"]["8"]["token_lengths"] == [8] and report["inputs"]["16"]["token_lengths"] == [16]
+
+
+def test_rows_measure_every_configuration_in_their_own_process(quick_report):
+    report, _, project = quick_report
+    rows = {r["backend"]: r for r in report["backends"]}
+    assert list(rows) == ["torch-eager", "ort-fp32", "ort-int8"]
+    for name in ("torch-eager", "ort-fp32"):
+        row = rows[name]
+        assert row["status"] == "ok", row
+        assert row["threads"] == report["settings"]["threads"] >= 1
+        got = {(m["mode"], m["batch"], m["seq_len"]) for m in row["measurements"]}
+        assert got == {(mode, b, s) for mode in ("e2e", "model") for b in (1, 4) for s in (8, 16)}
+        for m in row["measurements"]:
+            lat = m["latency_ms"]
+            assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+            assert rel(m["throughput"], m["batch"] * 1000.0 / lat["p50"])
+            assert m["throughput_realized"]["n"] >= 7
+        assert row["cold_start_ms"]["median"] > 0 and row["peak_rss_mb"]["median"] > 0
+    # the two engines computed the same probabilities for the first text
+    assert rows["ort-fp32"]["vs_torch"]["first_output_max_abs_diff"] < 1e-4
+    manifest = json.loads((project / "build" / "manifest.json").read_text())
+    if "int8" not in manifest["precisions"]:
+        assert rows["ort-int8"]["status"] == "skipped"
+        assert "edgepack quantize" in rows["ort-int8"]["reason"]
+    flags = report["system"]["cpu"]["flags"]
+    assert {"AVX2", "AVX-512F", "AVX-512 VNNI"} <= set(flags) or report["system"]["cpu"]["arch"] != "x86_64"
+
+
+def test_ratios_are_computed_from_the_measured_numbers(quick_report):
+    report, _, _ = quick_report
+    rows = {r["backend"]: r for r in report["backends"] if r["status"] == "ok"}
+    ref = rows["torch-eager"]
+    index = {(m["mode"], m["batch"], m["seq_len"]): m for m in ref["measurements"]}
+    for row in rows.values():
+        for m in row["measurements"]:
+            base = index[(m["mode"], m["batch"], m["seq_len"])]
+            assert rel(m["vs_torch"]["throughput"], m["throughput"] / base["throughput"])
+            assert rel(m["vs_torch"]["throughput_realized"],
+                       m["throughput_realized"]["median"] / base["throughput_realized"]["median"])
+        vs = row["vs_torch"]
+        assert rel(vs["cold_start_speedup"], ref["cold_start_ms"]["median"] / row["cold_start_ms"]["median"])
+        assert rel(vs["peak_rss_ratio"], row["peak_rss_mb"]["median"] / ref["peak_rss_mb"]["median"])
+    goals = {g["key"]: g for g in report["goals"]}
+    subject = rows.get("ort-int8") or rows["ort-fp32"]
+    assert goals["throughput_b1"]["backend"] == subject["backend"]
+    b1 = next(m for m in subject["measurements"] if (m["mode"], m["batch"], m["seq_len"]) == ("e2e", 1, 8))
+    assert rel(goals["throughput_b1"]["value"], b1["vs_torch"]["throughput"])
+    assert goals["throughput_b1"]["met"] == (goals["throughput_b1"]["value"] >= 5)
+    assert goals["throughput_b32"]["value"] is None and "not measured" in goals["throughput_b32"]["note"]
+    assert rel(goals["peak_rss"]["value"], subject["vs_torch"]["peak_rss_ratio"])
+    assert rel(goals["cold_start"]["value"], subject["vs_torch"]["cold_start_speedup"])
+
+
+def test_stage_table_puts_the_lstm_in_its_stage_for_both_engines(quick_report):
+    report, _, _ = quick_report
+    st = report["stages"]
+    assert st["module_map"] == {"embedding": "embedding", "lstm": "recurrent/encoder", "fc": "linear"}
+    assert {"torch-eager", "ort-fp32"} <= set(st["columns"])
+    for stage in ("tokenization", "embedding", "recurrent/encoder", "linear", "softmax"):
+        for col in ("torch-eager", "ort-fp32"):
+            assert st["stages"][stage][col] > 0, (stage, col)
+    ort_nodes = {n["op"]: n["stage"] for n in st["top_nodes"]["ort-fp32"]}
+    assert ort_nodes.get("LSTM") == "recurrent/encoder"
+
+
+# ---------------------------------------------------------------- bad input
+def test_unknown_backend_is_named():
+    result = bench_cli("samples/sentiment", "--backends", "ort-fp32,tensorrt")
+    assert result.returncode == 2
+    assert "tensorrt" in result.stderr and "torch-eager" in result.stderr
+
+
+@pytest.mark.parametrize("sizes", ["0", "1,-8", "x"])
+def test_batch_size_must_be_positive(sizes):
+    result = bench_cli("samples/sentiment", "--batch-sizes", sizes)
+    assert result.returncode == 2
+    assert "--batch-sizes" in result.stderr
+
+
+def test_library_rejects_bad_batch_size(sentiment_project):
+    with pytest.raises(BenchUsageError, match="batch size"):
+        run_bench(sentiment_project, BenchOptions(batch_sizes=(0,)))
+
+
+@pytest.mark.skipif(capabilities().cuda, reason="this machine has CUDA")
+@pytest.mark.parametrize("backend", ["ort-cuda-fp32", "torch-cuda"])
+def test_cuda_requested_where_there_is_none(sentiment_project, backend):
+    result = bench_cli(sentiment_project, "--backends", backend, "--quick")
+    assert result.returncode == 7, result.stderr
+    assert "CUDA is not available here" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_project_without_a_built_model_says_what_to_run(tmp_path):
+    project = tmp_path / "sentiment"
+    shutil.copytree(REPO / "samples" / "sentiment", project, ignore=shutil.ignore_patterns("build", "dist"))
+    result = bench_cli(project, "--quick")
+    assert result.returncode == 5
+    assert "edgepack export" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_seq_length_beyond_max_length(sentiment_project):
+    result = bench_cli(sentiment_project, "--seq-lengths", "65", "--quick")
+    assert result.returncode == 2 and "max_length 64" in result.stderr
+
+
+# ---------------------------------------------------------------- the hook other targets use
+def test_row_provider_rows_join_the_report(sentiment_project):
+    from edgepack.runtime.pipeline import Pipeline
+
+    def provider(request):
+        # a real measurement (in-process ORT), shaped like a target's rows
+        pipe = Pipeline.load(request.build_dir)
+        rows = []
+        for batch in request.batch_sizes:
+            texts = request.texts[request.seq_lengths[0]][:batch]
+            lat = []
+            for _ in range(5):
+                t0 = __import__("time").perf_counter()
+                pipe(texts)
+                lat.append((__import__("time").perf_counter() - t0) * 1e3)
+            rows.append(stats.measurement("e2e", batch, request.seq_lengths[0], lat, [batch * 1e3 / np.mean(lat)]))
+        return [{"backend": "fake-wasm", "label": "in-process stand-in", "status": "ok", "measurements": rows}]
+
+    register_row_provider("wasm", provider)
+    try:
+        report = run_bench(sentiment_project, BenchOptions(quick=True, batch_sizes=(1,), backends=["ort-fp32"],
+                                                           target="wasm", stages=False))
+    finally:
+        _REGISTERED.pop("wasm", None)
+    rows = {r["backend"]: r for r in report["backends"]}
+    assert rows["fake-wasm"]["target"] == "wasm" and rows["ort-fp32"]["status"] == "ok"
+    assert rows["fake-wasm"]["measurements"][0]["batch"] == 1
+
+
+def test_unknown_target_provider():
+    with pytest.raises(TargetError, match="unknown target"):
+        row_provider("riscv")
+
+
+# ---------------------------------------------------------------- units
+def test_percentiles_match_numpy():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 100):
+        xs = rng.exponential(size=n).tolist()
+        for q in (50, 90, 99):
+            assert stats.percentile(xs, q) == pytest.approx(float(np.percentile(xs, q)))
+
+
+def test_make_texts_hits_exact_token_counts(sentiment_project):
+    from edgepack.bench.worker import tokenizer_for
+    from edgepack.runtime.manifest import load_manifest
+
+    tok = tokenizer_for(load_manifest(sentiment_project / "build"))
+    texts = make_texts(tok, 12, 5, ["the movie was great", "terrible food and cold service"])
+    assert len(set(texts)) == 5
+    assert {len(tok.encode(t).ids) for t in texts} == {12}
+
+
+@pytest.mark.parametrize("name,op,stage", [
+    ("/inner/lstm/LSTM", "LSTM", "recurrent/encoder"),
+    ("/inner/embedding/Gather", "Gather", "embedding"),
+    ("/inner/fc/Gemm", "Gemm", "linear"),
+    ("/inner/fc/Gemm_quant", "MatMulInteger", "linear"),
+    ("/Softmax", "Softmax", "softmax"),
+    ("/inner/ReduceSum", "ReduceSum", "other ops"),
+    ("/bert/encoder/layer.0/attention/self/MatMul", "MatMul", "recurrent/encoder"),
+])
+def test_onnx_nodes_are_classified(name, op, stage):
+    prefixes = [("/embedding/", "embedding"), ("/lstm/", "recurrent/encoder"), ("/fc/", "linear")]
+    assert ort_node_stage(name, op, prefixes) == stage

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,12 +110,28 @@ class Arm64Python:
 
 _UNSHARE_OK: bool | None = None
 
+# A fresh network namespace has only `lo`, and it is down: bring it up (SIOCSIFFLAGS) so the
+# service can still answer on 127.0.0.1, then exec the command. No iproute2 needed.
+_LO_UP = """
+import fcntl, os, socket, struct, sys
+s = socket.socket()
+fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", 0x1 | 0x8 | 0x40))  # IFF_UP|IFF_LOOPBACK|IFF_RUNNING
+s.close()
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
 
-def offline_command(cmd: list[str]) -> list[str]:
-    """Wrap ``cmd`` in a network namespace with no interfaces when the kernel lets us (root, or
-    unprivileged user namespaces); otherwise leave it to the dead proxy and --no-index."""
+
+def offline_available() -> bool:
     global _UNSHARE_OK
     if _UNSHARE_OK is None:
         unshare = shutil.which("unshare")
         _UNSHARE_OK = bool(unshare) and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0
-    return ["unshare", "-rn", *cmd] if _UNSHARE_OK else cmd
+    return _UNSHARE_OK
+
+
+def offline_command(cmd: list[str]) -> list[str]:
+    """Run ``cmd`` in a network namespace with loopback only, when the kernel lets us (root, or
+    unprivileged user namespaces); otherwise leave it to the dead proxy and --no-index."""
+    if not offline_available():
+        return list(cmd)
+    return ["unshare", "-rn", sys.executable, "-c", _LO_UP, *cmd]

@@ -1,0 +1,256 @@
+"""`edgepack build PROJECT --target rpi`: the offline Raspberry Pi package.
+
+``dist/<name>-<version>-linux-aarch64.tar.gz`` unpacks to one directory::
+
+    install.sh uninstall.sh         install/upgrade with rollback; removal
+    edgepack.service                systemd unit template (install.sh fills it in)
+    package.env                     name, version, precision, port -- read by the scripts
+    README.md                       for the person at the device
+    model/                          model.<precision>.onnx, tokenizer.json, manifest.json (narrowed
+                                    to that precision; sha256 of every file, golden vectors)
+    runtime/edgepack/               the same runtime the toolkit uses (no torch, no onnx) + service
+    bin/<name>                      device CLI: `<name> predict "text"`, `<name> self-test`
+    wheelhouse/py311/ py313/        aarch64 wheels + requirements.txt, for `pip --no-index`
+    SHA256SUMS                      every file above; install.sh checks it before anything else
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import edgepack
+from edgepack.edge import wheelhouse
+from edgepack.edge import DEFAULT_PORT
+from edgepack.errors import TargetError
+from edgepack.runtime.artifacts import MANIFEST_NAME
+from edgepack.runtime.hashing import sha256_file
+from edgepack.runtime.manifest import load_manifest
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TOOLKIT = Path(edgepack.__file__).resolve().parent
+EDGE = Path(__file__).resolve().parent
+# What the device runs, relative to the installed `edgepack` package. Nothing here may import
+# torch or onnx (the runtime's own test enforces that for edgepack.runtime).
+RUNTIME_SOURCES = ("__init__.py", "errors.py", "runtime")
+EDGE_SOURCES = ("__init__.py", "service.py", "device.py")
+LAYOUT_VERSION = 1
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_EPOCH = 315532800  # 1980-01-01: reproducible archives
+
+
+@dataclass
+class RpiPackage:
+    path: Path
+    bytes: int
+    unpacked_bytes: int
+    precision: str
+    pythons: list[str]
+    onnxruntime: str
+    wheelhouse_bytes: dict[str, int]
+
+
+def _choose_precision(manifest, precision: str | None) -> str:
+    if precision is None:
+        precision = (manifest.data.get("targets") or {}).get("rpi", {}).get("precision") or manifest.default_precision
+    if precision not in manifest.precisions:
+        have = ", ".join(manifest.precisions) or "none"
+        raise TargetError(
+            f"{manifest.root / MANIFEST_NAME}: no {precision} model in this artifact (it has: {have}); "
+            "run `edgepack quantize` first or pass another --precision"
+        )
+    return precision
+
+
+def _pythons(python: str | list[str] | None) -> list[str]:
+    if python in (None, "both", "all"):
+        return list(wheelhouse.DEVICE_PYTHONS)
+    chosen = [python] if isinstance(python, str) else list(python)
+    return [wheelhouse.check_python(p) for p in chosen]
+
+
+def _narrowed_manifest(data: dict, precision: str, ort_version: str, pythons: list[str]) -> dict:
+    out = copy.deepcopy(data)
+    out["precisions"] = {precision: out["precisions"][precision]}
+    out["default_precision"] = precision
+    for entry in out.get("golden", []):
+        entry["outputs"] = {k: v for k, v in (entry.get("outputs") or {}).items() if k == precision}
+    targets = out.get("targets") or {}
+    targets["rpi"] = {**(targets.get("rpi") or {}), "precision": precision, "onnxruntime": ort_version,
+                      "pythons": pythons, "layout": LAYOUT_VERSION}
+    out["targets"] = targets
+    return out
+
+
+def _copy_sources(src_root: Path, names, dest: Path) -> None:
+    for name in names:
+        src = src_root / name
+        if src.is_dir():
+            for f in sorted(src.rglob("*.py")):
+                if "__pycache__" not in f.parts:
+                    target = dest / name / f.relative_to(src)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(f, target)
+        else:
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest / name)
+
+
+def _render(template: str, **values: str) -> str:
+    text = (TEMPLATES / template).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def build_package(
+    build_dir: str | Path,
+    out_dir: str | Path,
+    precision: str | None = None,
+    python: str | list[str] | None = None,
+    arch: str = "aarch64",
+    onnxruntime_version: str = wheelhouse.ONNXRUNTIME_VERSION,
+    port: int = DEFAULT_PORT,
+    wheelhouses: dict[str, str | Path] | None = None,
+) -> RpiPackage:
+    """Write ``<out_dir>/<name>-<version>-linux-aarch64.tar.gz`` from a verified build directory.
+
+    ``wheelhouses``: python -> an existing wheelhouse directory (tests, offline builds); the
+    default downloads once into the cache.
+    """
+    wheelhouse.check_arch(arch)
+    manifest = load_manifest(build_dir, verify=True)
+    name, version = str(manifest.model.get("name", "")), str(manifest.model.get("version", ""))
+    for key, value in (("name", name), ("version", version)):
+        if not NAME_RE.match(value):
+            raise TargetError(
+                f"{manifest.root / MANIFEST_NAME}: model.{key} {value!r} cannot name a device service and its "
+                "directories; use lowercase letters, digits, '.', '-', '_' (set it in edgepack.toml)"
+            )
+    precision = _choose_precision(manifest, precision)
+    pythons = _pythons(python)
+    houses = {}
+    for py in pythons:
+        given = (wheelhouses or {}).get(py)
+        houses[py] = wheelhouse.load(given) if given else wheelhouse.build(py, onnxruntime_version=onnxruntime_version)
+    ort_version = houses[pythons[0]].wheels["onnxruntime"]["version"]
+
+    base = f"{name}-{version}-linux-aarch64"
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=out))
+    try:
+        root = tmp / base
+        # -- model: the chosen precision only, with a manifest narrowed to it
+        model_dir = root / "model"
+        model_dir.mkdir(parents=True)
+        model_file = manifest.precisions[precision]["file"]
+        other_models = {e["file"] for p, e in manifest.precisions.items() if p != precision}
+        for rel in manifest.data.get("files", {}):
+            if any(rel == f or rel.startswith(f + ".") for f in other_models):
+                continue  # another precision (and its external data)
+            (model_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(manifest.root / rel, model_dir / rel)
+        data = _narrowed_manifest(manifest.data, precision, ort_version, pythons)
+        data["files"] = {
+            p.relative_to(model_dir).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(model_dir.rglob("*")) if p.is_file()
+        }  # fmt: skip
+        (model_dir / MANIFEST_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if not (model_dir / model_file).is_file():
+            raise TargetError(f"{manifest.root / model_file}: listed as the {precision} model but not in the manifest's files")
+
+        # -- runtime source + device entry points
+        _copy_sources(TOOLKIT, RUNTIME_SOURCES, root / "runtime" / "edgepack")
+        _copy_sources(EDGE, EDGE_SOURCES, root / "runtime" / "edgepack" / "edge")
+
+        # -- wheelhouses
+        wh_bytes = {}
+        for py, house in houses.items():
+            dest = root / "wheelhouse" / f"py{py.replace('.', '')}"
+            dest.mkdir(parents=True)
+            for w in house.wheels.values():
+                shutil.copyfile(house.path / w["file"], dest / w["file"])
+            shutil.copyfile(house.path / wheelhouse.INDEX_NAME, dest / wheelhouse.INDEX_NAME)
+            reqs = [f"onnxruntime=={house.wheels['onnxruntime']['version']}"] + [
+                f"{n}=={house.wheels[n]['version']}" for n in wheelhouse.TOP_LEVEL if n != "onnxruntime"
+            ]
+            (dest / "requirements.txt").write_text("\n".join(reqs) + "\n")
+            wh_bytes[py] = house.bytes
+
+        # -- scripts, unit, README
+        values = dict(name=name, version=version, precision=precision, port=str(port),
+                      pythons=", ".join(pythons), onnxruntime=ort_version, base=base)
+        (root / "package.env").write_text(
+            f"EDGEPACK_NAME='{name}'\nEDGEPACK_VERSION='{version}'\nEDGEPACK_PRECISION='{precision}'\n"
+            f"EDGEPACK_DEFAULT_PORT='{port}'\nEDGEPACK_LAYOUT='{LAYOUT_VERSION}'\n"
+        )
+        for script in ("install.sh", "uninstall.sh"):
+            shutil.copyfile(TEMPLATES / script, root / script)
+            os.chmod(root / script, 0o755)
+        shutil.copyfile(TEMPLATES / "edgepack.service", root / "edgepack.service")
+        (root / "README.md").write_text(_render("README.md", **values), encoding="utf-8")
+        (root / "bin").mkdir()
+        (root / "bin" / name).write_text(
+            "#!/bin/sh\n# Device CLI: predict / self-test with the installed model.\n"
+            'here=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd -P)\n'
+            f'EDGEPACK_PROG={name} exec "$here/venv/bin/python" -m edgepack.edge.device --artifact "$here/model" "$@"\n'
+        )
+        os.chmod(root / "bin" / name, 0o755)
+
+        # -- checksums of everything, then one reproducible tar.gz
+        files = sorted(p for p in root.rglob("*") if p.is_file())
+        lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}" for p in files]
+        (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+        unpacked = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        final = out / f"{base}.tar.gz"
+        partial = tmp / f"{base}.tar.gz"
+        _tar(root, partial)
+        os.replace(partial, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return RpiPackage(path=final, bytes=final.stat().st_size, unpacked_bytes=unpacked, precision=precision,
+                      pythons=pythons, onnxruntime=ort_version, wheelhouse_bytes=wh_bytes)
+
+
+def _tar(root: Path, dest: Path) -> None:
+    def norm(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mtime = _EPOCH
+        info.mode = 0o755 if (info.isdir() or info.mode & 0o100) else 0o644
+        return info
+
+    import gzip
+
+    with open(dest, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=_EPOCH, compresslevel=9) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(root, arcname=root.name, filter=norm, recursive=False)
+            for p in sorted(root.rglob("*")):
+                tar.add(p, arcname=f"{root.name}/{p.relative_to(root).as_posix()}", filter=norm, recursive=False)
+
+
+def build_target(project, build_dir, out_dir, progress, precision: str | None = None, **options) -> dict:
+    """Adapter for ``edgepack.build.TARGETS['rpi']``."""
+    with progress.stage("building the Raspberry Pi (linux-aarch64) package"):
+        pkg = build_package(build_dir, out_dir, precision=precision, **options)
+    progress.say(
+        f"  {pkg.path.name}: {pkg.bytes / 1e6:.1f} MB ({pkg.unpacked_bytes / 1e6:.1f} MB unpacked), "
+        f"{pkg.precision} model, onnxruntime {pkg.onnxruntime}, Python {', '.join(pkg.pythons)}"
+    )
+    return {
+        "package": str(pkg.path),
+        "bytes": pkg.bytes,
+        "unpacked_bytes": pkg.unpacked_bytes,
+        "precision": pkg.precision,
+        "pythons": pkg.pythons,
+        "onnxruntime": pkg.onnxruntime,
+        "wheelhouse_bytes": pkg.wheelhouse_bytes,
+    }

@@ -1,0 +1,13 @@
+"""INT8 quantization behind gates (stage 2 of the pipeline).
+
+``quantize_project(project)`` turns ``build/model.fp32.onnx`` into ``build/model.int8.onnx`` only
+when the quantized model agrees with fp32 on the project's evaluation set (accuracy gate, with
+per-node fp32 fallback) and records, per deployment target, whether INT8 is worth shipping there
+(op support, measured speed). Modules: ops (what each target can run), dynamic / static / extra
+(the quantizers), report (what was quantized), evalset + gate + fallback (accuracy), speed
+(interleaved timing), stage (orchestration, manifest, atomic write).
+"""
+
+from edgepack.quantize.stage import QuantizeResult, quantize_project, run_stage
+
+__all__ = ["QuantizeResult", "quantize_project", "run_stage"]

@@ -1,0 +1,115 @@
+"""The accuracy gate: the quantized model against fp32 on the evaluation set.
+
+Classification: top-1 agreement, max and mean |Δprob|, accuracy against labels (when the
+evaluation file has them). Embeddings: min and mean cosine to fp32. Thresholds come from
+``[quantization]`` in edgepack.toml (defaults below); a failing gate lists every failed check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgepack.errors import ProjectError
+from edgepack.project import Project
+from edgepack.quantize.evalset import EvalSet
+
+# Defaults, chosen to be met by every zoo sample's dynamic / static INT8 model with margin (the
+# measured numbers are in the manifest's quantization.gate) while catching a model whose answers
+# moved: 1 disagreement per 100 texts, 1 point of accuracy, cosine 0.99 (per-tensor INT8 of a
+# BERT-style encoder measured ~0.95 here, per-channel ~0.99: the threshold separates the two).
+DEFAULTS = {"min_agreement": 0.99, "max_accuracy_drop": 0.01, "max_prob_delta": None, "min_cosine": 0.99}
+
+
+@dataclass
+class Thresholds:
+    min_agreement: float
+    max_accuracy_drop: float
+    max_prob_delta: float | None
+    min_cosine: float
+
+    @classmethod
+    def from_project(cls, project: Project) -> "Thresholds":
+        cfg = project.section("quantization")
+        values = {k: cfg.get(k, v) for k, v in DEFAULTS.items()}
+        problems = [f"[quantization] {k} = {values[k]!r}: must be between 0 and 1"
+                    for k in ("min_agreement", "max_accuracy_drop", "min_cosine") if not 0 <= float(values[k]) <= 1]
+        if values["max_prob_delta"] is not None and not 0 <= float(values["max_prob_delta"]) <= 1:
+            problems.append(f"[quantization] max_prob_delta = {values['max_prob_delta']!r}: must be between 0 and 1")
+        if problems:
+            raise ProjectError(f"{project.path}: " + "; ".join(problems))
+        return cls(**{k: (None if v is None else float(v)) for k, v in values.items()})
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class GateResult:
+    task: str
+    metrics: dict[str, float]
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def harm(self) -> float:
+        """One number to rank candidates by: lower is closer to fp32."""
+        if self.task == "text-classification":
+            return self.metrics["mean_prob_delta"] + (1 - self.metrics["agreement"])
+        return 1 - self.metrics["mean_cosine"]
+
+    def as_dict(self) -> dict:
+        metrics = {k: (int(v) if k == "texts" else round(v, 6)) for k, v in self.metrics.items()}
+        return {"ok": self.ok, **metrics, "failures": self.failures}
+
+    def lines(self) -> list[str]:
+        m = self.metrics
+        if self.task == "text-classification":
+            text = (f"agreement {m['agreement']:.2%}, max |Δprob| {m['max_prob_delta']:.2e}, "
+                    f"mean |Δprob| {m['mean_prob_delta']:.2e}")
+            if "accuracy_fp32" in m:
+                text += f", accuracy {m['accuracy_fp32']:.2%} -> {m['accuracy_quantized']:.2%}"
+        else:
+            text = f"cosine to fp32 min {m['min_cosine']:.4f}, mean {m['mean_cosine']:.4f}"
+        return [("✓ " if self.ok else "✗ ") + text] + [f"  ✗ {f}" for f in self.failures]
+
+
+def run_all(session, evalset: EvalSet) -> np.ndarray:
+    """Run each text alone; stack the first output's single rows."""
+    name = session.get_outputs()[0].name
+    return np.stack([session.run([name], feeds)[0][0] for feeds in evalset.feeds]).astype(np.float64)
+
+
+def evaluate(task: str, reference: np.ndarray, candidate: np.ndarray, labels: list[int] | None,
+             limits: Thresholds) -> GateResult:
+    if task == "text-classification":
+        delta = np.abs(reference - candidate)
+        agree = float(np.mean(reference.argmax(-1) == candidate.argmax(-1)))
+        metrics = {"agreement": agree, "max_prob_delta": float(delta.max()), "mean_prob_delta": float(delta.mean()),
+                   "texts": float(len(reference))}
+        failures = []
+        if not agree >= limits.min_agreement:
+            failures.append(f"top-1 agreement {agree:.2%} < min_agreement {limits.min_agreement:.2%}")
+        if limits.max_prob_delta is not None and not metrics["max_prob_delta"] <= limits.max_prob_delta:
+            failures.append(f"max |Δprob| {metrics['max_prob_delta']:.3e} > max_prob_delta {limits.max_prob_delta:.3e}")
+        if labels is not None:
+            gold = np.asarray(labels)
+            metrics["accuracy_fp32"] = float(np.mean(reference.argmax(-1) == gold))
+            metrics["accuracy_quantized"] = float(np.mean(candidate.argmax(-1) == gold))
+            drop = metrics["accuracy_fp32"] - metrics["accuracy_quantized"]
+            metrics["accuracy_drop"] = drop
+            if drop > limits.max_accuracy_drop + 1e-12:
+                failures.append(f"accuracy drop {drop:.2%} > max_accuracy_drop {limits.max_accuracy_drop:.2%}")
+        return GateResult(task, metrics, failures)
+    ref = reference.reshape(len(reference), -1)
+    cand = candidate.reshape(len(candidate), -1)
+    denom = np.linalg.norm(ref, axis=1) * np.linalg.norm(cand, axis=1)
+    cos = np.sum(ref * cand, axis=1) / np.maximum(denom, 1e-12)
+    metrics = {"min_cosine": float(cos.min()), "mean_cosine": float(cos.mean()), "texts": float(len(ref))}
+    failures = [] if metrics["min_cosine"] >= limits.min_cosine else [
+        f"min cosine to fp32 {metrics['min_cosine']:.4f} < min_cosine {limits.min_cosine:.4f}"]
+    return GateResult(task, metrics, failures)

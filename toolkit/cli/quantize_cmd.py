@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import click
+
+from edgepack.cli import emit_json, json_option
+from edgepack.progress import Progress
+
+
+@click.command()
+@click.argument("project", type=click.Path(file_okay=True, dir_okay=True))
+@click.option("--mode", type=click.Choice(["auto", "dynamic", "static", "none"]), default=None,
+              help="auto (default): static QDQ when the graph has convolutions, else dynamic.")
+@click.option("--per-channel/--per-tensor", "per_channel", default=None,
+              help="Weight scales per output channel or per tensor (default: measured, see the report).")
+@click.option("--calibration", type=click.Path(dir_okay=False), default=None,
+              help="Texts for static calibration, one per line (UTF-8).")
+@click.option("--precision", "precisions", multiple=True, type=click.Choice(["fp16", "int4"]),
+              help="Also write this precision (repeatable); it must pass the same gate.")
+@json_option
+def quantize(project, mode, per_channel, calibration, precisions, as_json):
+    """Quantize PROJECT's fp32 model to INT8 behind an accuracy gate and a speed gate.
+
+    Reads PROJECT/build/model.fp32.onnx (exporting first if it is missing or stale), writes
+    model.int8.onnx and updates manifest.json in the same build directory atomically. If the
+    quantized model disagrees with fp32 beyond the [quantization] thresholds, the nodes that hurt
+    most are kept in fp32 until it passes; if it still fails, nothing is written and the exit
+    code is 6. Per target (cpu, rpi, wasm) the manifest records whether int8 or fp32 ships, and why.
+
+    \b
+    Example:
+      edgepack quantize samples/sentiment
+      edgepack quantize samples/textcnn --calibration texts.txt --per-channel
+      edgepack quantize samples/transformer --precision fp16 --json | jq .quantization.gate
+    """
+    from edgepack.quantize import quantize_project
+    from edgepack.quantize.report import table_lines
+
+    result = quantize_project(project, mode=mode, per_channel=per_channel, calibration=calibration,
+                              precisions=list(precisions) if precisions else None,
+                              progress=Progress(enabled=not as_json))
+    if as_json:
+        emit_json({"ok": True, **result.as_dict()})
+        return
+    if result.status != "ran":
+        click.echo(result.status)
+        return
+    q = result.section
+    click.echo(f"{q['mode']} INT8 ({q['format']}, {'per-channel' if q['per_channel'] else 'per-tensor'}): "
+               f"{q['report']['nodes_int8']} node(s) quantized")
+    for line in table_lines(q["report"]):
+        click.echo("  " + line)
+    if q["report"]["nodes_kept_fp32"]:
+        click.echo(f"  kept in fp32: {', '.join(q['report']['nodes_kept_fp32'])} "
+                   f"(+{q['report']['fallback_cost_bytes']:,} bytes)")
+    gate = q["gate"]["result"]
+    text = f"✓ gate on {q['gate']['evaluation']}: agreement {gate.get('agreement', 0):.2%}" \
+        if "agreement" in gate else f"✓ gate on {q['gate']['evaluation']}: min cosine {gate['min_cosine']:.4f}"
+    if "max_prob_delta" in gate:
+        text += f", max |Δprob| {gate['max_prob_delta']:.2e}"
+    if "accuracy_fp32" in gate:
+        text += f", accuracy {gate['accuracy_fp32']:.2%} -> {gate['accuracy_quantized']:.2%}"
+    click.echo(text)
+    for target, choice in result.manifest.get("targets", {}).items():
+        click.echo(f"  {target}: {choice['precision']} ({choice['reason']})")
+    for precision, rec in q.get("extra_precisions", {}).items():
+        click.echo(f"  {precision}: {'written' if rec['written'] else 'rejected by the gate: ' + '; '.join(rec['gate']['failures'])}")
+    click.echo(f"wrote {result.build_dir / 'model.int8.onnx'}")

@@ -65,6 +65,8 @@ SECTIONS: dict[str, dict[str, tuple[Any, str]]] = {
         "max_prob_delta": (float, "allowed max |Δprob| against fp32 (default: not gated, reported)"),
         "min_cosine": (float, "feature-extraction: minimum cosine to fp32 (default 0.99)"),
         "extra_precisions": (list, "also write these: 'fp16', 'int4'"),
+        "exclude_nodes": (list, "ONNX node names always kept in fp32"),
+        "max_slowdown": (float, "native targets get int8 only if at most this fraction slower than fp32 (default 0.05)"),
     },
     "targets": {
         "wasm": (dict, "{ precision = 'auto' | 'fp32' | 'int8' }"),

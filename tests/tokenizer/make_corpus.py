@@ -19,7 +19,7 @@ WORDS = ("the quick brown fox jumps over lazy dog movie film was great terrible 
 ACCENTED = "café naïve résumé façade jalapeño São Paulo Zürich Ångström Dvořák Łódź Ærø fiancée über crème brûlée".split()
 COMBINING = ["e\u0301", "a\u0308", "n\u0303", "o\u0302\u0323", "u\u031b\u0300", "i\u0307", "z\u030c",
              "\u1e0b\u0323", "a\u0307\u0323", "x\u0301\u0301", "\u0301lead", "\u1100\u1161\u11a8", "\uac00\u11a8"]
-CJK = ["日本語のテキスト", "中文分词测试", "한국어 문장입니다", "漢字かな交じり文", "㐀㐁𠀀𠀁", "ｶﾞｷﾞ ﾊﾟﾝ", "東京タワー",
+CJK = ["日本語のテキスト", "中文分词测试", "한국어 문장입니다", "漢字かな交じり文", "㐀㐁𠀀𠀁", "\U0002b820\U0002b91f\U0002b920 gap", "ｶﾞｷﾞ ﾊﾟﾝ", "東京タワー",
        "这是一个很长的句子没有空格"]
 EMOJI = ["👍", "👍🏽", "👨‍👩‍👧‍👦", "🏳️‍🌈", "❤️", "🇫🇷", "🧑🏿‍💻", "😀😃😄", "🥰", "🫠", "✨", "☕"]
 RTL = ["שלום עולם", "مرحبا بالعالم", "العربية\u200fنص", "\u202bمقلوب\u202c", "עברית123", "فارسی ۱۲۳"]
@@ -33,7 +33,8 @@ PUNCT = ["!", "?", "...", "!!!", "?!", "—", "–", "«", "»", "“", "”", "
 DIGITS = ["0", "42", "3.14", "1,000,000", "٣٤٥", "१२३", "²", "½", "Ⅻ", "①", "𝟙𝟚", "0x1F", "2026-11-24", "१०"]
 CASED = ["İstanbul", "ΣΑΣ", "ΌΣΟΣ", "Straße", "ǅemal", "ﬁne ﬂow", "ℌello", "Ⓐⓑ", "ＦＵＬＬ ｗｉｄｔｈ", "ﬀ",
          "𝐁𝐨𝐥𝐝", "Ꭰꭰ", "ꞋꞌꟀ", "ᏸ", "K", "Å"]
-SPECIAL = ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[cls]", "x[SEP]y", "[MASK][MASK]", " [MASK] "]
+SPECIAL = ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[cls]", "x[SEP]y", "[MASK][MASK]", " [MASK] ", "<s>  x",
+           "New York", "new york", "foxes fox", "Café", " Café", "!!!", "abab", "<mask>", "hello world", "tok tokens"]
 POOLS = [WORDS, ACCENTED, COMBINING, CJK, EMOJI, RTL, CONTROL, SPACES, PUNCT, DIGITS, CASED, SPECIAL]
 
 

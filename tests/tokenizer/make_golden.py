@@ -142,6 +142,16 @@ def configs(corpus):
                                                  pre_tokenizers.WhitespaceSplit(),
                                                  pre_tokenizers.Punctuation("merged_with_next")]))
     out["merged_punct"] = (merged, {})
+
+    # Added tokens of every flavour, Replace with a multi-char pattern, Strip on one side only.
+    added = _wordlevel(corpus, normalizers.Sequence([normalizers.Replace("ab", "x"), normalizers.Strip(right=False),
+                                                     normalizers.NFKC(), normalizers.Lowercase()]),
+                       pre_tokenizers.Whitespace())
+    added.add_special_tokens([AddedToken("[MASK]", lstrip=True, rstrip=True, special=True),
+                              AddedToken("<s>", rstrip=True, special=True)])
+    added.add_tokens([AddedToken("New York", normalized=True), AddedToken("fox", single_word=True),
+                      AddedToken("Café", normalized=False, lstrip=True), AddedToken("!!", normalized=True)])
+    out["added_tokens"] = (added, {"pairs": True, "no_special": True})
     return out
 
 

@@ -136,8 +136,8 @@ class Ctx {
     return new Ctx(this.source, typeof key === 'number' ? `${this.path}[${key}]` : this.path ? `${this.path}.${key}` : key);
   }
   error(msg) {
-    // `path "Value" is not supported` reads as one phrase; other messages follow a colon.
-    const sep = msg.startsWith('"') && this.path ? ' ' : ': ';
+    // `path "Value" is not supported` / `path is required` read as one phrase; others follow a colon.
+    const sep = (msg.startsWith('"') || msg.startsWith('is ')) && this.path ? ' ' : ': ';
     return new TokenizerSpecError(`${this.path ? `${this.source}: ${this.path}` : this.source}${sep}${msg}`);
   }
   obj(v) {
@@ -832,7 +832,8 @@ export class Tokenizer {
     const ctx = new Ctx(source);
     spec = ctx.obj(spec);
     if (!SUPPORTED_VERSIONS.includes(spec.version)) {
-      const shown = typeof spec.version === 'string' ? `"${spec.version}"` : 'version' in spec ? JSON.stringify(spec.version) : 'missing';
+      if (!('version' in spec)) throw ctx.at('version').error('is missing; supported: "1.0"');
+      const shown = typeof spec.version === 'string' ? `"${spec.version}"` : JSON.stringify(spec.version);
       throw ctx.at('version').error(`${shown} is not supported; supported: "1.0"`);
     }
     this.normalizer = normalizerFromSpec(spec.normalizer, ctx.at('normalizer'));

@@ -21,8 +21,8 @@ class Ctx:
 
     def error(self, msg: str) -> TokenizerSpecError:
         where = f"{self.source}: {self.path}" if self.path else self.source
-        # `path "Value" is not supported` reads as one phrase; other messages follow a colon.
-        sep = " " if msg.startswith('"') and self.path else ": "
+        # `path "Value" is not supported` / `path is required` read as one phrase; others follow a colon.
+        sep = " " if (msg.startswith('"') or msg.startswith("is ")) and self.path else ": "
         return TokenizerSpecError(f"{where}{sep}{msg}")
 
     def obj(self, value) -> dict:

@@ -42,7 +42,9 @@ class Tokenizer:
         spec = ctx.obj(spec)
         version = spec.get("version")
         if version not in SUPPORTED_VERSIONS:
-            shown = f'"{version}"' if isinstance(version, str) else "missing" if "version" not in spec else repr(version)
+            if "version" not in spec:
+                raise ctx.at("version").error('is missing; supported: "1.0"')
+            shown = f'"{version}"' if isinstance(version, str) else json.dumps(version)
             raise ctx.at("version").error(f'{shown} is not supported; supported: "1.0"')
         self.normalizer = normalizers.from_spec(spec.get("normalizer"), ctx.at("normalizer"))
         self.pre_tokenizer = pre_tokenizers.from_spec(spec.get("pre_tokenizer"), ctx.at("pre_tokenizer"))

@@ -232,3 +232,33 @@ def test_js_artifact_table_matches_python(browser, served_bundle):
         "version": artifacts.MANIFEST_FORMAT_VERSION,
     }
     json.dumps(js)
+
+
+def test_text_in_url_fragment_classifies_at_once(browser, served_bundle):
+    from urllib.parse import quote
+
+    with open_page(browser, served_bundle + "#text=" + quote(TEXTS[2])) as (page, log):
+        page.wait_for_function("() => Number(document.body.dataset.runs) >= 1")
+        assert page.input_value("#text") == TEXTS[2]
+        marks = page.evaluate("() => performance.getEntriesByType('mark').map((m) => m.name)")
+        assert marks == ["edgepack:ready", "edgepack:first-result"]
+        log.assert_clean()
+
+
+def test_feature_extraction_bundle(browser, tmp_path):
+    from tiny_artifact import DIM, build_tiny_artifact
+
+    from edgepack.runtime.session import create_session
+
+    art = build_tiny_artifact(tmp_path / "emb", with_int8=False, task="feature-extraction")
+    bundle = build_bundle(art, tmp_path / "emb-wasm", "fp32")
+    with edgepack_server(bundle) as url, open_page(browser, url) as (page, log):
+        assert page.evaluate("() => edgepackDemo.selfTest.passed") is True, page.inner_text("#selftest")
+        page.fill("#text", TEXTS[0])
+        page.wait_for_function("() => Number(document.body.dataset.runs) >= 1")
+        assert page.inner_text("#label").startswith(f"embedding, {DIM} dims")
+        last = page.evaluate("() => ({ids: Array.from(edgepackDemo.last.ids, Number), v: edgepackDemo.last.embedding})")
+        log.assert_clean()
+    session = create_session(bundle / "model.fp32.onnx")
+    feeds = {"input_ids": np.array([last["ids"]], dtype=np.int64), "attention_mask": np.ones((1, len(last["ids"])), dtype=np.int64)}
+    np.testing.assert_allclose(last["v"], session.run(["embeddings"], feeds)[0][0], atol=1e-5)

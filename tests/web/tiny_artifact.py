@@ -42,7 +42,7 @@ def make_tokenizer_json() -> str:
     return tok.to_str(pretty=True)
 
 
-def make_model(vocab_size: int, seed: int = 0):
+def make_model(vocab_size: int, seed: int = 0, task: str = "text-classification"):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -69,10 +69,19 @@ def make_model(vocab_size: int, seed: int = 0):
         helper.make_node("ReduceSum", ["maskf", "axis1"], ["count"], keepdims=1),
         helper.make_node("Max", ["count", "one"], ["count1"]),  # an all-padding row divides by 1, not 0
         helper.make_node("Div", ["summed", "count1"], ["pooled"]),
-        helper.make_node("MatMul", ["pooled", "W2"], ["logits0"]),
-        helper.make_node("Add", ["logits0", "b2"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
     ]
+    if task == "text-classification":
+        out_name, out_dim = "probabilities", len(LABELS)
+        nodes += [
+            helper.make_node("MatMul", ["pooled", "W2"], ["logits0"]),
+            helper.make_node("Add", ["logits0", "b2"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        ]
+    else:  # feature-extraction: L2-normalised mean pooling, in the graph like edgepack's exports
+        out_name, out_dim = "embeddings", DIM
+        nodes += [helper.make_node("LpNormalization", ["pooled"], ["embeddings"], axis=-1, p=2)]
+        for k in ("W2", "b2"):
+            del init[k]
     graph = helper.make_graph(
         nodes,
         "tiny_classifier",
@@ -80,7 +89,7 @@ def make_model(vocab_size: int, seed: int = 0):
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "sequence"]),
         ],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(LABELS)])],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["batch", out_dim])],
         [numpy_helper.from_array(v, name=k) for k, v in init.items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="edgepack-tests")
@@ -89,7 +98,7 @@ def make_model(vocab_size: int, seed: int = 0):
     return model
 
 
-def build_tiny_artifact(root: Path, with_int8: bool = True) -> Path:
+def build_tiny_artifact(root: Path, with_int8: bool = True, task: str = "text-classification") -> Path:
     """Write model.fp32.onnx (+ model.int8.onnx), tokenizer.json and manifest.json into ``root``."""
     import onnx
     from tokenizers import Tokenizer
@@ -102,7 +111,9 @@ def build_tiny_artifact(root: Path, with_int8: bool = True) -> Path:
     tok_json = make_tokenizer_json()
     (root / "tokenizer.json").write_text(tok_json, encoding="utf-8")
     tok = Tokenizer.from_str(tok_json)
-    onnx.save(make_model(tok.get_vocab_size()), str(root / PRECISION_FILES["fp32"]))
+    onnx.save(make_model(tok.get_vocab_size(), task=task), str(root / PRECISION_FILES["fp32"]))
+    output = "probabilities" if task == "text-classification" else "embeddings"
+    width = len(LABELS) if task == "text-classification" else DIM
     precisions = {"fp32": {"file": PRECISION_FILES["fp32"], "tolerance": PRECISION_TOLERANCE["fp32"]}}
     if with_int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -119,19 +130,20 @@ def build_tiny_artifact(root: Path, with_int8: bool = True) -> Path:
             "attention_mask": np.array([enc.attention_mask], dtype=np.int64),
         }
         outputs = {
-            p: {"probabilities": np.asarray(s.run(["probabilities"], feeds)[0][0], dtype=np.float64).round(9).tolist()}
+            p: {output: np.asarray(s.run([output], feeds)[0][0], dtype=np.float64).round(9).tolist()}
             for p, s in sessions.items()
         }
         golden.append(
             {"text": text, "pair": None, "input_ids": list(enc.ids), "attention_mask": list(enc.attention_mask), "outputs": outputs}
         )
     manifest = {
-        "model": {"name": "tiny", "version": "0.0.1", "task": "text-classification", "labels": LABELS, "max_length": MAX_LENGTH},
+        "model": {"name": "tiny", "version": "0.0.1", "task": task,
+                  "labels": LABELS if task == "text-classification" else [], "max_length": MAX_LENGTH},
         "inputs": [
             {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]},
             {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "sequence"]},
         ],
-        "outputs": [{"name": "probabilities", "dtype": "float32", "shape": ["batch", len(LABELS)]}],
+        "outputs": [{"name": output, "dtype": "float32", "shape": ["batch", width]}],
         "precisions": precisions,
         "default_precision": "fp32",
         "tokenizer": {"file": "tokenizer.json"},

@@ -91,6 +91,18 @@ function renderResult(r) {
   $('bars').replaceChildren(...items);
 }
 
+// feature-extraction models: show the embedding's size and norm instead of label bars.
+async function embed(text) {
+  const { outputs, encodings, latencyMs, inferenceMs } = await state.pipeline.run([text]);
+  const out = outputs[Object.keys(outputs)[0]];
+  const values = Array.from(out.data);
+  const norm = Math.sqrt(values.reduce((a, v) => a + v * v, 0));
+  return {
+    label: `embedding, ${values.length} dims (‖v‖ = ${norm.toFixed(3)})`, index: -1, scores: [], probabilities: [],
+    latencyMs, inferenceMs, tokens: encodings[0].ids.length, ids: encodings[0].ids, embedding: values,
+  };
+}
+
 function clearResult(message) {
   $('label').textContent = message;
   $('latency').textContent = '';
@@ -111,10 +123,11 @@ async function classify(text) {
         demo.last = null;
         continue;
       }
-      const r = await state.pipeline.classify(current);
+      const r = state.pipeline.task === 'text-classification' ? await state.pipeline.classify(current) : await embed(current);
       demo.last = { text: current, ...r };
       state.runs += 1;
       document.body.dataset.runs = String(state.runs);
+      if (state.runs === 1) performance.mark('edgepack:first-result');
       renderResult(r);
     }
   } catch (err) {
@@ -158,6 +171,10 @@ async function main() {
   input.disabled = false;
   input.addEventListener('input', () => classify(input.value));
   document.body.dataset.state = 'ready';
+  performance.mark('edgepack:ready');
+  // index.html#text=... classifies at once: links to an example, and cold-start timing (navigation -> first result).
+  const preset = new URLSearchParams(location.hash.slice(1)).get('text');
+  if (preset !== null) input.value = preset;
   if (input.value) classify(input.value);
 }
 

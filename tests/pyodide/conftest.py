@@ -1,0 +1,56 @@
+"""Fixtures for the Pyodide target: the sentiment sample's Pyodide bundle, served, and ONE page.
+
+Starting Pyodide costs seconds (a 9.6 MB wasm, the stdlib zip), so the browser tests share one
+loaded page per module instead of paying that per test. Chromium is Debian's /usr/bin/chromium
+driven by Playwright (never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pyodide_support import (  # noqa: E402
+    CHROMIUM, CHROMIUM_FLAGS, CORPUS, GOLDEN_DIR, TEST_FILES, edgepack_server, open_page,
+)
+
+
+@pytest.fixture(scope="session")
+def pyodide_bundle(sentiment_project, tmp_path_factory) -> Path:
+    """dist/sentiment-pyodide for the fp32 sentiment model, plus the tokenizer golden files."""
+    from edgepack.web.pyodide import build_pyodide_bundle
+
+    out = tmp_path_factory.mktemp("dist") / "sentiment-pyodide"
+    # brotli quality 1: compression quality is not what these tests check, build time is CI time.
+    bundle = build_pyodide_bundle(sentiment_project / "build", out, brotli_quality=1).directory
+    extra = bundle / TEST_FILES
+    extra.mkdir()
+    for path in [CORPUS, *sorted(GOLDEN_DIR.glob("*.jsonl")), *sorted(GOLDEN_DIR.glob("*.tokenizer.json"))]:
+        shutil.copyfile(path, extra / path.name)
+    return bundle
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium); see scripts/setup.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # Every launch gets a fresh temporary profile (its own --user-data-dir).
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def loaded(browser, pyodide_bundle):
+    """(page, log, url): the bundle's page, loaded once for the module, under `edgepack serve`."""
+    with edgepack_server(pyodide_bundle) as url, open_page(browser, url) as (page, log):
+        yield page, log, url
+
+

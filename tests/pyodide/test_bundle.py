@@ -1,0 +1,191 @@
+"""The Pyodide bundle and the runtime wheel, checked without a browser."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edgepack.errors import ArtifactError, OutputError, TargetError
+from edgepack.runtime.hashing import sha256_file
+from edgepack.web import pyodide as target
+
+TEST_FILES = "_test"
+
+
+def bundle_files(bundle: Path) -> set[str]:
+    return {p.relative_to(bundle).as_posix() for p in bundle.rglob("*")
+            if p.is_file() and not p.relative_to(bundle).as_posix().startswith(TEST_FILES + "/")}
+
+
+def test_layout_and_checksums(pyodide_bundle):
+    manifest = json.loads((pyodide_bundle / "manifest.json").read_text(encoding="utf-8"))
+    files = bundle_files(pyodide_bundle)
+    listed = set(manifest["files"])
+    assert listed == files - {"manifest.json"}, "manifest must list every file of the bundle but itself"
+    for rel, meta in manifest["files"].items():
+        assert sha256_file(pyodide_bundle / rel) == meta["sha256"], rel
+        assert (pyodide_bundle / rel).stat().st_size == meta["bytes"], rel
+    plain = {f for f in files if not f.endswith((".br", ".gz"))}
+    core = {f for f in plain if f.startswith("pyodide/")}
+    # Only the core: no Pyodide packages, no console pages, no source maps, no type declarations.
+    assert core == {f"pyodide/{n}" for n in target.core_file_names(manifest["tools"]["pyodide"])}
+    assert {"index.html", "app.mjs", "browser_pipeline.py", "tokenizer.json", "model.fp32.onnx",
+            "edgepack/session.mjs", "edgepack/integrity.mjs", "ort/ort.wasm.min.mjs"} <= plain
+    assert not [f for f in plain if f.endswith((".map", ".d.ts", ".html")) and f != "index.html"]
+    info = manifest["targets"]["pyodide"]
+    assert info["precision"] == manifest["default_precision"] == "fp32"
+    assert list(manifest["precisions"]) == ["fp32"]
+    assert info["wheel"] in plain and info["wheel"].endswith("-py3-none-any.whl")
+    assert info["wheel_builder"]["builder"] == "stdlib-zipfile" and info["wheel_builder"]["reason"]
+    assert manifest["golden"] and all(list(g["outputs"]) == ["fp32"] for g in manifest["golden"])
+
+
+def test_pinned_core_matches_the_lock_file():
+    lock = json.loads((target.NPM_DIR / "package-lock.json").read_text(encoding="utf-8"))
+    core = target.pyodide_core()
+    assert core.version == lock["packages"]["node_modules/pyodide"]["version"]
+    assert set(core.files) == set(target.core_file_names(core.version))
+    # The loader really asks for these names (a renamed file in a new release must fail here).
+    loader = core.files["pyodide.mjs"].read_text(encoding="utf-8")
+    for name in ("pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
+        assert name in loader, name
+
+
+def read_wheel(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_wheel_is_pure_and_complete(tmp_path):
+    path, info = target.build_runtime_wheel(tmp_path, "stdlib")
+    assert path.name == f"edgepack_runtime-{__import__('edgepack').__version__}-py3-none-any.whl"
+    assert info["builder"] == "stdlib-zipfile"
+    entries = read_wheel(path)
+    dist_info = next(n.split("/")[0] for n in entries if n.endswith(".dist-info/WHEEL"))
+    wheel_meta = entries[f"{dist_info}/WHEEL"].decode()
+    assert "Root-Is-Purelib: true" in wheel_meta and "Tag: py3-none-any" in wheel_meta
+    record = list(csv.reader(io.StringIO(entries[f"{dist_info}/RECORD"].decode())))
+    assert {row[0] for row in record} == set(entries)
+    for name, digest, size in record:
+        if name.endswith("RECORD"):
+            assert digest == size == ""
+            continue
+        want = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(entries[name]).digest()).rstrip(b"=").decode()
+        assert digest == want and int(size) == len(entries[name]), name
+    py = {n for n in entries if n.endswith(".py")}
+    assert {"edgepack/__init__.py", "edgepack/errors.py", "edgepack/runtime/manifest.py",
+            "edgepack/runtime/tokenizer/tokenizer.py"} <= py
+    for name in py:
+        assert b"import numpy" not in entries[name] and b"import onnxruntime" not in entries[name], name
+    assert not [n for n in entries if n.endswith((".so", ".pyd", ".pyc"))]
+
+
+def test_wheel_is_byte_stable(tmp_path):
+    a, _ = target.build_runtime_wheel(tmp_path / "a", "stdlib")
+    b, _ = target.build_runtime_wheel(tmp_path / "b", "stdlib")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_wheel_imports_with_only_the_standard_library(tmp_path, sentiment_project):
+    """What Pyodide has: the stdlib. No site-packages (-S), and numpy, onnxruntime, torch, onnx blocked."""
+    path, _ = target.build_runtime_wheel(tmp_path, "stdlib")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(site)
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('numpy', 'onnxruntime', 'torch', 'onnx', 'click'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+sys.path.insert(0, {str(site)!r})
+import edgepack.runtime
+from edgepack.runtime.tokenizer import Tokenizer
+from edgepack.runtime.manifest import load_manifest
+assert edgepack.runtime.__file__.startswith({str(site)!r}), edgepack.runtime.__file__
+m = load_manifest({str(sentiment_project / 'build')!r}, verify=True)
+tok = Tokenizer.from_file(m.tokenizer_path())
+g = m.golden[0]
+assert tok.encode(g['text'], g.get('pair')).ids == g['input_ids']
+print('ok')
+"""
+    # -S: no site-packages at all (an editable install of edgepack would otherwise shadow the wheel).
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_modules_needing_numpy_stay_out(tmp_path):
+    """A runtime module importing numpy (even lazily) is left out, and so is one importing it."""
+    root = tmp_path / "edgepack"
+    (root / "runtime" / "tokenizer").mkdir(parents=True)
+    for rel in ("__init__.py", "errors.py", "runtime/artifacts.py", "runtime/tokenizer/__init__.py"):
+        (root / rel).write_text("", encoding="utf-8")
+    (root / "runtime" / "__init__.py").write_text("from edgepack.runtime.manifest import load_manifest\n")
+    (root / "runtime" / "manifest.py").write_text("import json\n")
+    (root / "runtime" / "post.py").write_text("import numpy as np\n")
+    (root / "runtime" / "sess.py").write_text("def f():\n    import onnxruntime\n")
+    (root / "runtime" / "uses_post.py").write_text("from edgepack.runtime.post import x\n")
+    mods = target.runtime_wheel_modules(root)
+    assert "edgepack.runtime.manifest" in mods and "edgepack.runtime" in mods
+    assert not {"edgepack.runtime.post", "edgepack.runtime.sess", "edgepack.runtime.uses_post"} & set(mods)
+    (root / "runtime" / "manifest.py").write_text("import numpy\n")
+    with pytest.raises(TargetError, match="edgepack.runtime.manifest needs numpy"):
+        target.runtime_wheel_modules(root)
+
+
+def test_wheel_builder_choice(tmp_path, monkeypatch):
+    monkeypatch.setattr(target.shutil, "which", lambda name: None)
+    cli, why = target.pyodide_build_available()
+    assert cli is None and ("3.12" in why or "not installed" in why)
+    _, info = target.build_runtime_wheel(tmp_path, "auto")
+    assert info == {"builder": "stdlib-zipfile", "reason": why}
+    with pytest.raises(TargetError, match="pyodide-build"):
+        target.build_runtime_wheel(tmp_path, "pyodide-build")
+    with pytest.raises(TargetError, match="unknown"):
+        target.build_runtime_wheel(tmp_path, "setuptools")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="states why pyodide-build is skipped below 3.12")
+def test_pyodide_build_needs_python_312_here():
+    cli, why = target.pyodide_build_available()
+    assert cli is None and "Python >= 3.12" in why
+
+
+def test_refuses_to_replace_a_foreign_directory(sentiment_project, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="not an edgepack Pyodide bundle"):
+        target.build_pyodide_bundle(sentiment_project / "build", out, brotli_quality=1)
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary directory left behind"
+
+
+def test_unknown_precision_is_named(sentiment_project, tmp_path):
+    with pytest.raises(ArtifactError, match="no int4 model"):
+        target.build_pyodide_bundle(sentiment_project / "build", tmp_path / "b", "int4", brotli_quality=1)
+
+
+def test_precision_follows_the_manifest_targets():
+    class M:
+        precisions = {"fp32": {}, "int8": {}}
+        default_precision = "int8"
+        root = Path(".")
+
+        def __init__(self, targets):
+            self.data = {"targets": targets}
+
+    assert target._choose_precision(M({}), None) == "fp32"
+    assert target._choose_precision(M({"wasm": {"precision": "int8"}}), None) == "int8"
+    assert target._choose_precision(M({"wasm": {"precision": "int8"}, "pyodide": {"precision": "fp32"}}), None) == "fp32"
+    assert target._choose_precision(M({"wasm": {"precision": "int8"}}), "fp32") == "fp32"

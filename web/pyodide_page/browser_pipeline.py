@@ -1,0 +1,174 @@
+"""edgepack from Python in the browser: this file runs inside Pyodide, and the page shows it.
+
+Tokenization and the manifest are edgepack's own Python runtime (the wheel in wheels/, the same code
+that runs on the build machine and on a Raspberry Pi). The model runs in onnxruntime-web, reached
+through Pyodide's JS bridge: ``edgepack_js`` is a JS module the page registers (its ORT session and
+its sha256-checked fetch). Everything comes from the page's own origin.
+
+    pipe = await BrowserPipeline.load()
+    await pipe.predict(["This movie was really great"])   # [{"label", "score", "probabilities"}]
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from pathlib import Path
+
+import edgepack_js  # registered by app.mjs: OrtSession, fetchVerified, baseUrl
+import js
+from pyodide.ffi import to_js
+
+from edgepack.errors import ArtifactError
+from edgepack.runtime.artifacts import MANIFEST_NAME, PRECISION_TOLERANCE
+from edgepack.runtime.manifest import Manifest
+from edgepack.runtime.tokenizer import Tokenizer
+
+# Where the artifact's small files live in Pyodide's in-memory file system.
+ARTIFACT_DIR = Path("/artifact")
+
+
+def _js_object(value):
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+async def _fetch_verified(manifest: Manifest, rel: str):
+    """An ArrayBuffer (JsProxy) of ``rel``, refused unless its sha256 matches the manifest."""
+    meta = manifest.data.get("files", {}).get(rel)
+    if meta is None:
+        raise ArtifactError(f"{MANIFEST_NAME}: {rel} is not listed under 'files'; rebuild the bundle")
+    return await edgepack_js.fetchVerified(edgepack_js.baseUrl, rel, _js_object(meta))
+
+
+def _pad_id(tokenizer: Tokenizer) -> int:
+    # The rule of edgepack.runtime.pipeline.pad_id_of (that module needs numpy, absent here).
+    padding = tokenizer.padding or {}
+    if "pad_id" in padding:
+        return int(padding["pad_id"])
+    for token in ("[PAD]", "<pad>", "<PAD>"):
+        tid = tokenizer.token_to_id(token)
+        if tid is not None:
+            return tid
+    return 0
+
+
+def _int64(values: list[int]):
+    """A JS BigInt64Array from Python ints, via one bytes copy (no per-element BigInt calls)."""
+    raw = to_js(array("q", values).tobytes())  # Uint8Array, byteOffset 0
+    return js.BigInt64Array.new(raw.buffer)
+
+
+class BrowserPipeline:
+    """Text in, model outputs out -- the browser twin of edgepack.runtime.pipeline.Pipeline."""
+
+    def __init__(self, manifest: Manifest, tokenizer: Tokenizer, session):
+        self.manifest = manifest
+        self.precision = manifest.default_precision
+        self.tokenizer = tokenizer
+        max_length = manifest.model.get("max_length")
+        trunc = tokenizer.truncation
+        if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
+            tokenizer.enable_truncation(max_length=int(max_length))
+        if tokenizer.padding is not None:
+            tokenizer.no_padding()  # padded per batch below, as Pipeline does
+        self.pad_id = _pad_id(tokenizer)
+        self.session = session
+        self.input_names = list(session.inputNames)
+        self.output_names = list(session.outputNames)
+
+    @classmethod
+    async def load(cls, manifest_text: str | None = None):
+        """Fetch manifest, tokenizer and model from the page's origin; start an ORT session."""
+        if manifest_text is None:
+            response = await js.fetch(f"{edgepack_js.baseUrl}{MANIFEST_NAME}", _js_object({"cache": "no-cache"}))
+            manifest_text = await response.text()
+        ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
+        (ARTIFACT_DIR / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
+        manifest = Manifest(json.loads(manifest_text), root=ARTIFACT_DIR)
+        tok_file = manifest.data["tokenizer"]["file"]
+        model_file = manifest.precisions[manifest.default_precision]["file"]
+        tokenizer_bytes = await _fetch_verified(manifest, tok_file)
+        manifest.tokenizer_path().write_bytes(tokenizer_bytes.to_bytes())
+        model_bytes = await _fetch_verified(manifest, model_file)  # stays in JS: ORT reads it there
+        session = await edgepack_js.OrtSession.create(model_bytes)
+        return cls(manifest, Tokenizer.from_file(manifest.tokenizer_path()), session)
+
+    @property
+    def info(self) -> dict:
+        return self.session.info.to_py()
+
+    def feeds(self, encodings: list) -> dict:
+        """Feeds for onnxruntime-web: rows right-padded to the longest, at least one position."""
+        width = max([len(e.ids) for e in encodings] + [1])
+        rows = {"input_ids": [], "attention_mask": [], "token_type_ids": []}
+        for e in encodings:
+            pad = width - len(e.ids)
+            rows["input_ids"] += list(e.ids) + [self.pad_id] * pad
+            rows["attention_mask"] += list(e.attention_mask) + [0] * pad
+            rows["token_type_ids"] += list(e.type_ids) + [0] * pad
+        dims = [len(encodings), width]
+        return {name: _js_object({"data": _int64(rows[name]), "dims": dims}) for name in self.input_names}
+
+    async def run(self, texts: list[str], encodings: list | None = None) -> dict[str, list[list[float]]]:
+        """{output name: one list of floats per text}."""
+        if encodings is None:
+            encodings = self.tokenizer.encode_batch(list(texts))
+        results = await self.session.run(_js_object(self.feeds(encodings)))
+        out = {}
+        for name in self.output_names:
+            tensor = js.Reflect.get(results, name)
+            values = array("f", tensor.data.to_bytes()).tolist()  # float32 -> exact Python floats
+            n, width = int(tensor.dims[0]), len(values) // max(1, int(tensor.dims[0]))
+            out[name] = [values[i * width:(i + 1) * width] for i in range(n)]
+        return out
+
+    async def predict(self, texts: list[str], encodings: list | None = None) -> list[dict]:
+        outputs = (await self.run(texts, encodings))[self.output_names[0]]
+        if self.manifest.task != "text-classification":
+            return [{"embedding": row} for row in outputs]
+        labels = self.manifest.labels
+        results = []
+        for row in outputs:
+            best = max(range(len(row)), key=row.__getitem__)
+            results.append({
+                "label": labels[best] if labels else str(best),
+                "score": row[best],
+                "probabilities": {(labels[i] if labels else str(i)): p for i, p in enumerate(row)},
+            })
+        return results
+
+    async def predict_json(self, texts_json: str) -> str:
+        """For JS callers: a JSON list of texts in, JSON results out (floats round-trip exactly)."""
+        texts = json.loads(texts_json)
+        encodings = self.tokenizer.encode_batch(list(texts))
+        results = await self.predict(texts, encodings)
+        for r, e in zip(results, encodings):
+            r["input_ids"] = list(e.ids)
+        return json.dumps(results)
+
+    async def self_test(self) -> dict:
+        """Tokenizer and model against the manifest's golden vectors, like Pipeline.self_test."""
+        entry = self.manifest.precisions.get(self.precision, {})
+        tol = float(entry.get("tolerance", PRECISION_TOLERANCE.get(self.precision, 1e-5)))
+        report = {"precision": self.precision, "tolerance": tol, "checked": 0, "failures": [], "max_abs_diff": 0.0}
+        for i, golden in enumerate(self.manifest.golden):
+            expected = (golden.get("outputs") or {}).get(self.precision)
+            if expected is None:
+                continue
+            report["checked"] += 1
+            enc = self.tokenizer.encode(golden["text"], golden.get("pair"))
+            if list(enc.ids) != list(golden["input_ids"]):
+                report["failures"].append(f"golden[{i}]: token ids differ from the manifest")
+                continue
+            got = await self.run([], [enc])
+            for name, values in expected.items():
+                diff = max((abs(a - b) for a, b in zip(got[name][0], values)), default=0.0)
+                if len(got[name][0]) != len(values):
+                    diff = float("inf")
+                report["max_abs_diff"] = max(report["max_abs_diff"], diff)
+                if not diff <= tol:
+                    report["failures"].append(f"golden[{i}] {name}: max |Δ| {diff:.3g} > {tol:g}")
+        if report["checked"] == 0:
+            report["failures"].append(f"the manifest has no golden outputs for precision {self.precision}")
+        report["ok"] = not report["failures"]
+        return report

@@ -76,6 +76,8 @@ def test_rows_measure_every_configuration_in_their_own_process(quick_report):
             assert rel(m["throughput"], m["batch"] * 1000.0 / lat["p50"])
             assert m["throughput_realized"]["n"] >= 7
         assert row["cold_start_ms"]["median"] > 0 and row["peak_rss_mb"]["median"] > 0
+    # each backend's memory is its own: the ONNX Runtime process never loaded torch
+    assert rows["ort-fp32"]["loaded"]["torch"] is False and rows["torch-eager"]["loaded"]["torch"] is True
     # the two engines computed the same probabilities for the first text
     assert rows["ort-fp32"]["vs_torch"]["first_output_max_abs_diff"] < 1e-4
     manifest = json.loads((project / "build" / "manifest.json").read_text())
@@ -119,6 +121,8 @@ def test_stage_table_puts_the_lstm_in_its_stage_for_both_engines(quick_report):
     for stage in ("tokenization", "embedding", "recurrent/encoder", "linear", "softmax"):
         for col in ("torch-eager", "ort-fp32"):
             assert st["stages"][stage][col] > 0, (stage, col)
+    for col in ("torch-eager", "ort-fp32"):
+        assert st["totals"][col]["unprofiled_model_p50_us"] > 0
     ort_nodes = {n["op"]: n["stage"] for n in st["top_nodes"]["ort-fp32"]}
     assert ort_nodes.get("LSTM") == "recurrent/encoder"
 

@@ -93,11 +93,12 @@ def row_provider(target: str) -> Callable[[BenchRequest], list[dict]]:
     except ModuleNotFoundError as exc:
         if exc.name and module.startswith(exc.name):
             raise TargetError(f"bench --target {target}: this installation has no {target} benchmark "
-                              f"({module} is missing)") from None
+                              f"({spec} is missing)") from None
         raise
     fn = getattr(mod, attr, None)
-    if fn is None:
-        raise TargetError(f"bench --target {target}: {module} has no {attr}()")
+    if not callable(fn):
+        raise TargetError(f"bench --target {target}: this installation has no {target} benchmark "
+                          f"({spec} is missing)")
     return fn
 
 

@@ -110,6 +110,7 @@ def stage_section(report, markdown=False) -> str:
     rows = [[stage] + [_us(values.get(c)) for c in cols] for stage, values in st["stages"].items()]
     rows.append(["model total"] + [_us(st["totals"][c]["model_us"]) for c in cols])
     rows.append(["end-to-end (tokenization + model)"] + [_us(st["totals"][c]["e2e_us"]) for c in cols])
+    rows.append(["model p50 without profiler"] + [_us(st["totals"][c].get("unprofiled_model_p50_us")) for c in cols])
     return text_table(header, rows, markdown)
 
 

@@ -336,6 +336,7 @@ def run_bench(project_path, options: BenchOptions | None = None, progress: Progr
     rounds = options.rounds or ROUNDS[mode]
     torch_source = "onnx" not in project.section("model")
     names, skipped = resolve_backends(options, manifest.data, torch_source)
+    provider = row_provider(options.target) if options.target != "native" else None  # fail before measuring
 
     tokenizer = tokenizer_for(manifest)
     count = max(options.batch_sizes)
@@ -377,7 +378,6 @@ def run_bench(project_path, options: BenchOptions | None = None, progress: Progr
                                    batch_sizes=options.batch_sizes, seq_lengths=seq_lengths, texts=texts,
                                    quick=options.quick, threads=threads, rounds=rounds, timing=TIMING[mode],
                                    progress=progress)
-            provider = row_provider(options.target)
             progress.say(f"→ {options.target} rows")
             for extra in provider(request):
                 extra.setdefault("target", options.target)
@@ -389,6 +389,10 @@ def run_bench(project_path, options: BenchOptions | None = None, progress: Progr
     rows.sort(key=lambda r: (r.get("status") != "ok", order.get(r["backend"], len(order))))
     add_ratios(rows)
     table = stage_table([r for r in rows if r.get("status") == "ok"])
+    for name in table.get("columns", []):
+        # the profilers' own cost is large for a small model: show the unprofiled time beside it
+        m = _find(next(r for r in rows if r["backend"] == name), "model", table["batch"], table["seq_len"])
+        table["totals"][name]["unprofiled_model_p50_us"] = m["latency_ms"]["p50"] * 1e3 if m else None
     for r in rows:
         r.pop("stages_raw", None)
     return {

@@ -258,6 +258,8 @@ def run(spec: dict, backend: dict, spawn_t: float, workdir: str) -> dict:
     gc.freeze()  # the loaded model and module are long-lived: keep them out of every collection
     row["configs"] = measure(runs, spec["timing"])
     row["rss_mb"]["peak"] = _mb(_vm_kib("VmHWM"))
+    # proof that the runtime's memory is its own: an ORT worker must never have loaded torch
+    row["loaded"] = {m: m in sys.modules for m in ("torch", "onnx", "onnxruntime")}
     if backend["device"] == "cuda" and backend["engine"] == "torch":
         import torch
 

@@ -126,7 +126,8 @@ def _export_onnx(module, example: dict[str, np.ndarray], names: list[str], outpu
                 batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
                 torch.onnx.export(module, args, str(path), input_names=names, output_names=[output], dynamo=True,
                                   opset_version=opset or 20, verbose=False,
-                                  dynamic_shapes={n: {0: batch, 1: seq} for n in names})
+                                  # forward(*inputs): torch.export keys dynamic_shapes by the varargs name
+                                  dynamic_shapes={"inputs": tuple({0: batch, 1: seq} for _ in names)})
             else:
                 axes = {n: {0: "batch", 1: "sequence"} for n in names}
                 axes[output] = {0: "batch"}
@@ -193,14 +194,19 @@ def export_project(project: Project | str | Path, out: str | Path | None = None,
     out = Path(out) if out else project.build_dir
     model_cfg = project.section("model")
     export_cfg = project.section("export")
+    hf_inputs = None
+    if "hf" in model_cfg:  # check the folder first: a missing file or remote code is named before any work
+        from edgepack.hf import default_inputs
+
+        hf_inputs = default_inputs(project)
     tolerance = float(export_cfg.get("tolerance", PRECISION_TOLERANCE["fp32"]))
     tokenizer = Tokenizer.from_file(project.tokenizer_path)
     if (tokenizer.truncation or {}).get("max_length", 10**9) > project.max_length:
         tokenizer.enable_truncation(max_length=project.max_length)
+    pad_id = pad_id_of(tokenizer)  # before no_padding(): the spec's pad_id wins
     tokenizer.no_padding()
-    pad_id = pad_id_of(tokenizer)
     output = OUTPUT_NAME[project.task]
-    names = list(model_cfg.get("inputs", DEFAULT_INPUTS))
+    names = list(model_cfg.get("inputs", hf_inputs or DEFAULT_INPUTS))
     unknown = [n for n in names if n not in ("input_ids", "attention_mask", "token_type_ids")]
     if unknown:
         raise ProjectError(f"{project.path}: [model] inputs: {unknown} not supported "

@@ -86,10 +86,10 @@ class Pipeline:
         trunc = self.tokenizer.truncation
         if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
             self.tokenizer.enable_truncation(max_length=int(max_length))
+        self.pad_id = pad_id_of(self.tokenizer)
         if self.tokenizer.padding is not None:
             # Pad per batch here (pad_batch), not to a fixed length: identical answers, less work.
             self.tokenizer.no_padding()
-        self.pad_id = pad_id_of(self.tokenizer)
         model_path = manifest.model_path(self.precision)
         self.threads = threads or default_threads(model_path)
         self.session = create_session(model_path, provider=provider, threads=self.threads)

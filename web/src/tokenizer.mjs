@@ -178,16 +178,17 @@ class NormalizedString {
   static fromChars(chars) {
     const n = chars.length, starts = new Array(n), ends = new Array(n);
     for (let i = 0; i < n; i++) { starts[i] = i; ends[i] = i + 1; }
-    return new NormalizedString(chars, starts, ends);
+    return new NormalizedString(chars.slice(), starts, ends); // normalizers may edit chars in place
   }
   get length() { return this.chars.length; }
   text() { return this.chars.join(''); }
   slice(a, b) { return new NormalizedString(this.chars.slice(a, b), this.starts.slice(a, b), this.ends.slice(a, b)); }
   span(a, b) { return [this.starts[a], this.ends[b - 1]]; }
-  transform(changes) { // changes: [[char, change], ...]
-    const chars = [], starts = [], ends = [];
+  transform(newChars, changes) { // parallel arrays: output chars and their change values
+    const chars = newChars, starts = new Array(chars.length), ends = new Array(chars.length);
     let idx = 0;
-    for (const [c, change] of changes) {
+    for (let k = 0; k < chars.length; k++) {
+      const change = changes[k];
       let s, e;
       if (change > 0) {
         if (idx >= 1) { s = this.starts[idx - 1]; e = this.ends[idx - 1]; } else { s = 0; e = 0; }
@@ -195,7 +196,7 @@ class NormalizedString {
         s = this.starts[idx]; e = this.ends[idx];
         idx += 1 - change;
       }
-      chars.push(c); starts.push(s); ends.push(e);
+      starts[k] = s; ends[k] = e;
     }
     this.chars = chars; this.starts = starts; this.ends = ends;
   }
@@ -229,9 +230,16 @@ class NormalizedString {
 }
 
 // ---- normalizers -------------------------------------------------------------------------------
+const ASCII_LOWER = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i).toLowerCase());
+
 function lowercase(ns) {
   let multi = false, changed = false;
   const out = ns.chars.map((c) => {
+    const u = c.charCodeAt(0);
+    if (u < 128) {
+      if (u >= 65 && u <= 90) { changed = true; return ASCII_LOWER[u]; }
+      return c;
+    }
     const m = LOWER.get(c);
     if (m === undefined) return c;
     changed = true;
@@ -240,42 +248,55 @@ function lowercase(ns) {
   });
   if (!changed) return;
   if (!multi) { ns.chars = out; return; }
-  const changes = [];
-  for (const m of out) Array.from(m).forEach((x, k) => changes.push([x, k ? 1 : 0]));
-  ns.transform(changes);
+  const chars = [], changes = [];
+  for (const m of out) Array.from(m).forEach((x, k) => { chars.push(x); changes.push(k ? 1 : 0); });
+  ns.transform(chars, changes);
 }
 
-function decomposed(chars, compat) {
-  const seq = [];
-  for (const c of chars) decomposeChar(c, compat).forEach((x, k) => seq.push([x, k ? 1 : 0]));
+function decomposed(input, compat) {
+  const chars = [], changes = [];
+  const flag = compat ? F_NFKD : F_NFD;
+  let marks = false;
+  for (const c of input) {
+    if (!has(c, flag)) {
+      chars.push(c); changes.push(0);
+      if (!marks && CCC.has(c)) marks = true;
+      continue;
+    }
+    Array.from(c.normalize(compat ? 'NFKD' : 'NFD')).forEach((x, k) => {
+      chars.push(x); changes.push(k ? 1 : 0);
+      if (!marks && CCC.has(x)) marks = true;
+    });
+  }
   // canonical ordering: stable sort of each run of non-starters; changes travel with their chars
-  for (let i = 0; i < seq.length;) {
-    if (ccc(seq[i][0]) === 0) { i++; continue; }
+  for (let i = 0; marks && i < chars.length;) {
+    if (ccc(chars[i]) === 0) { i++; continue; }
     let j = i;
-    while (j < seq.length && ccc(seq[j][0]) !== 0) j++;
+    while (j < chars.length && ccc(chars[j]) !== 0) j++;
     if (j - i > 1) {
-      const run = seq.slice(i, j).map((p, k) => [p, k]);
-      run.sort((x, y) => ccc(x[0][0]) - ccc(y[0][0]) || x[1] - y[1]);
-      run.forEach(([p], k) => { seq[i + k] = p; });
+      const run = [];
+      for (let k = i; k < j; k++) run.push([chars[k], changes[k], k]);
+      run.sort((x, y) => ccc(x[0]) - ccc(y[0]) || x[2] - y[2]);
+      run.forEach(([c, chg], k) => { chars[i + k] = c; changes[i + k] = chg; });
     }
     i = j;
   }
-  return seq;
+  return [chars, changes];
 }
 
-function composed(seq) {
-  const out = [];
+function composed([chars, changes]) {
+  const outC = [], outG = [];
   let starter = -1, lastCcc = -1;
-  for (const [c, chg] of seq) {
-    const cc = ccc(c);
+  for (let k = 0; k < chars.length; k++) {
+    const c = chars[k], chg = changes[k], cc = ccc(c);
     if (starter >= 0 && (lastCcc === -1 || lastCcc < cc)) {
-      const comp = composePair(out[starter][0], c);
-      if (comp !== null) { out[starter] = [comp, out[starter][1] + chg - 1]; continue; }
+      const comp = composePair(outC[starter], c);
+      if (comp !== null) { outC[starter] = comp; outG[starter] += chg - 1; continue; }
     }
-    if (cc === 0) { starter = out.length; lastCcc = -1; } else lastCcc = cc;
-    out.push([c, chg]);
+    if (cc === 0) { starter = outC.length; lastCcc = -1; } else lastCcc = cc;
+    outC.push(c); outG.push(chg);
   }
-  return out;
+  return [outC, outG];
 }
 
 function unicodeNormalize(ns, form) {
@@ -284,7 +305,7 @@ function unicodeNormalize(ns, form) {
   if (text.normalize(form) === text) return; // host says already normalized (a superset of the reference's forms)
   let seq = decomposed(ns.chars, form === 'NFKD' || form === 'NFKC');
   if (form === 'NFC' || form === 'NFKC') seq = composed(seq);
-  ns.transform(seq);
+  ns.transform(seq[0], seq[1]);
 }
 
 class BertNormalizer {
@@ -295,15 +316,15 @@ class BertNormalizer {
   normalize(ns) {
     if (this.cleanText) {
       ns.filter((c) => !has(c, F_OTHER));
-      ns.chars = ns.chars.map((c) => (c !== ' ' && has(c, F_SPACE) ? ' ' : c));
+      const chars = ns.chars;
+      for (let i = 0; i < chars.length; i++) if (chars[i] !== ' ' && has(chars[i], F_SPACE)) chars[i] = ' ';
     }
     if (this.chinese && !isAscii(ns.chars) && ns.chars.some(isChinese)) {
-      const changes = [];
+      const chars = [], changes = [];
       for (const c of ns.chars) {
-        if (isChinese(c)) changes.push([' ', 0], [c, 1], [' ', 1]);
-        else changes.push([c, 0]);
+        if (isChinese(c)) { chars.push(' ', c, ' '); changes.push(0, 1, 1); } else { chars.push(c); changes.push(0); }
       }
-      ns.transform(changes);
+      ns.transform(chars, changes);
     }
     if (this.stripAccents && !isAscii(ns.chars)) {
       unicodeNormalize(ns, 'NFD');
@@ -355,20 +376,22 @@ function normalizerFromSpec(obj, ctx) {
 }
 
 // ---- pre-tokenizers ----------------------------------------------------------------------------
+// Pre-tokenizers never change characters, so a pre-token is just a span [a, b) of the normalized
+// piece: they push span pairs onto `out` (flat [a0, b0, a1, b1, ...]) instead of copying strings.
 const BEHAVIORS = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
 
-function charMatches(chars, flag) { // tokenizers' Fn(char) pattern: each matching char is one match
-  if (!chars.length) return [[0, 0, false]];
+function charMatches(chars, a, b, flag) { // tokenizers' Fn(char) pattern: each matching char is one match
+  if (a === b) return [[a, a, false]];
   const out = [];
-  let last = 0;
-  for (let i = 0; i < chars.length; i++) {
+  let last = a;
+  for (let i = a; i < b; i++) {
     if (has(chars[i], flag)) {
       if (last < i) out.push([last, i, false]);
       out.push([i, i + 1, true]);
       last = i + 1;
     }
   }
-  if (last < chars.length) out.push([last, chars.length, false]);
+  if (last < b) out.push([last, b, false]);
   return out;
 }
 
@@ -398,36 +421,50 @@ function applyBehavior(matches, behavior) {
   return acc;
 }
 
-const splitSpans = (ns, spans) => spans.filter(([a, b]) => b > a).map(([a, b]) => ns.slice(a, b));
-
-function whitespaceSplit(ns) {
-  const out = [];
+function whitespaceSplit(chars, a, b, out) {
   let start = -1;
-  for (let i = 0; i <= ns.length; i++) {
-    const space = i === ns.length || has(ns.chars[i], F_SPACE);
-    if (space) { if (start >= 0) { out.push(ns.slice(start, i)); start = -1; } } else if (start < 0) start = i;
+  for (let i = a; i < b; i++) {
+    if (flagsOf(chars[i].codePointAt(0)) & F_SPACE) {
+      if (start >= 0) { out.push(start, i); start = -1; }
+    } else if (start < 0) start = i;
   }
-  return out;
+  if (start >= 0) out.push(start, b);
 }
 
-function whitespaceRegex(ns) { // \w+|[^\w\s]+
-  const out = [];
+function whitespaceRegex(chars, a, b, out) { // \w+|[^\w\s]+
   let start = -1, kind = 0; // 1 word, 2 other
-  for (let i = 0; i <= ns.length; i++) {
+  for (let i = a; i <= b; i++) {
     let k = 0;
-    if (i < ns.length) {
-      const f = flagsOf(ns.chars[i].codePointAt(0));
+    if (i < b) {
+      const f = flagsOf(chars[i].codePointAt(0));
       k = f & F_WORD ? 1 : f & F_SPACE ? 0 : 2;
     }
     if (k !== kind) {
-      if (kind) out.push(ns.slice(start, i));
+      if (kind) out.push(start, i);
       start = i; kind = k;
     }
   }
-  return out;
 }
 
-const byFlag = (flag, behavior) => (ns) => splitSpans(ns, applyBehavior(charMatches(ns.chars, flag), behavior));
+// WhitespaceSplit then Punctuation(Isolated), fused into one pass.
+function bertPreTokenize(chars, a, b, out) {
+  let start = -1;
+  for (let i = a; i < b; i++) {
+    const f = flagsOf(chars[i].codePointAt(0));
+    if (f & (F_SPACE | F_PUNCT)) {
+      if (start >= 0) { out.push(start, i); start = -1; }
+      if (!(f & F_SPACE)) out.push(i, i + 1);
+    } else if (start < 0) start = i;
+  }
+  if (start >= 0) out.push(start, b);
+}
+
+const byFlag = (flag, behavior) => (chars, a, b, out) => {
+  let any = false;
+  for (let i = a; i < b && !any; i++) any = has(chars[i], flag);
+  if (!any) { if (b > a) out.push(a, b); return; }
+  for (const [s, e] of applyBehavior(charMatches(chars, a, b, flag), behavior)) if (e > s) out.push(s, e);
+};
 const PRE_TOKENIZERS = ['Whitespace', 'WhitespaceSplit', 'BertPreTokenizer', 'Punctuation', 'Digits', 'Sequence'];
 
 function preTokenizerFromSpec(obj, ctx) {
@@ -436,10 +473,7 @@ function preTokenizerFromSpec(obj, ctx) {
   switch (ctx.typeOf(obj, PRE_TOKENIZERS)) {
     case 'Whitespace': return whitespaceRegex;
     case 'WhitespaceSplit': return whitespaceSplit;
-    case 'BertPreTokenizer': {
-      const punct = byFlag(F_PUNCT, 'Isolated');
-      return (ns) => whitespaceSplit(ns).flatMap(punct);
-    }
+    case 'BertPreTokenizer': return bertPreTokenize;
     case 'Punctuation': {
       const b = ctx.get(obj, 'behavior', 'string', 'Isolated');
       if (!BEHAVIORS.includes(b)) throw ctx.at('behavior').error(`"${b}" is not supported; supported: ${BEHAVIORS.join(', ')}`);
@@ -448,12 +482,21 @@ function preTokenizerFromSpec(obj, ctx) {
     case 'Digits': return byFlag(F_NUM, ctx.get(obj, 'individual_digits', 'boolean', false) ? 'Isolated' : 'Contiguous');
     default: {
       const items = ctx.get(obj, 'pretokenizers', 'array').map((x, i) => preTokenizerFromSpec(ctx.at('pretokenizers').at(i).obj(x), ctx.at('pretokenizers').at(i)));
-      return (ns) => items.reduce((pieces, p) => pieces.flatMap(p), [ns]);
+      return (chars, a, b, out) => {
+        let spans = [a, b];
+        for (const p of items) {
+          const next = [];
+          for (let k = 0; k < spans.length; k += 2) p(chars, spans[k], spans[k + 1], next);
+          spans = next;
+        }
+        for (const x of spans) out.push(x);
+      };
     }
   }
 }
 
 // ---- models ------------------------------------------------------------------------------------
+// tokenize(chars, a, b, sink): the word is chars[a..b); sink(id, token, start, end) with indices into chars.
 function vocabOf(obj, ctx) {
   const vocab = ctx.get(obj, 'vocab', 'object');
   const map = new Map();
@@ -466,49 +509,69 @@ function vocabOf(obj, ctx) {
 
 class WordLevel {
   constructor(vocab, unkToken) { this.vocab = vocab; this.unkToken = unkToken; }
-  tokenize(chars) {
-    const text = chars.join('');
+  tokenize(chars, a, b, sink) {
+    const text = b - a === 1 ? chars[a] : chars.slice(a, b).join('');
     const id = this.vocab.get(text);
-    if (id !== undefined) return [[id, text, 0, chars.length]];
+    if (id !== undefined) { sink(id, text, a, b); return; }
     const unk = this.unkToken === null ? undefined : this.vocab.get(this.unkToken);
     if (unk === undefined) {
       throw new TokenizerSpecError(`WordLevel: ${JSON.stringify(text)} is not in the vocabulary and unk_token ${JSON.stringify(this.unkToken)} is not in it either; add the unk token to model.vocab`);
     }
-    return [[unk, this.unkToken, 0, chars.length]];
+    sink(unk, this.unkToken, a, b);
   }
 }
 
 class WordPiece {
   constructor(vocab, unkToken, prefix, maxChars) {
     this.vocab = vocab; this.unkToken = unkToken; this.prefix = prefix; this.maxChars = maxChars;
-    this.maxPiece = 0; // longest vocabulary entry bounds the greedy search: same answer, linear time
-    for (const k of vocab.keys()) this.maxPiece = Math.max(this.maxPiece, Array.from(k).length);
+    this.tries = null; // built on first use
   }
-  unk(n) {
+  // Two code-point tries (every entry; entries after the ## prefix) turn the reference's
+  // "longest vocabulary entry starting here" search into one walk: same answer, no substring churn.
+  buildTries() {
+    const first = new Map(), cont = new Map();
+    const add = (root, text, id) => {
+      let node = root;
+      for (const c of text) {
+        const cp = c.codePointAt(0);
+        let next = node.get(cp);
+        if (!next) { next = new Map(); node.set(cp, next); }
+        node = next;
+      }
+      node.id = id;
+    };
+    for (const [tok, id] of this.vocab) {
+      add(first, tok, id);
+      if (tok.startsWith(this.prefix)) add(cont, tok.slice(this.prefix.length), id);
+    }
+    this.tries = [first, cont];
+  }
+  unkId() {
     const id = this.vocab.get(this.unkToken);
     if (id === undefined) throw new TokenizerSpecError(`WordPiece: unk_token ${JSON.stringify(this.unkToken)} is not in model.vocab; add it`);
-    return [[id, this.unkToken, 0, n]];
+    return id;
   }
-  tokenize(chars) {
-    const n = chars.length;
-    if (n > this.maxChars) return this.unk(n);
-    const whole = this.vocab.get(chars.join(''));
-    if (whole !== undefined) return [[whole, chars.join(''), 0, n]];
-    const out = [];
-    let start = 0;
-    while (start < n) {
-      let end = Math.min(n, start + this.maxPiece), found = null;
-      while (start < end) {
-        const sub = (start ? this.prefix : '') + chars.slice(start, end).join('');
-        const id = this.vocab.get(sub);
-        if (id !== undefined) { found = [id, sub, start, end]; break; }
-        end--;
+  tokenize(chars, a, b, sink) {
+    if (b - a > this.maxChars) { sink(this.unkId(), this.unkToken, a, b); return; }
+    if (!this.tries) this.buildTries();
+    const found = [];
+    let start = a;
+    while (start < b) {
+      let node = this.tries[start > a ? 1 : 0], end = -1, id = -1;
+      for (let i = start; i < b; i++) {
+        node = node.get(chars[i].codePointAt(0));
+        if (!node) break;
+        if (node.id !== undefined) { end = i + 1; id = node.id; }
       }
-      if (found === null) return this.unk(n);
-      out.push(found);
+      if (end < 0) { sink(this.unkId(), this.unkToken, a, b); return; }
+      found.push(id, start, end);
       start = end;
     }
-    return out;
+    for (let k = 0; k < found.length; k += 3) {
+      const s = found[k + 1], e = found[k + 2];
+      const piece = e - s === 1 ? chars[s] : chars.slice(s, e).join('');
+      sink(found[k], s > a ? this.prefix + piece : piece, s, e);
+    }
   }
 }
 
@@ -536,7 +599,12 @@ export class Encoding {
       special_tokens_mask: this.specialTokensMask, tokens: this.tokens, offsets: this.codePointOffsets,
     };
   }
-  extend(other) { for (const f of FIELDS) for (const v of other[f]) this[f].push(v); }
+  extend(other) {
+    for (const f of FIELDS) {
+      const dst = this[f], src = other[f];
+      for (let k = 0; k < src.length; k++) dst.push(src[k]);
+    }
+  }
   truncate(maxLen, direction) {
     if (this.ids.length <= maxLen) return;
     for (const f of FIELDS) this[f] = direction === 'Right' ? this[f].slice(0, maxLen) : maxLen ? this[f].slice(this[f].length - maxLen) : [];
@@ -553,10 +621,12 @@ export class Encoding {
 }
 
 function specialEncoding(ids, tokens, typeId) {
-  const n = ids.length;
-  return new Encoding({ ids: [...ids], typeIds: Array(n).fill(typeId), tokens: [...tokens],
-    offsets: Array.from({ length: n }, () => [0, 0]), codePointOffsets: Array.from({ length: n }, () => [0, 0]),
-    attentionMask: Array(n).fill(1), specialTokensMask: Array(n).fill(1) });
+  const e = new Encoding();
+  for (let k = 0; k < ids.length; k++) {
+    e.ids.push(ids[k]); e.typeIds.push(typeId); e.tokens.push(tokens[k]); e.offsets.push([0, 0]);
+    e.codePointOffsets.push([0, 0]); e.attentionMask.push(1); e.specialTokensMask.push(1);
+  }
+  return e;
 }
 
 // ---- post-processors, truncation, padding -------------------------------------------------------
@@ -934,8 +1004,10 @@ export class Tokenizer {
       for (const [sub, tok2] of this.added.split(piece, true)) {
         if (!sub.length) continue;
         if (tok2) { push(tok2.id, sub.text(), sub.span(0, sub.length)); continue; }
-        const words = this.preTokenizer ? this.preTokenizer(sub) : [sub];
-        for (const w of words) for (const [id, t, s, e] of this.model.tokenize(w.chars)) push(id, t, w.span(s, e));
+        const spans = [];
+        if (this.preTokenizer) this.preTokenizer(sub.chars, 0, sub.length, spans); else spans.push(0, sub.length);
+        const sink = (id, token, s, e) => push(id, token, [sub.starts[s], sub.ends[e - 1]]);
+        for (let k = 0; k < spans.length; k += 2) this.model.tokenize(sub.chars, spans[k], spans[k + 1], sink);
       }
     }
     const n = ids.length;

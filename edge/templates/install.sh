@@ -129,11 +129,12 @@ restart_service() {
             ;;
         process)
             stop_process
-            # setsid: the service must outlive this script and the ssh session that ran it.
+            # setsid: the service must outlive this script and the ssh session that ran it;
+            # 9>&-: it must not inherit (and hold) the install lock.
             # shellcheck disable=SC2086
             setsid $EXEC "$PREFIX/current/venv/bin/python" -m edgepack.edge.service \
                 --artifact "$PREFIX/current/model" --host "$HOST" --port "$PORT" \
-                >>"$PREFIX/log/service.log" 2>&1 </dev/null &
+                >>"$PREFIX/log/service.log" 2>&1 </dev/null 9>&- &
             echo $! >"$pidfile"
             ;;
         none) ;;

@@ -26,7 +26,7 @@ from edgepack.manifest_writer import write_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
 from edgepack.quantize import dynamic, extra, ops, report, speed, static
-from edgepack.quantize.evalset import calibration_feeds, evaluation_set, project_tokenizer
+from edgepack.quantize.evalset import calibration_feeds, evaluation_set, project_tokenizer, read_calibration_file
 from edgepack.quantize.fallback import Fallback, select
 from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all
 from edgepack.quantize.prepare import load_onnx, preprocess
@@ -210,6 +210,9 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
     if settings["mode"] == "none":
         return QuantizeResult(project.build_dir, "skipped (mode = none)")
     limits = Thresholds.from_project(project)
+    if settings["calibration"]:  # fail fast, before any work, even when the mode will not need it
+        cal = Path(settings["calibration"]) if calibration else project.file(settings["calibration"])
+        read_calibration_file(cal)
     _ensure_export(project, progress)
     manifest = load_manifest(project.build_dir, verify=True).data
     fp32_path = project.build_dir / PRECISION_FILES["fp32"]
@@ -249,10 +252,11 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
                 lambda dst, exclude, only: run.quantize(dst, per_channel=pc, exclude=exclude, only=only),
                 run.gate, scratch, [], progress)
             if passed is None:
+                last = fallback.steps[-1]["gate"]["failures"] if fallback.steps else gate_result.failures
                 raise QuantizationError(
                     f"{project.path}: the quantized model fails the accuracy gate even with "
                     f"{len(fallback.excluded)} of {full['nodes_int8']} nodes kept in fp32 "
-                    f"({'; '.join(gate_result.failures)}). Nothing was written. Loosen [quantization] thresholds "
+                    f"({'; '.join(last)}). Nothing was written. Loosen [quantization] thresholds "
                     "(min_agreement, max_accuracy_drop, max_prob_delta) or ship fp32 (mode = \"none\").")
             q_path, gate_result = fb_path, passed
         q_model = load_onnx(q_path)

@@ -1,0 +1,93 @@
+"""The gates at work: per-node fp32 fallback, an impossible threshold, the stage skipping, extras."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+from edgepack.errors import QuantizationError
+from edgepack.quantize import quantize_project, run_stage
+from edgepack.project import load_project
+from zoo_helpers import clone, run_cli, set_quantization
+
+
+def _snapshot(build):
+    return {p.name: p.read_bytes() for p in sorted(build.iterdir())}
+
+
+def test_failing_gate_keeps_the_most_harmful_nodes_in_fp32(zoo_built, tmp_path):
+    full = json.loads((zoo_built("gru") / "build" / "manifest.json").read_text())["quantization"]
+    project = clone(zoo_built("gru"), tmp_path)
+    # Half the fully quantized model's worst |Δprob|: the full model fails, a partial one can pass.
+    limit = full["gate"]["result"]["max_prob_delta"] / 2
+    set_quantization(project, max_prob_delta=limit)
+    result = quantize_project(project)
+    q = result.section
+    assert q["fallback"]["ranking"] and len(q["fallback"]["ranking"]) == full["report"]["nodes_int8"]
+    harms = [r["harm"] for r in q["fallback"]["ranking"]]
+    assert harms == sorted(harms, reverse=True)
+    kept = q["report"]["nodes_kept_fp32"]
+    assert kept and kept == q["fallback"]["nodes_kept_fp32"] == [r["node"] for r in q["fallback"]["ranking"][:len(kept)]]
+    assert q["gate"]["result"]["ok"] and q["gate"]["result"]["max_prob_delta"] <= limit
+    assert 0 < q["report"]["nodes_int8"] < full["report"]["nodes_int8"]
+    assert q["report"]["fallback_cost_bytes"] > 0  # fp32 nodes cost bytes, and the report says how many
+    assert result.manifest["precisions"]["int8"]["quantization"]["nodes_kept_fp32"] == kept
+
+
+def test_impossible_threshold_exits_6_and_writes_nothing(zoo_built, tmp_path):
+    project = clone(zoo_built("gru"), tmp_path)
+    (project / "build" / "model.int8.onnx").unlink()
+    manifest = json.loads((project / "build" / "manifest.json").read_text())
+    manifest.pop("quantization")
+    set_quantization(project, max_prob_delta=1e-9)
+    from edgepack.export import export_project
+
+    export_project(project)  # the toml changed: bring the fp32 build up to date first
+    before = _snapshot(project / "build")
+    proc = run_cli("quantize", str(project))
+    assert proc.returncode == 6, proc.stderr
+    assert "fails the accuracy gate" in proc.stderr and "max_prob_delta" in proc.stderr
+    assert "Nothing was written" in proc.stderr
+    assert _snapshot(project / "build") == before
+    assert not (project / "build" / "model.int8.onnx").exists()
+
+
+def test_build_stage_skips_when_inputs_are_unchanged(zoo_built, tmp_path):
+    project = load_project(clone(zoo_built("sentiment"), tmp_path))
+    assert run_stage(project) == "skipped (inputs unchanged)"
+    assert run_stage(project, force=True) == "ran"
+
+
+def test_cli_json_reports_per_op_types_and_targets(zoo_built, tmp_path):
+    project = clone(zoo_built("sentiment"), tmp_path)
+    proc = run_cli("quantize", str(project), "--per-tensor", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["ok"] and data["status"] == "ran"
+    q = data["quantization"]
+    assert q["per_channel"] is False and q["per_channel_choice"]["chosen"] == "per-tensor"
+    assert q["report"]["per_op_type"]["LSTM"]["nodes_int8"] == 1
+    assert set(data["targets"]) == {"cpu", "rpi", "wasm"}
+    human = run_cli("quantize", str(project))
+    assert human.returncode == 0
+    assert "LSTM" in human.stdout and "cpu:" in human.stdout and "wasm:" in human.stdout
+
+
+def test_extra_precisions_pass_the_same_gate(zoo_built, tmp_path):
+    project = clone(zoo_built("sentiment"), tmp_path)
+    result = quantize_project(project, precisions=["fp16", "int4"])
+    extras = result.section["extra_precisions"]
+    assert set(extras) == {"fp16", "int4"}
+    fp16 = extras["fp16"]
+    assert fp16["written"] and fp16["gate"]["ok"]
+    assert result.manifest["precisions"]["fp16"]["file"] == "model.fp16.onnx"
+    from edgepack.runtime.pipeline import Pipeline
+
+    assert Pipeline.load(project / "build", precision="fp16").self_test().ok
+    # int4 (MatMulNBits) needs MatMul weights; the LSTM sample has only a Gemm head, so whatever
+    # it did is reported and, when written, gated like the others.
+    int4 = extras["int4"]
+    assert "nodes_int4" in int4 and "gate" in int4
+    assert int4["written"] == ("int4" in result.manifest["precisions"])

@@ -1,0 +1,85 @@
+"""One test per architecture: export (parity vs PyTorch), quantize (gate), int8 vs fp32, golden vectors."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+from edgepack.runtime.pipeline import Pipeline
+
+from zoo_helpers import ZOO
+
+# What each architecture is expected to quantize (op type -> at least this many int8 nodes), and
+# what must stay fp32: ORT has no dynamically quantized GRU kernel.
+EXPECTED = {
+    "sentiment": ({"LSTM": 1, "Gather": 1, "Gemm": 1}, "dynamic", []),
+    "gru": ({"Gather": 1, "Gemm": 2}, "dynamic", ["GRU"]),
+    "bilstm": ({"LSTM": 2, "Gemm": 2}, "dynamic", []),
+    "textcnn": ({"Conv": 2, "Gemm": 1}, "static", []),
+    "transformer": ({"MatMul": 4, "Gemm": 1}, "dynamic", []),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_sample_exports_quantizes_and_passes_its_gates(zoo_built, name):
+    project = zoo_built(name)
+    build = project / "build"
+    manifest = json.loads((build / "manifest.json").read_text())
+
+    # fp32 vs PyTorch: the export's parity report over examples + >= 64 generated batches.
+    parity = manifest["parity"]["fp32"]
+    assert parity["ok"] and parity["cases"] >= 69
+    assert parity["outputs"]["probabilities"]["max_abs_diff"] <= 1e-5
+
+    # What was quantized, per op type, read from the graphs.
+    q = manifest["quantization"]
+    wanted, mode, stays_fp32 = EXPECTED[name]
+    assert q["mode"] == mode
+    per_op = q["report"]["per_op_type"]
+    for op, n in wanted.items():
+        assert per_op[op]["nodes_int8"] >= n, (op, per_op[op])
+        assert per_op[op]["weights_int8_after"] * 4 >= per_op[op]["weights_fp32_before"] - per_op[op]["weights_fp32_after"]
+    for op in stays_fp32:
+        assert per_op[op]["nodes_int8"] == 0 and per_op[op]["weights_fp32_after"] == per_op[op]["weights_fp32_before"]
+    assert q["report"]["file_bytes_quantized"] < q["report"]["file_bytes_fp32"]
+    ops = {n.op_type for n in onnx.load(str(build / "model.int8.onnx")).graph.node}
+    assert "ConvInteger" not in ops  # never emitted: no target we ship to can run it everywhere
+    if mode == "static":
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+
+    # int8 vs fp32 on the held-out set: the gate's numbers, against its thresholds.
+    gate = q["gate"]["result"]
+    assert gate["ok"] and gate["texts"] == 900
+    assert gate["agreement"] >= q["gate"]["thresholds"]["min_agreement"]
+    assert gate["accuracy_fp32"] - gate["accuracy_quantized"] <= q["gate"]["thresholds"]["max_accuracy_drop"]
+    assert manifest["parity"]["int8"]["ok"]
+
+    # Golden vectors: both precisions reproduce from the artifact alone (tokenizer + session).
+    for precision in ("fp32", "int8"):
+        report = Pipeline.load(build, precision=precision).self_test()
+        assert report.ok and report.checked == len(manifest["golden"]), report.failures
+    assert manifest["precisions"]["int8"] == {**manifest["precisions"]["int8"], "file": "model.int8.onnx",
+                                              "tolerance": 1e-3}
+
+    # Per-target decisions with their numbers.
+    targets = manifest["targets"]
+    for target in ("cpu", "rpi"):
+        assert targets[target]["precision"] in ("fp32", "int8") and targets[target]["reason"]
+        assert targets[target]["fp32_ms"] > 0 and targets[target]["quantized_ms"] > 0
+    assert targets["wasm"]["speed"]["status"] == "pending"
+    assert targets["wasm"]["precision"] == "int8"
+
+
+def test_batch_answers_equal_single_answers_for_every_zoo_model(zoo_built):
+    """Masks, not packing: a text gets the same fp32 answer alone or in a padded batch."""
+    import numpy as np
+
+    texts = ["great", "The service was terrible and the food was cold, never again", "", "ok i guess"]
+    for name in ZOO:
+        pipe = Pipeline.load(zoo_built(name) / "build", precision="fp32")
+        batch = pipe(texts)["probabilities"]
+        for i, text in enumerate(texts):
+            np.testing.assert_allclose(pipe([text])["probabilities"][0], batch[i], atol=1e-6, err_msg=f"{name}: {text!r}")

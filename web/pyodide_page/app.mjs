@@ -145,7 +145,9 @@ async function main() {
   const source = new TextDecoder().decode(code);
   $('code').firstChild.textContent = source;
   $('model-line').textContent = 'Installing edgepack’s runtime wheel…';
-  pyodide.unpackArchive(wheel, 'wheel');
+  // Into site-packages, as pip would (unpackArchive's default is the working directory).
+  const sitePackages = pyodide.runPython('import sysconfig; sysconfig.get_paths()["purelib"]');
+  pyodide.unpackArchive(wheel, 'wheel', { extractDir: sitePackages });
   pyodide.registerJsModule('edgepack_js', { OrtSession, fetchVerified, baseUrl: base.href });
   pyodide.FS.writeFile(`/home/pyodide/${target.page_code}`, source);
   mark.wheel = performance.now() - t0;

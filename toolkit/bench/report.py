@@ -73,7 +73,7 @@ def _find(row, mode, batch, seq):
 
 # ---------------------------------------------------------------- sections
 def summary_table(report, markdown=False) -> str:
-    header = ["backend", "cold start ms", "× faster", "peak RSS MB", "× torch", "max |Δ| vs torch"]
+    header = ["backend", "cold start ms", "× faster", "peak RSS MB", "× torch", "max Δ prob vs torch"]
     rows = []
     for r in _ok(report):
         vs = r.get("vs_torch", {})
@@ -218,7 +218,10 @@ def render(report: dict, markdown: bool = False) -> str:
     if skipped:
         out.append(h("Not measured here"))
         out.extend(skipped)
-    return "\n".join(out) + "\n"
+    if not markdown:
+        return "\n".join(out) + "\n"
+    text = "\n\n".join(o.strip("\n") for o in out if o)
+    return text.replace("\n\n- ", "\n- ").replace("\n\n  - ", "\n  - ") + "\n"  # tight lists
 
 
 def to_json(report: dict) -> str:

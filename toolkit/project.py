@@ -28,8 +28,9 @@ TOP_LEVEL = {
     "version": (str, "the model's version, e.g. 1.0.0"),
     "task": (str, "text-classification | feature-extraction"),
     "labels": (list, "class names in output order (text-classification)"),
-    "max_length": (int, "longest token sequence the model accepts; tokenizer truncation is capped to it"),
-    "tokenizer": (str, "path of the Hugging Face tokenizer.json (the supported subset)"),
+    "max_length": (int, "longest token sequence the model accepts; tokenizer truncation is capped to it "
+                        "(hf: optional, capped to the model's position embeddings)"),
+    "tokenizer": (str, "path of the Hugging Face tokenizer.json (the supported subset; hf: default <hf>/tokenizer.json)"),
     "description": (str, "free text, shown on the demo page"),
 }
 SECTIONS: dict[str, dict[str, tuple[Any, str]]] = {
@@ -104,6 +105,10 @@ class Project:
 
     @property
     def max_length(self) -> int:
+        if "hf" in self.section("model"):  # optional for hf; capped to the model's positions (with a warning)
+            from edgepack.hf import capped_max_length
+
+            return capped_max_length(self)
         return int(self.config["max_length"])
 
     # -- files
@@ -112,6 +117,8 @@ class Project:
 
     @property
     def tokenizer_path(self) -> Path:
+        if "tokenizer" not in self.config and "hf" in self.section("model"):
+            return self.file(self.section("model")["hf"]) / "tokenizer.json"
         return self.file(self.config["tokenizer"])
 
     def section(self, name: str) -> dict[str, Any]:
@@ -205,8 +212,9 @@ def validate(config: dict[str, Any], root: Path) -> list[str]:
     for section, schema in SECTIONS.items():
         if isinstance(config.get(section), dict):
             _check_keys(config[section], schema, f"[{section}] ", problems)
+    hf = isinstance(config.get("model"), dict) and "hf" in config["model"]
     for key in ("name", "version", "task", "max_length", "tokenizer"):
-        if key not in config:
+        if key not in config and not (hf and key in ("max_length", "tokenizer")):  # hf: from the folder
             problems.append(f"{key}: required key is missing")
     name = config.get("name")
     if isinstance(name, str) and (not name or not all(c.isalnum() or c in "-_" for c in name)):

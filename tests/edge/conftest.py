@@ -10,6 +10,7 @@ would hide a broken setup: there it fails.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import socket
@@ -70,6 +71,42 @@ def arm64_venv(arm64_python, aarch64_wheelhouse, tmp_path_factory) -> Path:
     installed from the wheelhouse with the network cut off."""
     dest = tmp_path_factory.mktemp("arm64") / "venv"
     return arm64_python.make_venv(dest, aarch64_wheelhouse.path, list(wheelhouse.TOP_LEVEL), offline=True)
+
+
+@pytest.fixture(scope="session")
+def rpi_packages(sentiment_project, aarch64_wheelhouse, tmp_path_factory):
+    """v1 (1.0.0), v2 (1.0.1) and v2 missing the server library (installs, self-tests, never serves)."""
+    from rpi_helpers import reseal, unpack
+
+    from edgepack.edge.package import build_package
+
+    tmp = tmp_path_factory.mktemp("rpi-packages")
+    build = sentiment_project / "build"
+    houses = {"3.11": aarch64_wheelhouse.path}
+    v1 = build_package(build, tmp / "dist1", python="3.11", wheelhouses=houses)
+    build2 = tmp / "build2"
+    shutil.copytree(build, build2)
+    manifest = json.loads((build2 / "manifest.json").read_text())
+    manifest["model"]["version"] = "1.0.1"
+    (build2 / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    v2 = build_package(build2, tmp / "dist2", python="3.11", wheelhouses=houses)
+    pkgs = {"v1.tar.gz": v1.path, "v1": unpack(v1.path, tmp / "v1"), "v2": unpack(v2.path, tmp / "v2")}
+    broken = unpack(v2.path, tmp / "v2-broken")
+    reqs = broken / "wheelhouse" / "py311" / "requirements.txt"
+    reqs.write_text("".join(line + "\n" for line in reqs.read_text().split() if not line.startswith("uvicorn")))
+    reseal(broken)
+    pkgs["v2-broken"] = broken
+    return pkgs
+
+
+@pytest.fixture
+def device(arm64_python, tmp_path):
+    """An empty install prefix and a free port; the service started there is stopped afterwards."""
+    from rpi_helpers import Device
+
+    dev = Device(py=arm64_python, prefix=tmp_path / "opt" / "sentiment", port=_free_port())
+    yield dev
+    dev.stop()
 
 
 # ---------------------------------------------------------------------------------- ssh

@@ -5,14 +5,14 @@ rollback when the new version does not become ready, upgrade, uninstall."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 
 import pytest
-from rpi_helpers import Device, free_port, reseal, unpack
 
 from edgepack.edge import wheelhouse
-from edgepack.edge.package import build_package
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.slow]
 
@@ -23,35 +23,6 @@ TEXTS = [
     "",
     "naïve café — ünïcödé 🙂",
 ]
-
-
-@pytest.fixture(scope="module")
-def packages(sentiment_project, aarch64_wheelhouse, tmp_path_factory):
-    """v1 (1.0.0), v2 (1.0.1) and v2 missing the server library (installs, self-tests, never serves)."""
-    tmp = tmp_path_factory.mktemp("rpi-packages")
-    build = sentiment_project / "build"
-    houses = {"3.11": aarch64_wheelhouse.path}
-    v1 = build_package(build, tmp / "dist1", python="3.11", wheelhouses=houses)
-    build2 = tmp / "build2"
-    shutil.copytree(build, build2)
-    manifest = json.loads((build2 / "manifest.json").read_text())
-    manifest["model"]["version"] = "1.0.1"
-    (build2 / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    v2 = build_package(build2, tmp / "dist2", python="3.11", wheelhouses=houses)
-    pkgs = {"v1": unpack(v1.path, tmp / "v1"), "v2": unpack(v2.path, tmp / "v2")}
-    broken = unpack(v2.path, tmp / "v2-broken")
-    reqs = broken / "wheelhouse" / "py311" / "requirements.txt"
-    reqs.write_text("".join(line + "\n" for line in reqs.read_text().split() if not line.startswith("uvicorn")))
-    reseal(broken)
-    pkgs["v2-broken"] = broken
-    return pkgs
-
-
-@pytest.fixture
-def device(arm64_python, tmp_path):
-    dev = Device(py=arm64_python, prefix=tmp_path / "opt" / "sentiment", port=free_port())
-    yield dev
-    dev.stop()
 
 
 # Runs inside a network namespace with loopback only: install, then ask the service.
@@ -77,16 +48,14 @@ print(json.dumps(out))
 """
 
 
-def test_offline_install_serves_x86_answers(packages, device, sentiment_project):
-    import subprocess
-
+def test_offline_install_serves_x86_answers(rpi_packages, device, sentiment_project):
     from edgepack.edge import emulate
     from edgepack.runtime.pipeline import Pipeline
 
     if not emulate.offline_available():
         pytest.skip("no network namespaces here (unshare -rn); the dead-proxy install is covered below")
     cmd = emulate.offline_command(
-        [sys.executable, "-c", OFFLINE_DRIVER, str(packages["v1"] / "install.sh"), str(device.port), json.dumps(TEXTS)]
+        [sys.executable, "-c", OFFLINE_DRIVER, str(rpi_packages["v1"] / "install.sh"), str(device.port), json.dumps(TEXTS)]
     )
     proc = subprocess.run(cmd, env=device.env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
@@ -106,9 +75,9 @@ def test_offline_install_serves_x86_answers(packages, device, sentiment_project)
             assert abs(g["probabilities"][label] - p) <= 1e-5, (g, w)
 
 
-def test_damaged_package_is_refused_before_anything_changes(packages, device, tmp_path):
+def test_damaged_package_is_refused_before_anything_changes(rpi_packages, device, tmp_path):
     pkg = tmp_path / "pkg"
-    shutil.copytree(packages["v1"], pkg)
+    shutil.copytree(rpi_packages["v1"], pkg)
     model = next((pkg / "model").glob("model.*.onnx"))
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped bit
@@ -120,9 +89,9 @@ def test_damaged_package_is_refused_before_anything_changes(packages, device, tm
     assert not device.prefix.exists()
 
 
-def test_install_rerun_rollback_upgrade_uninstall(packages, device):
+def test_install_rerun_rollback_upgrade_uninstall(rpi_packages, device):
     # 1. first install (here without a network namespace: proxies point nowhere, pip --no-index)
-    proc = device.run_script(packages["v1"])
+    proc = device.run_script(rpi_packages["v1"])
     assert proc.returncode == 0, proc.stderr
     v1 = device.current()
     assert v1 and v1.startswith("versions/1.0.0-")
@@ -133,13 +102,13 @@ def test_install_rerun_rollback_upgrade_uninstall(packages, device):
     pid1 = device.service_pid()
 
     # 2. re-running the same package changes nothing and keeps the same process
-    proc = device.run_script(packages["v1"])
+    proc = device.run_script(rpi_packages["v1"])
     assert proc.returncode == 0, proc.stderr
     assert "already installed and serving" in proc.stderr
     assert device.current() == v1 and device.service_pid() == pid1
 
     # 3. a new version that never becomes ready is rolled back; the old one serves again
-    proc = device.run_script(packages["v2-broken"])
+    proc = device.run_script(rpi_packages["v2-broken"])
     assert proc.returncode == 1, proc.stderr
     assert "did not become ready" in proc.stderr and "rolled back: 1.0.0-" in proc.stderr
     assert device.current() == v1
@@ -148,7 +117,7 @@ def test_install_rerun_rollback_upgrade_uninstall(packages, device):
     assert not (device.prefix / ".pending").exists()
 
     # 4. a good upgrade switches, keeps the previous version for manual rollback
-    proc = device.run_script(packages["v2"])
+    proc = device.run_script(rpi_packages["v2"])
     assert proc.returncode == 0, proc.stderr
     v2 = device.current()
     assert v2.startswith("versions/1.0.1-")
@@ -159,17 +128,15 @@ def test_install_rerun_rollback_upgrade_uninstall(packages, device):
 
     # 5. uninstall stops the service and removes the install
     pid2 = device.service_pid()
-    proc = device.run_script(packages["v2"], "uninstall.sh")
+    proc = device.run_script(rpi_packages["v2"], "uninstall.sh")
     assert proc.returncode == 0, proc.stderr
     assert not device.prefix.exists()
     with pytest.raises(ProcessLookupError):
-        import os
-
         os.kill(pid2, 0)
 
 
-def test_wheelhouse_in_package_matches_its_index(packages):
-    wh = packages["v1"] / "wheelhouse" / "py311"
+def test_wheelhouse_in_package_matches_its_index(rpi_packages):
+    wh = rpi_packages["v1"] / "wheelhouse" / "py311"
     house = wheelhouse.load(wh)
     assert house.wheels["onnxruntime"]["version"] == wheelhouse.ONNXRUNTIME_VERSION
     reqs = (wh / "requirements.txt").read_text().split()

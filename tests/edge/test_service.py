@@ -1,0 +1,177 @@
+"""The on-device service on loopback (x86 here; the aarch64 install tests run the same code):
+limits, errors, bounded overload with health and metrics still answering, dynamic batching."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+uvicorn = pytest.importorskip("uvicorn")
+
+from edgepack.edge.service import Limits, Service  # noqa: E402
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Running:
+    def __init__(self, service: Service):
+        self.service = service
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(service.app(), host="127.0.0.1", port=self.port, http="h11", loop="asyncio",
+                                log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while self.request("GET", "/readyz")[0] != 200:
+            assert time.monotonic() < deadline, self.service.self_test
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def request(self, method, path, body: bytes | None = None, headers=None, timeout=30):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method=method,
+                                     headers=headers or {})
+        try:
+            with OPENER.open(req, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers, err.read()
+        except (ConnectionError, urllib.error.URLError):
+            return None, {}, b""
+
+    def predict(self, payload, **kw):
+        status, headers, body = self.request("POST", "/v1/predict", json.dumps(payload).encode(), **kw)
+        return status, headers, json.loads(body or b"{}")
+
+
+@pytest.fixture(scope="module")
+def server(sentiment_project):
+    limits = Limits(max_body_bytes=2048, max_texts=8, max_batch=16, max_wait_ms=20, queue_size=2)
+    with Running(Service(str(sentiment_project / "build"), limits=limits)) as running:
+        yield running
+
+
+def test_predict_one_and_batch_match_the_pipeline(server, sentiment_project):
+    from edgepack.runtime.pipeline import Pipeline
+
+    texts = ["This movie was really great and amazing", "The service was terrible and the food was cold"]
+    want = Pipeline.load(sentiment_project / "build").predict(texts)
+    status, _, one = server.predict({"text": texts[0]})
+    assert status == 200 and one["results"][0]["label"] == want[0]["label"]
+    status, _, many = server.predict({"texts": texts})
+    assert status == 200
+    for got, exp in zip(many["results"], want):
+        assert got["label"] == exp["label"]
+        assert all(abs(got["probabilities"][k] - v) < 1e-6 for k, v in exp["probabilities"].items())
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b'{"text": "caf\xe9"}', 400, "not valid UTF-8"),
+        (b'{"txt": "x"}', 422, "expected a JSON object"),
+        (b'{"texts": []}', 422, "non-empty list"),
+        (b'{"texts": ["a", 1]}', 422, "non-empty list"),
+        (json.dumps({"texts": ["a"] * 9}).encode(), 413, "limit is 8"),
+        (json.dumps({"text": "x" * 3000}).encode(), 413, "over 2048 bytes"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_reason(server, body, status, message):
+    got, _, raw = server.request("POST", "/v1/predict", body)
+    assert got == status
+    assert message in json.loads(raw)["error"]
+
+
+def test_oversized_chunked_body_is_refused(server):
+    # No Content-Length: the limit must hold while reading.
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 512
+
+    status, _, raw = server.request("POST", "/v1/predict", chunks(), headers={"Transfer-Encoding": "chunked"})
+    assert status == 413
+
+
+def test_overload_is_bounded_and_health_still_answers(server):
+    gate = threading.Event()
+    entered = threading.Event()
+    real = server.service.pipeline.predict
+
+    def held(texts):
+        entered.set()
+        gate.wait(30)
+        return real(texts)
+
+    server.service.pipeline.predict = held
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            first = pool.submit(server.predict, {"text": "held in the model"})
+            assert entered.wait(10)
+            # The worker is busy: 2 more fit in the queue, the rest must be turned away at once.
+            waiting = [pool.submit(server.predict, {"text": f"queued {i}"}) for i in range(2)]
+            deadline = time.monotonic() + 30
+            while server.service.queue.qsize() < 2:
+                assert time.monotonic() < deadline, "the two requests never reached the queue"
+                time.sleep(0.01)
+            # Answered while the model is still held: refused at once, not queued behind it.
+            status, headers, body = server.predict({"text": "one too many"})
+            assert status == 429 and headers["Retry-After"] == "1" and "overloaded" in body["error"]
+            assert server.request("GET", "/healthz")[0] == 200
+            assert server.request("GET", "/readyz")[0] == 200
+            assert server.request("GET", "/metrics")[0] == 200
+            gate.set()
+            assert first.result(30)[0] == 200
+            assert [f.result(30)[0] for f in waiting] == [200, 200]
+    finally:
+        server.service.pipeline.predict = real
+        gate.set()
+    metrics = server.request("GET", "/metrics")[2].decode()
+    assert 'edgepack_requests_total{path="/v1/predict",status="429"}' in metrics
+    # The two queued requests were answered by one model call: dynamic batching.
+    assert 'edgepack_batch_size_bucket{le="2"}' in metrics
+    count = [line for line in metrics.splitlines() if line.startswith("edgepack_batch_size_count")][0]
+    total = [line for line in metrics.splitlines() if line.startswith("edgepack_batch_size_sum")][0]
+    assert float(total.split()[1]) > float(count.split()[1])  # some batch held more than one text
+
+
+def test_readyz_reports_a_failing_self_test(sentiment_project, tmp_path):
+    import shutil
+
+    build = tmp_path / "build"
+    shutil.copytree(sentiment_project / "build", build)
+    manifest = json.loads((build / "manifest.json").read_text())
+    for golden in manifest["golden"]:
+        for outputs in golden["outputs"].values():
+            for name in outputs:
+                outputs[name] = [v + 0.5 for v in outputs[name]]
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    service = Service(str(build))
+    running = Running(service)
+    running.thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while service.self_test.get("state") == "loading" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status, _, body = running.request("GET", "/readyz")
+        assert status == 503 and json.loads(body)["state"] == "failed"
+        assert running.request("GET", "/healthz")[0] == 200
+        status, headers, body = running.predict({"text": "x"})
+        assert status == 503 and "not ready" in body["error"]
+    finally:
+        running.__exit__()

@@ -64,21 +64,26 @@ NONSPACING = _RangeSet(TABLES["mn"])  # BertNormalizer strip_accents: Mn
 NFD_DECOMPOSES = _RangeSet(TABLES["nfd"])
 NFKD_DECOMPOSES = _RangeSet(TABLES["nfkd"])
 
+NONSPACING_RE = re.compile(f"[{NONSPACING.cls}]+")
+COMBINING_RE = re.compile(f"[{COMBINING.cls}]+")
+NFD_RE = re.compile(f"[{NFD_DECOMPOSES.cls}]")
+NFKD_RE = re.compile(f"[{NFKD_DECOMPOSES.cls}]")
+
 # Regexes built from the same tables; used to find work quickly in long strings.
 SPACE_RE = re.compile(f"[{SPACE.cls}]+")
+NON_SPACE_RE = re.compile(f"[^{SPACE.cls}]+")
+BERT_PRETOK_RE = re.compile(f"[^{SPACE.cls}{PUNCT.cls}]+|[{PUNCT.cls}]")
+# clean_text maps every whitespace character to " " (1:1, alignments unchanged).
+SPACE_TO_SPACE = {a: " " for lo, hi in _parse_ranges(TABLES["space"]) for a in range(lo, hi + 1)}
 WHITESPACE_PRETOK_RE = re.compile(f"[{WORD.cls}]+|[^{WORD.cls}{SPACE.cls}]+")
 PUNCT_RE = re.compile(f"[{PUNCT.cls}]")
 NUM_RE = re.compile(f"[{NUM.cls}]")
 # BERT clean_text drops NUL, U+FFFD and "other" except \t \n \r (those become spaces).
-CLEAN_DROP_RE = re.compile(f"[\x00\ufffd{OTHER.cls}]")
+CLEAN_DROP_RE = re.compile(f"[\x00\ufffd{OTHER.cls}]+")
 # BertNormalizer's CJK ranges exactly as the reference has them -- including its 0x2B920 start of
 # Extension E (the Unicode block starts at 0x2B820; characters in between are not padded).
 CHINESE_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df"
                         "\U0002a700-\U0002b81f\U0002b920-\U0002ceaf\U0002f800-\U0002fa1f]")
-
-
-def is_chinese(c: str) -> bool:
-    return CHINESE_RE.match(c) is not None
 
 
 def _lower_table() -> dict[int, str]:
@@ -110,6 +115,7 @@ def _ccc_table() -> dict[str, int]:
 
 
 CCC = _ccc_table()
+MARK_RUN_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(CCC)) + "]{2,}")
 
 
 def decompose_char(c: str, compat: bool) -> str:

@@ -59,17 +59,40 @@ class NormalizedString:
         self.text = "".join(out)
         self.align = new_align
 
-    def filter(self, keep) -> None:
-        text = self.text
-        if all(keep(c) for c in text):
+    def remove(self, regex) -> None:
+        """Drop every character matched by ``regex``; the others keep their spans."""
+        text, align = self.text, self.align
+        out, new_align = [], []
+        last = 0
+        for m in regex.finditer(text):
+            a, b = m.span()
+            out.append(text[last:a])
+            new_align.extend(align[last:a])
+            last = b
+        if last == 0 and not out:
             return
-        pairs = [(c, a) for c, a in zip(text, self.align) if keep(c)]
-        self.text = "".join(p[0] for p in pairs)
-        self.align = [p[1] for p in pairs]
+        out.append(text[last:])
+        new_align.extend(align[last:])
+        self.text, self.align = "".join(out), new_align
 
-    def map_chars(self, fn) -> None:
-        """1:1 character mapping: alignments unchanged."""
-        self.text = "".join(fn(c) for c in self.text)
+    def pad_matches(self, regex) -> None:
+        """Surround every match (one char) with spaces; all three take the char's span (HF's
+        changes 0, +1, +1)."""
+        text, align = self.text, self.align
+        out, new_align = [], []
+        last = 0
+        for m in regex.finditer(text):
+            i = m.start()
+            out.append(text[last:i])
+            new_align.extend(align[last:i])
+            out.append(f" {text[i]} ")
+            new_align.extend((align[i], align[i], align[i]))
+            last = i + 1
+        if last == 0:
+            return
+        out.append(text[last:])
+        new_align.extend(align[last:])
+        self.text, self.align = "".join(out), new_align
 
     def replace(self, pattern: str, content: str) -> None:
         """Replace every non-overlapping occurrence of ``pattern``; HF gives the inserted

@@ -74,8 +74,35 @@ def _composed(seq: list[list]) -> list[list]:
     return out
 
 
+def _decompose_fast(ns: NormalizedString, compat: bool) -> bool:
+    """NFD/NFKD without reordering: each output char takes its source char's span. Returns False
+    (nothing changed) when a run of marks would need canonical reordering -- the slow path does it."""
+    text, align = ns.text, ns.align
+    out, new_align = [], []
+    last = 0
+    for m in (U.NFKD_RE if compat else U.NFD_RE).finditer(text):
+        i = m.start()
+        out.append(text[last:i])
+        new_align.extend(align[last:i])
+        d = U.decompose_char(text[i], compat)
+        out.append(d)
+        new_align.extend([align[i]] * len(d))
+        last = i + 1
+    out.append(text[last:])
+    new_align.extend(align[last:])
+    new_text = "".join(out)
+    for m in U.MARK_RUN_RE.finditer(new_text):
+        classes = [U.CCC[c] for c in m.group()]
+        if classes != sorted(classes):
+            return False
+    ns.text, ns.align = new_text, new_align
+    return True
+
+
 def unicode_normalize(ns: NormalizedString, form: str) -> None:
     if ns.text.isascii() or unicodedata.is_normalized(form, ns.text):
+        return
+    if form in ("NFD", "NFKD") and _decompose_fast(ns, form == "NFKD"):
         return
     seq = _decomposed(ns.text, form in ("NFKD", "NFKC"))
     if form in ("NFC", "NFKC"):
@@ -84,29 +111,20 @@ def unicode_normalize(ns: NormalizedString, form: str) -> None:
 
 
 def clean_text(ns: NormalizedString) -> None:
-    if U.CLEAN_DROP_RE.search(ns.text):
-        ns.filter(lambda c: c not in U.OTHER)
-    if U.SPACE_RE.search(ns.text):
-        ns.map_chars(lambda c: " " if c in U.SPACE else c)
+    ns.remove(U.CLEAN_DROP_RE)
+    ns.text = ns.text.translate(U.SPACE_TO_SPACE)
 
 
 def chinese_chars(ns: NormalizedString) -> None:
-    if ns.text.isascii() or not U.CHINESE_RE.search(ns.text):
-        return
-    changes = []
-    for c in ns.text:
-        if U.is_chinese(c):
-            changes += [(" ", 0), (c, 1), (" ", 1)]
-        else:
-            changes.append((c, 0))
-    ns.transform(changes)
+    if not ns.text.isascii():
+        ns.pad_matches(U.CHINESE_RE)
 
 
 def strip_accents_bert(ns: NormalizedString) -> None:
     if ns.text.isascii():
         return
     unicode_normalize(ns, "NFD")
-    ns.filter(lambda c: c not in U.NONSPACING)
+    ns.remove(U.NONSPACING_RE)
 
 
 class BertNormalizer:
@@ -144,7 +162,7 @@ class UnicodeForm:
 class StripAccents:
     def normalize(self, ns):
         if not ns.text.isascii():
-            ns.filter(lambda c: c not in U.COMBINING)
+            ns.remove(U.COMBINING_RE)
 
 
 class Strip:

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from edgepack.runtime.tokenizer import _unicode as U
 from edgepack.runtime.tokenizer._spec import Ctx
-from edgepack.runtime.tokenizer.normalized import NormalizedString
 
 BEHAVIORS = ("Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous")
 
 
-def char_matches(text: str, regex) -> list[tuple[int, int, bool]]:
+def char_matches(text: str, regex, a: int, b: int) -> list[tuple[int, int, bool]]:
     """HF's Fn(char)->bool pattern: every matching char is its own match, gaps are non-matches."""
-    if not text:
-        return [(0, 0, False)]
+    if a == b:
+        return [(a, a, False)]
     out = []
-    last = 0
-    for m in regex.finditer(text):
-        b = m.start()
-        if last < b:
-            out.append((last, b, False))
-        out.append((b, b + 1, True))
-        last = b + 1
-    if last < len(text):
-        out.append((last, len(text), False))
+    last = a
+    for m in regex.finditer(text, a, b):
+        i = m.start()
+        if last < i:
+            out.append((last, i, False))
+        out.append((i, i + 1, True))
+        last = i + 1
+    if last < b:
+        out.append((last, b, False))
     return out
 
 
@@ -58,68 +57,58 @@ def apply_behavior(matches, behavior: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in acc]
 
 
-def split(ns: NormalizedString, spans) -> list[NormalizedString]:
-    return [ns.slice(a, b) for a, b in spans if b > a]
+# Pre-tokenizers never change characters, so a pre-token is a span (a, b) of the normalized text:
+# split(text, a, b) returns the non-empty spans inside [a, b).
+
+class _RegexSpans:
+    def __init__(self, regex):
+        self.regex = regex
+
+    def split(self, text, a, b):
+        return [m.span() for m in self.regex.finditer(text, a, b)]
 
 
-class Whitespace:
+def Whitespace():  # noqa: N802 -- named like the spec type
     """Regex ``\\w+|[^\\w\\s]+`` keeping the matches."""
-
-    def split(self, ns):
-        return [ns.slice(m.start(), m.end()) for m in U.WHITESPACE_PRETOK_RE.finditer(ns.text)]
+    return _RegexSpans(U.WHITESPACE_PRETOK_RE)
 
 
-class WhitespaceSplit:
-    def split(self, ns):
-        text = ns.text
-        out = []
-        last = 0
-        for m in U.SPACE_RE.finditer(text):
-            if m.start() > last:
-                out.append(ns.slice(last, m.start()))
-            last = m.end()
-        if last < len(text):
-            out.append(ns.slice(last, len(text)) if last else ns)
-        return out
+def WhitespaceSplit():  # noqa: N802
+    return _RegexSpans(U.NON_SPACE_RE)
 
 
-class Punctuation:
-    def __init__(self, behavior="Isolated"):
-        self.behavior = behavior
-
-    def split(self, ns):
-        if not U.PUNCT_RE.search(ns.text):
-            return [ns] if ns.text else []
-        return split(ns, apply_behavior(char_matches(ns.text, U.PUNCT_RE), self.behavior))
+def BertPreTokenizer():  # noqa: N802
+    """WhitespaceSplit then Punctuation(Isolated), as one regex."""
+    return _RegexSpans(U.BERT_PRETOK_RE)
 
 
-class BertPreTokenizer:
-    _ws = WhitespaceSplit()
-    _punct = Punctuation("Isolated")
+class _ByChar:
+    def __init__(self, regex, behavior):
+        self.regex, self.behavior = regex, behavior
 
-    def split(self, ns):
-        return [p for piece in self._ws.split(ns) for p in self._punct.split(piece)]
+    def split(self, text, a, b):
+        if not self.regex.search(text, a, b):
+            return [(a, b)] if b > a else []
+        return [(s, e) for s, e in apply_behavior(char_matches(text, self.regex, a, b), self.behavior) if e > s]
 
 
-class Digits:
-    def __init__(self, individual_digits=False):
-        self.behavior = "Isolated" if individual_digits else "Contiguous"
+def Punctuation(behavior="Isolated"):  # noqa: N802
+    return _ByChar(U.PUNCT_RE, behavior)
 
-    def split(self, ns):
-        if not U.NUM_RE.search(ns.text):
-            return [ns] if ns.text else []
-        return split(ns, apply_behavior(char_matches(ns.text, U.NUM_RE), self.behavior))
+
+def Digits(individual_digits=False):  # noqa: N802
+    return _ByChar(U.NUM_RE, "Isolated" if individual_digits else "Contiguous")
 
 
 class Sequence:
     def __init__(self, items):
         self.items = items
 
-    def split(self, ns):
-        pieces = [ns]
+    def split(self, text, a, b):
+        spans = [(a, b)]
         for p in self.items:
-            pieces = [q for piece in pieces for q in p.split(piece)]
-        return pieces
+            spans = [q for s, e in spans for q in p.split(text, s, e)]
+        return spans
 
 
 SUPPORTED = ("Whitespace", "WhitespaceSplit", "BertPreTokenizer", "Punctuation", "Digits", "Sequence")

@@ -172,12 +172,14 @@ class Tokenizer:
                     tokens.append(sub.text)
                     offsets.append(sub.original_span(0, len(sub)))
                     continue
-                words = self.pre_tokenizer.split(sub) if self.pre_tokenizer is not None else [sub]
-                for w in words:
-                    for i, t, s, e in self.model.tokenize(w.text):
+                text_n, align = sub.text, sub.align
+                spans = self.pre_tokenizer.split(text_n, 0, len(text_n)) if self.pre_tokenizer else [(0, len(text_n))]
+                tokenize = self.model.tokenize
+                for a, b in spans:
+                    for i, t, s, e in tokenize(text_n[a:b]):
                         ids.append(i)
                         tokens.append(t)
-                        offsets.append(w.original_span(s, e))
+                        offsets.append((align[a + s][0], align[a + e - 1][1]))
         n = len(ids)
         return Encoding(ids, [type_id] * n, tokens, offsets, [1] * n, [0] * n)
 

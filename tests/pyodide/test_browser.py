@@ -7,6 +7,7 @@ something. Python ONNX Runtime on the same build directory is the oracle.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from pyodide_support import GOLDEN_DIR, TEST_FILES, predict_in_page, run_python
@@ -119,6 +120,7 @@ def test_typing_in_the_page(loaded, python_ort):
 
 GOLDEN_CHECK = """
 import json
+import shutil
 from pyodide.http import pyfetch
 from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.tokenizer import Tokenizer
@@ -168,3 +170,21 @@ def test_python_tokenizer_in_pyodide_matches_golden_files(loaded):
         assert r["mismatch_count"] == 0, f"{name}: {r['mismatch_count']} cases differ, first {r['mismatches']}"
     log.assert_clean()
     assert TEST_FILES  # the golden files were served from the page's own origin (see conftest)
+
+
+def test_a_tampered_wheel_is_refused(browser, pyodide_bundle, tmp_path):
+    """The wheel is fetched against the manifest's sha256: an edited runtime never runs."""
+    from pyodide_support import edgepack_server, open_page
+
+    copy = tmp_path / "tampered"
+    shutil.copytree(pyodide_bundle, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    wheel = copy / manifest["targets"]["pyodide"]["wheel"]
+    wheel.write_bytes(wheel.read_bytes() + b"\0")
+    for suffix in (".br", ".gz"):
+        (copy / (manifest["targets"]["pyodide"]["wheel"] + suffix)).unlink(missing_ok=True)
+    with edgepack_server(copy) as url, open_page(browser, url) as (page, _):
+        assert page.evaluate("() => document.body.dataset.state") == "error"
+        error = page.evaluate("() => edgepackPyodide.error")
+        assert "edgepack_runtime" in error and ".whl" in error, error
+        assert page.is_visible("#error")

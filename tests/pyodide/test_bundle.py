@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -189,3 +190,27 @@ def test_precision_follows_the_manifest_targets():
     assert target._choose_precision(M({"wasm": {"precision": "int8"}}), None) == "int8"
     assert target._choose_precision(M({"wasm": {"precision": "int8"}, "pyodide": {"precision": "fp32"}}), None) == "fp32"
     assert target._choose_precision(M({"wasm": {"precision": "int8"}}), "fp32") == "fp32"
+
+
+def test_vendored_core_is_preferred_and_checked(tmp_path):
+    """`python -m edgepack.web.pyodide vendor` (for pip installs): copies + stamp; edits are refused."""
+    npm = tmp_path / "pyodide_npm"
+    npm.mkdir()
+    shutil.copyfile(target.NPM_DIR / "package-lock.json", npm / "package-lock.json")
+    (npm / "node_modules").symlink_to(target.NPM_DIR / "node_modules")
+    vendored = target.vendor_pyodide(npm, brotli_quality=1)
+    assert vendored.origin == "vendor" and set(vendored.files) == set(target.core_file_names(vendored.version))
+    assert "pyodide.asm.wasm" in vendored.brotli
+    assert target.pyodide_core(npm).origin == "vendor"
+    with (npm / "vendor" / "pyodide.mjs").open("a") as f:
+        f.write("// edited\n")
+    with pytest.raises(TargetError, match="pyodide.mjs: missing or does not match"):
+        target.pyodide_core(npm)
+
+
+def test_missing_pyodide_names_the_npm_step(tmp_path):
+    shutil.copyfile(target.NPM_DIR / "package-lock.json", tmp_path / "package-lock.json")
+    with pytest.raises(TargetError, match="run `npm ci` in"):
+        target.pyodide_core(tmp_path)
+    with pytest.raises(TargetError, match="package-lock.json: missing"):
+        target.pyodide_core(tmp_path / "nowhere")

@@ -353,7 +353,11 @@ def _choose_precision(manifest, precision: str | None) -> str:
 
 def _check_out_dir(out: Path) -> None:
     """Refuse to replace a directory that is not an earlier Pyodide bundle (e.g. `--out .`)."""
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a directory; choose another output path")
+    if not any(out.iterdir()):
         return
     try:
         data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -464,6 +468,10 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
 
 def build_target(project, build_dir, out_dir, progress, precision: str | None = None, **options) -> dict:
     """Adapter for ``edgepack.build.TARGETS['pyodide']``: the page into ``<out_dir>/<name>-pyodide/``."""
+    unknown = sorted(set(options) - {"wheel_builder", "brotli_quality"})
+    if unknown:
+        raise TargetError(f"option(s) {', '.join(unknown)} do not apply to the pyodide target "
+                          "(it takes --precision; --python is for --target rpi)")
     directory = Path(out_dir) / f"{project.name}-pyodide"
     with progress.stage(f"building the Pyodide page {directory}"):
         result = build_pyodide_bundle(build_dir, directory, precision, **options)

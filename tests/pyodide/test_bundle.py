@@ -214,3 +214,14 @@ def test_missing_pyodide_names_the_npm_step(tmp_path):
         target.pyodide_core(tmp_path)
     with pytest.raises(TargetError, match="package-lock.json: missing"):
         target.pyodide_core(tmp_path / "nowhere")
+
+
+def test_refuses_a_file_as_output(sentiment_project, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="not a directory"):
+        target.build_pyodide_bundle(sentiment_project / "build", tmp_path / "file", brotli_quality=1)
+
+
+def test_options_of_other_targets_are_named(tmp_path):
+    with pytest.raises(TargetError, match="pythons do not apply to the pyodide target"):
+        target.build_target(None, tmp_path, tmp_path, None, pythons=["3.11"])

@@ -64,9 +64,10 @@ for (const name of ['bert_uncased', 'sample_wordlevel']) {
 if (process.argv.includes('--json')) {
   process.stdout.write(JSON.stringify({ node: process.version, rows }, null, 1) + '\n');
 } else {
-  process.stdout.write(`node ${process.version}\n| config | input | edgepack JS (µs/encode) | @huggingface/tokenizers (µs/encode) | same ids |\n|---|---|---|---|---|\n`);
+  process.stdout.write(`node ${process.version}\n| config | input | edgepack JS (µs/encode) | @huggingface/tokenizers (µs/encode) | ratio | same ids |\n|---|---|---|---|---|---|\n`);
   for (const r of rows) {
-    if (r.note) { process.stdout.write(`| ${r.config} | — | — | ${r.note} | — |\n`); continue; }
-    process.stdout.write(`| ${r.config} | ${r.input} | ${r.edgepack_us.toFixed(1)} | ${r.hf_js_us?.toFixed(1) ?? 'n/a'} | ${r.same_ids ?? 'n/a'} |\n`);
+    if (r.note) { process.stdout.write(`| ${r.config} | — | — | ${r.note} | — | — |\n`); continue; }
+    const ratio = r.hf_js_us ? `${(r.edgepack_us / r.hf_js_us).toFixed(2)}x` : 'n/a';
+    process.stdout.write(`| ${r.config} | ${r.input} | ${r.edgepack_us.toFixed(1)} | ${r.hf_js_us?.toFixed(1) ?? 'n/a'} | ${ratio} | ${r.same_ids ?? 'n/a'} |\n`);
   }
 }

@@ -211,10 +211,10 @@ def test_percentiles_match_numpy():
 
 
 def test_make_texts_hits_exact_token_counts(sentiment_project):
-    from edgepack.bench.worker import tokenizer_for
+    from edgepack.runtime.encoder import BatchEncoder
     from edgepack.runtime.manifest import load_manifest
 
-    tok = tokenizer_for(load_manifest(sentiment_project / "build"))
+    tok = BatchEncoder.from_manifest(load_manifest(sentiment_project / "build")).tokenizer
     texts = make_texts(tok, 12, 5, ["the movie was great", "terrible food and cold service"])
     assert len(set(texts)) == 5
     assert {len(tok.encode(t).ids) for t in texts} == {12}

@@ -320,7 +320,7 @@ def run_bench(project_path, options: BenchOptions | None = None, progress: Progr
     """Benchmark a built project; returns the report (see report.py for its renderings)."""
     from edgepack.bench import sizes, sysinfo
     from edgepack.bench.stages import stage_table
-    from edgepack.bench.worker import tokenizer_for
+    from edgepack.runtime.encoder import BatchEncoder
 
     options = options or BenchOptions()
     validate(options)
@@ -338,7 +338,7 @@ def run_bench(project_path, options: BenchOptions | None = None, progress: Progr
     names, skipped = resolve_backends(options, manifest.data, torch_source)
     provider = row_provider(options.target) if options.target != "native" else None  # fail before measuring
 
-    tokenizer = tokenizer_for(manifest)
+    tokenizer = BatchEncoder.from_manifest(manifest).tokenizer
     count = max(options.batch_sizes)
     texts = {s: make_texts(tokenizer, s, count, project.example_texts or []) for s in seq_lengths}
     text_info = {str(s): {"token_lengths": sorted({len(tokenizer.encode(t).ids) for t in ts}), "example": ts[0]}

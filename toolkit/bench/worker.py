@@ -50,20 +50,6 @@ class Skip(Exception):
     """The backend cannot run here after all (found out inside the worker, e.g. no CUDA device)."""
 
 
-def tokenizer_for(manifest):
-    """The tokenizer exactly as ``Pipeline`` configures it (per-batch padding, truncation at max_length)."""
-    from edgepack.runtime.tokenizer import Tokenizer
-
-    tok = Tokenizer.from_file(manifest.tokenizer_path())
-    max_length = manifest.model.get("max_length")
-    trunc = tok.truncation
-    if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
-        tok.enable_truncation(max_length=int(max_length))
-    if tok.padding is not None:
-        tok.no_padding()
-    return tok
-
-
 # ---------------------------------------------------------------- engines
 class OrtEngine:
     def __init__(self, spec, backend):
@@ -116,7 +102,7 @@ class TorchEngine:
             raise Skip("torch.cuda.is_available() is False on this machine")
         from edgepack.project import load_project
         from edgepack.runtime.manifest import load_manifest
-        from edgepack.runtime.pipeline import pad_id_of
+        from edgepack.runtime.encoder import BatchEncoder
         from edgepack.sources import build_module
 
         self.manifest = load_manifest(spec["build_dir"], verify=False)
@@ -124,9 +110,8 @@ class TorchEngine:
         self.module = build_module(project).to(self.device)
         self.softmax = (project.task == "text-classification"
                         and project.section("model").get("output", "logits") == "logits")
-        self.tokenizer = tokenizer_for(self.manifest)
-        self.pad_id = pad_id_of(self.tokenizer)
         self.names = self.manifest.input_names
+        self.encoder = BatchEncoder.from_manifest(self.manifest, self.names)
 
     @staticmethod
     def versions():
@@ -154,9 +139,7 @@ class TorchEngine:
             return self.torch.softmax(out, dim=-1)
 
     def encode(self, texts):
-        from edgepack.runtime.pipeline import pad_batch
-
-        return pad_batch(self.tokenizer.encode_batch(list(texts)), self.pad_id, self.names)
+        return self.encoder(texts)
 
     def _run(self, tensors):
         with self.torch.inference_mode():

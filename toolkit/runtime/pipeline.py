@@ -1,8 +1,7 @@
 """Text in, model outputs out: tokenizer + ONNX session + post-processing, as every target runs it.
 
 ``Pipeline`` is what the Pi service, ``edgepack demo`` and the benchmarks use; the JS runtime
-(web/src/pipeline.mjs) mirrors it. Batches are right-padded to their longest row, and to at least
-one position (an empty text becomes one [PAD] with mask 0), the same rule in both languages.
+(web/src/pipeline.mjs) mirrors it. The batching rule lives in edgepack.runtime.encoder.
 """
 
 from __future__ import annotations
@@ -17,35 +16,8 @@ from edgepack.errors import ArtifactError
 from edgepack.runtime.artifacts import PRECISION_TOLERANCE
 from edgepack.runtime.manifest import Manifest, load_manifest
 from edgepack.runtime.postprocess import label_results
+from edgepack.runtime.encoder import BatchEncoder, pad_batch, pad_id_of  # noqa: F401  (re-exported)
 from edgepack.runtime.session import create_session
-from edgepack.runtime.tokenizer import Tokenizer
-
-
-def pad_batch(encodings: Sequence, pad_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Right-pad token ids / masks / type ids into int64 arrays named like the model's inputs."""
-    width = max([len(e.ids) for e in encodings] + [1])
-    n = len(encodings)
-    ids = np.full((n, width), pad_id, dtype=np.int64)
-    mask = np.zeros((n, width), dtype=np.int64)
-    types = np.zeros((n, width), dtype=np.int64)
-    for i, e in enumerate(encodings):
-        k = len(e.ids)
-        ids[i, :k] = e.ids
-        mask[i, :k] = e.attention_mask
-        types[i, :k] = e.type_ids
-    arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-    return {name: arrays[name] for name in names}
-
-
-def pad_id_of(tokenizer: Tokenizer) -> int:
-    padding = tokenizer.padding or {}
-    if "pad_id" in padding:
-        return int(padding["pad_id"])
-    for token in ("[PAD]", "<pad>", "<PAD>"):
-        tid = tokenizer.token_to_id(token)
-        if tid is not None:
-            return tid
-    return 0
 
 
 # Measured on the sample LSTM (2-core x86, ORT 1.31): one intra-op thread beat two at batch 1, 8
@@ -81,20 +53,14 @@ class Pipeline:
                  threads: int | None = None):
         self.manifest = manifest
         self.precision = precision or manifest.default_precision
-        self.tokenizer = Tokenizer.from_file(manifest.tokenizer_path())
-        max_length = manifest.model.get("max_length")
-        trunc = self.tokenizer.truncation
-        if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
-            self.tokenizer.enable_truncation(max_length=int(max_length))
-        self.pad_id = pad_id_of(self.tokenizer)
-        if self.tokenizer.padding is not None:
-            # Pad per batch here (pad_batch), not to a fixed length: identical answers, less work.
-            self.tokenizer.no_padding()
         model_path = manifest.model_path(self.precision)
         self.threads = threads or default_threads(model_path)
         self.session = create_session(model_path, provider=provider, threads=self.threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.encoder = BatchEncoder.from_manifest(manifest, self.input_names)
+        self.tokenizer = self.encoder.tokenizer
+        self.pad_id = self.encoder.pad_id
 
     @classmethod
     def load(cls, artifact: str | Path, precision: str | None = None, provider: str = "cpu",
@@ -107,7 +73,7 @@ class Pipeline:
         return self.manifest.task
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        return pad_batch(self.tokenizer.encode_batch(list(texts)), self.pad_id, self.input_names)
+        return self.encoder(texts)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
@@ -135,7 +101,7 @@ class Pipeline:
             if list(enc.ids) != list(golden["input_ids"]):
                 report.failures.append(f"golden[{i}]: token ids differ from the manifest")
                 continue
-            got = self.run(pad_batch([enc], self.pad_id, self.input_names))
+            got = self.run(self.encoder.pad([enc]))
             for name, values in expected.items():
                 diff = float(np.max(np.abs(got[name][0] - np.asarray(values, dtype=np.float64)), initial=0.0))
                 report.max_abs_diff = max(report.max_abs_diff, diff)

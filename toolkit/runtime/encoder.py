@@ -1,0 +1,64 @@
+"""Texts -> padded int64 arrays named like the model's inputs: the one batching rule of every runtime.
+
+Batches are right-padded to their longest row, and to at least one position (an empty text becomes
+one pad token with mask 0); web/src/pipeline.mjs applies the same rule. The tokenizer's own
+``padding`` is switched off (per-batch padding gives identical answers with less work) after its
+``pad_id`` has been read, and truncation is capped at the manifest's ``max_length``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from edgepack.runtime.tokenizer import Tokenizer
+
+
+def pad_id_of(tokenizer: Tokenizer) -> int:
+    padding = tokenizer.padding or {}
+    if "pad_id" in padding:
+        return int(padding["pad_id"])
+    for token in ("[PAD]", "<pad>", "<PAD>"):
+        tid = tokenizer.token_to_id(token)
+        if tid is not None:
+            return tid
+    return 0
+
+
+def pad_batch(encodings: Sequence, pad_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Right-pad token ids / masks / type ids into int64 arrays, only for the inputs in ``names``."""
+    width = max([len(e.ids) for e in encodings] + [1])
+    fields = {"input_ids": ("ids", pad_id), "attention_mask": ("attention_mask", 0), "token_type_ids": ("type_ids", 0)}
+    out = {}
+    for name in names:
+        attr, fill = fields[name]
+        rows = [list(getattr(e, attr)) for e in encodings]
+        out[name] = np.array([r + [fill] * (width - len(r)) for r in rows], dtype=np.int64).reshape(len(rows), width)
+    return out
+
+
+class BatchEncoder:
+    def __init__(self, tokenizer: Tokenizer, input_names: Sequence[str], max_length: int | None = None):
+        trunc = tokenizer.truncation
+        if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
+            tokenizer.enable_truncation(max_length=int(max_length))
+        self.pad_id = pad_id_of(tokenizer)
+        if tokenizer.padding is not None:
+            tokenizer.no_padding()
+        self.tokenizer = tokenizer
+        self.input_names = list(input_names)
+
+    @classmethod
+    def from_manifest(cls, manifest, input_names: Sequence[str] | None = None) -> "BatchEncoder":
+        return cls(Tokenizer.from_file(manifest.tokenizer_path()), input_names or manifest.input_names,
+                   manifest.model.get("max_length"))
+
+    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        return pad_batch(self.tokenizer.encode_batch(list(texts)), self.pad_id, self.input_names)
+
+    def encode_one(self, text: str, pair: str | None = None):
+        return self.tokenizer.encode(text, pair)
+
+    def pad(self, encodings: Sequence) -> dict[str, np.ndarray]:
+        return pad_batch(encodings, self.pad_id, self.input_names)

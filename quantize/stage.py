@@ -6,6 +6,19 @@ per-tensor vs per-channel chosen by measurement unless set) -> refuse if nothing
 accuracy gate, per-node fp32 fallback until it passes -> speed per target -> golden outputs ->
 one atomic update of the build directory (model.int8.onnx + manifest). Any failure before the
 last step leaves the build directory exactly as it was.
+
+Manifest fields written (other stages read these):
+  precisions.int8        {file, tolerance 1e-3, quantization: {mode, format, per_channel, weight_type,
+                          activation_type, op_types, preprocess, nodes_kept_fp32, per_channel_choice, calibration?}}
+  precisions.fp16/int4   the same, when asked for and passing the gate
+  golden[i].outputs.int8 (and .fp16/.int4) the quantized model's outputs for each golden input
+  parity.int8            {reference, candidate, ok, agreement, max/mean_prob_delta, accuracy_*, failures}
+  quantization           {precision, mode, format, per_channel, report (per op type), gate {evaluation,
+                          thresholds, result}, fallback, per_channel_choice, timing, extra_precisions}
+  targets.cpu / .rpi     {precision, reason, fp32_ms, quantized_ms, speedup, rounds, threads, measured_on}
+  targets.wasm           {precision, reason, form, ops, speed: {status: "pending", fp32_ms, int8_ms,
+                          decided_precision}} -- the web target times both in the browser and fills speed
+  stages.quantize        {fingerprint, precision}
 """
 
 from __future__ import annotations

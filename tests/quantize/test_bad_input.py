@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from edgepack.errors import ArtifactError, EdgepackError, ProjectError, QuantizationError
+from edgepack.errors import EdgepackError, ProjectError, QuantizationError
 from edgepack.quantize import quantize_project
 from edgepack.quantize.prepare import load_onnx
 from zoo_helpers import REPO, clone, set_quantization

@@ -54,39 +54,42 @@ class _RangeSet:
         return r
 
 
-OTHER = _RangeSet(TABLES["other"])  # Cc/Cf/Co as the reference's crate sees them (not Cn)
-SPACE = _RangeSet(TABLES["space"])  # Rust char::is_whitespace == White_Space
-PUNCT = _RangeSet(TABLES["punct"])  # ASCII punctuation + Unicode P*
-WORD = _RangeSet(TABLES["word"])  # Oniguruma \w
-NUM = _RangeSet(TABLES["num"])  # Rust char::is_numeric (N*)
-COMBINING = _RangeSet(TABLES["comb"])  # StripAccents: is_combining_mark
-NONSPACING = _RangeSet(TABLES["mn"])  # BertNormalizer strip_accents: Mn
-NFD_DECOMPOSES = _RangeSet(TABLES["nfd"])
-NFKD_DECOMPOSES = _RangeSet(TABLES["nfkd"])
+_RANGE_SETS = {
+    "OTHER": "other",  # Cc/Cf/Co as the reference's crate sees them (not Cn)
+    "SPACE": "space",  # Rust char::is_whitespace == White_Space
+    "PUNCT": "punct",  # ASCII punctuation + Unicode P*
+    "WORD": "word",  # Oniguruma \w
+    "NUM": "num",  # Rust char::is_numeric (N*)
+    "COMBINING": "comb",  # StripAccents: is_combining_mark
+    "NONSPACING": "mn",  # BertNormalizer strip_accents: Mn
+    "NFD_DECOMPOSES": "nfd",
+    "NFKD_DECOMPOSES": "nfkd",
+}
 
-NONSPACING_RE = re.compile(f"[{NONSPACING.cls}]+")
-COMBINING_RE = re.compile(f"[{COMBINING.cls}]+")
-NFD_RE = re.compile(f"[{NFD_DECOMPOSES.cls}]")
-NFKD_RE = re.compile(f"[{NFKD_DECOMPOSES.cls}]")
-
-# Regexes built from the same tables; used to find work quickly in long strings.
-SPACE_RE = re.compile(f"[{SPACE.cls}]+")
-NON_SPACE_RE = re.compile(f"[^{SPACE.cls}]+")
-BERT_PRETOK_RE = re.compile(f"[^{SPACE.cls}{PUNCT.cls}]+|[{PUNCT.cls}]")
-# clean_text maps every whitespace character to " " (1:1, alignments unchanged).
-SPACE_TO_SPACE = {a: " " for lo, hi in _parse_ranges(TABLES["space"]) for a in range(lo, hi + 1)}
-WHITESPACE_PRETOK_RE = re.compile(f"[{WORD.cls}]+|[^{WORD.cls}{SPACE.cls}]+")
-PUNCT_RE = re.compile(f"[{PUNCT.cls}]")
-NUM_RE = re.compile(f"[{NUM.cls}]")
-# BERT clean_text drops NUL, U+FFFD and "other" except \t \n \r (those become spaces).
-CLEAN_DROP_RE = re.compile(f"[\x00\ufffd{OTHER.cls}]+")
-# BertNormalizer's CJK ranges exactly as the reference has them -- including its 0x2B920 start of
-# Extension E (the Unicode block starts at 0x2B820; characters in between are not padded).
-CHINESE_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df"
-                        "\U0002a700-\U0002b81f\U0002b920-\U0002ceaf\U0002f800-\U0002fa1f]")
+# Regexes built from the same tables, to find work quickly in long strings (C speed).
+_REGEXES = {
+    "NONSPACING_RE": lambda: f"[{_g('NONSPACING').cls}]+",
+    "COMBINING_RE": lambda: f"[{_g('COMBINING').cls}]+",
+    "NFD_RE": lambda: f"[{_g('NFD_DECOMPOSES').cls}]",
+    "NFKD_RE": lambda: f"[{_g('NFKD_DECOMPOSES').cls}]",
+    "SPACE_RE": lambda: f"[{_g('SPACE').cls}]+",
+    "NON_SPACE_RE": lambda: f"[^{_g('SPACE').cls}]+",
+    "BERT_PRETOK_RE": lambda: f"[^{_g('SPACE').cls}{_g('PUNCT').cls}]+|[{_g('PUNCT').cls}]",
+    "WHITESPACE_PRETOK_RE": lambda: f"[{_g('WORD').cls}]+|[^{_g('WORD').cls}{_g('SPACE').cls}]+",
+    "PUNCT_RE": lambda: f"[{_g('PUNCT').cls}]",
+    "NUM_RE": lambda: f"[{_g('NUM').cls}]",
+    # BERT clean_text drops NUL, U+FFFD and "other"; \t \n \r are not "other" (they become spaces).
+    "CLEAN_DROP_RE": lambda: f"[\x00\ufffd{_g('OTHER').cls}]+",
+    # BertNormalizer's CJK ranges exactly as the reference has them -- including its 0x2B920 start of
+    # Extension E (the Unicode block starts at 0x2B820; characters in between are not padded).
+    "CHINESE_RE": lambda: ("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df"
+                           "\U0002a700-\U0002b81f\U0002b920-\U0002ceaf\U0002f800-\U0002fa1f]"),
+    "MARK_RUN_RE": lambda: "[" + "".join(re.escape(c) for c in sorted(_g('CCC'))) + "]{2,}",
+}
 
 
 def _lower_table() -> dict[int, str]:
+    """Rust's char::to_lowercase, per character (no final-sigma context, unlike str.lower())."""
     table: dict[int, str] = {}
     for part in TABLES["lower"].split():
         s, n, step, delta = part.split(":")
@@ -99,11 +102,6 @@ def _lower_table() -> dict[int, str]:
     return table
 
 
-# Rust's char::to_lowercase, per character (no final-sigma context, unlike str.lower()).
-LOWER = _lower_table()
-LOWER_MULTI = {chr(int(cp, 16)) for cp in TABLES["lower_multi"]}
-
-
 def _ccc_table() -> dict[str, int]:
     out = {}
     for part in TABLES["ccc"].split():
@@ -114,14 +112,33 @@ def _ccc_table() -> dict[str, int]:
     return out
 
 
-CCC = _ccc_table()
-MARK_RUN_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(CCC)) + "]{2,}")
+def _g(name: str):
+    """Module attribute, built on first use (global lookups inside this module bypass __getattr__)."""
+    return globals()[name] if name in globals() else __getattr__(name)
+
+
+def __getattr__(name: str):
+    """Build tables and regexes on first use: importing stays cheap on a Pi (PEP 562)."""
+    if name in _RANGE_SETS:
+        value = _RangeSet(TABLES[_RANGE_SETS[name]])
+    elif name in _REGEXES:
+        value = re.compile(_REGEXES[name]())
+    elif name == "LOWER":
+        value = _lower_table()
+    elif name == "CCC":
+        value = _ccc_table()
+    elif name == "SPACE_TO_SPACE":  # clean_text maps every whitespace character to " " (1:1)
+        value = {a: " " for lo, hi in _parse_ranges(TABLES["space"]) for a in range(lo, hi + 1)}
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def decompose_char(c: str, compat: bool) -> str:
     if compat:
-        return unicodedata.normalize("NFKD", c) if c in NFKD_DECOMPOSES else c
-    return unicodedata.normalize("NFD", c) if c in NFD_DECOMPOSES else c
+        return unicodedata.normalize("NFKD", c) if c in _g("NFKD_DECOMPOSES") else c
+    return unicodedata.normalize("NFD", c) if c in _g("NFD_DECOMPOSES") else c
 
 
 _compose_memo: dict[tuple[str, str], str | None] = {}
@@ -133,6 +150,7 @@ def compose_pair(a: str, b: str) -> str | None:
     if key in _compose_memo:
         return _compose_memo[key]
     r = unicodedata.normalize("NFC", a + b)
-    out = r if len(r) == 1 and r in NFD_DECOMPOSES and unicodedata.normalize("NFD", r) == unicodedata.normalize("NFD", a + b) else None
+    ok = len(r) == 1 and r in _g("NFD_DECOMPOSES") and unicodedata.normalize("NFD", r) == unicodedata.normalize("NFD", a + b)
+    out = r if ok else None
     _compose_memo[key] = out
     return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgepack.errors import ProjectError, QuantizationError
 from edgepack.project import Project
-from edgepack.runtime.pipeline import pad_batch, pad_id_of
+from edgepack.runtime.encoder import BatchEncoder
 from edgepack.runtime.tokenizer import Tokenizer
 
 GENERATED_TEXTS = 128
@@ -36,21 +36,17 @@ class EvalSet:
         return len(self.texts)
 
 
-def project_tokenizer(project: Project) -> Tokenizer:
-    tok = Tokenizer.from_file(project.tokenizer_path)
-    if (tok.truncation or {}).get("max_length", 10**9) > project.max_length:
-        tok.enable_truncation(max_length=project.max_length)
-    tok.no_padding()
-    return tok
+def project_encoder(project: Project, names: list[str]) -> BatchEncoder:
+    """The runtimes' batching rule (truncation cap, pad id, per-batch padding) for this project."""
+    return BatchEncoder(Tokenizer.from_file(project.tokenizer_path), names, project.max_length)
 
 
-def _feeds(tok: Tokenizer, texts: list[str], names: list[str]) -> list[dict[str, np.ndarray]]:
-    pad = pad_id_of(tok)
-    return [pad_batch([tok.encode(t)], pad, names) for t in texts]
+def _feeds(encoder: BatchEncoder, texts: list[str]) -> list[dict[str, np.ndarray]]:
+    return [encoder([t]) for t in texts]
 
 
-def _generated(tok: Tokenizer, count: int, max_words: int, seed: int = 0) -> list[str]:
-    vocab = sorted(w for w in tok.get_vocab() if w.isalpha() and not w.startswith("["))
+def _generated(encoder: BatchEncoder, count: int, max_words: int, seed: int = 0) -> list[str]:
+    vocab = sorted(w for w in encoder.tokenizer.get_vocab() if w.isalpha() and not w.startswith("["))
     if not vocab:
         return []
     rng = np.random.default_rng(seed)
@@ -58,7 +54,7 @@ def _generated(tok: Tokenizer, count: int, max_words: int, seed: int = 0) -> lis
 
 
 def evaluation_set(project: Project, names: list[str]) -> EvalSet:
-    tok = project_tokenizer(project)
+    encoder = project_encoder(project, names)
     rows = project.evaluation_rows()
     if rows:
         texts = [t for t, _ in rows]
@@ -72,12 +68,12 @@ def evaluation_set(project: Project, names: list[str]) -> EvalSet:
             labels = [known[l] for _, l in rows]
         source = f"[evaluation] file {project.section('evaluation')['file']} ({len(texts)} texts)"
     else:
-        texts = project.example_texts + _generated(tok, GENERATED_TEXTS, max(4, project.max_length // 2))
+        texts = project.example_texts + _generated(encoder, GENERATED_TEXTS, max(4, project.max_length // 2))
         labels = None
         source = f"examples + {GENERATED_TEXTS} generated texts (no [evaluation] file)"
     if not texts:
         raise QuantizationError(f"{project.path}: no texts to evaluate on; add [evaluation] file or [examples] texts")
-    return EvalSet(source=source, texts=texts, feeds=_feeds(tok, texts, names), labels=labels, names=names)
+    return EvalSet(source=source, texts=texts, feeds=_feeds(encoder, texts), labels=labels, names=names)
 
 
 def read_calibration_file(path: Path) -> list[str]:
@@ -102,7 +98,7 @@ def calibration_feeds(project: Project, names: list[str], evalset: EvalSet,
     if rel:
         path = Path(file) if file else project.file(rel)
         texts = read_calibration_file(path)
-        return f"{path} ({len(texts)} texts)", _feeds(project_tokenizer(project), texts, names)
+        return f"{path} ({len(texts)} texts)", _feeds(project_encoder(project, names), texts)
     texts = list(dict.fromkeys(project.example_texts + evalset.texts[:CALIBRATION_LIMIT]))
     return (f"examples + first {min(len(evalset), CALIBRATION_LIMIT)} evaluation texts ({len(texts)} texts)",
-            _feeds(project_tokenizer(project), texts, names))
+            _feeds(project_encoder(project, names), texts))

@@ -39,13 +39,12 @@ from edgepack.manifest_writer import write_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
 from edgepack.quantize import dynamic, extra, ops, report, speed, static
-from edgepack.quantize.evalset import calibration_feeds, evaluation_set, project_tokenizer, read_calibration_file
+from edgepack.quantize.evalset import calibration_feeds, evaluation_set, project_encoder, read_calibration_file
 from edgepack.quantize.fallback import Fallback, select
 from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all
 from edgepack.quantize.prepare import load_onnx, preprocess
 from edgepack.runtime.artifacts import PRECISION_FILES, PRECISION_TOLERANCE
 from edgepack.runtime.manifest import load_manifest
-from edgepack.runtime.pipeline import pad_id_of
 from edgepack.runtime.session import create_session
 
 STAGE_VERSION = "1"  # bump when the stage's decisions change, so `build` re-runs it
@@ -286,7 +285,7 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
             sorted(op for op in ops.op_counts(q_model) if "Integer" in op or "Quant" in op or op.startswith("QLinear")))
         targets = _target_choices(project, q_model, {"timing": timing, "form": form}, settings, "int8")
 
-        pad_id = pad_id_of(project_tokenizer(project))
+        pad_id = project_encoder(project, names).pad_id
         goldens = _golden_outputs(create_session(q_path), manifest, pad_id)
         extras = _extra_precisions(run, settings["extra_precisions"], fp32_path, pre_path, scratch, manifest, pad_id,
                                    progress)

@@ -15,8 +15,8 @@ Layout of the bundle (a static directory; serve it with ``edgepack serve``)::
     *.br *.gz                                    pre-compressed copies
 
 The wheel: Pyodide has no onnxruntime, and numpy only as a separately downloaded package, so the
-wheel holds the runtime modules that import neither (found by reading their imports, so a module the
-lead makes numpy-free joins the wheel by itself). It is made with the standard library (zipfile +
+wheel holds the runtime modules that import neither at import time (found by reading their
+imports, so a module that becomes numpy-free, or imports numpy lazily, joins the wheel by itself). It is made with the standard library (zipfile +
 METADATA/WHEEL/RECORD). ``pyodide-build`` is used instead where it can run: it needs Python >= 3.12
 and downloads a cross-build environment; the manifest records which builder made the wheel and why.
 """
@@ -57,8 +57,8 @@ PAGE_PY = "browser_pipeline.py"
 # From web/src/: the ORT session (the one JS place that talks to ORT) and the SRI-checked fetch.
 JS_RUNTIME = ("session.mjs", "integrity.mjs")
 WHEEL_DIST = "edgepack_runtime"
-# Modules that cannot run under Pyodide without extra downloads: any runtime module importing one
-# of these (even lazily, inside a function) stays out of the wheel.
+# Not in Pyodide without extra downloads: a runtime module importing one of these at import time
+# stays out of the wheel (a lazy import inside a function does not: that function is just unusable).
 NATIVE_IMPORTS = ("numpy", "onnxruntime")
 SUPPORTED_TASKS = ("text-classification", "feature-extraction")
 BUNDLE_LAYOUT_VERSION = 1
@@ -177,21 +177,27 @@ def vendor_pyodide(npm_dir: Path = NPM_DIR, brotli_quality: int = 11) -> Pyodide
 # --- the runtime wheel -----------------------------------------------------------------------------
 
 def _imports(path: Path) -> set[str]:
-    """Absolute module names imported anywhere in ``path`` (function bodies too: lazy imports count)."""
+    """Absolute module names ``path`` imports when it is imported: module level (inside ``try``/``if``
+    and class bodies too), not inside functions -- a lazy import only fails if that function is called."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names = set()
-    for node in ast.walk(tree):
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        todo.extend(ast.iter_child_nodes(node))
     return names
 
 
 def runtime_wheel_modules(package_root: Path | None = None) -> dict[str, Path]:
     """module name -> source file for the wheel: edgepack/__init__, errors and every runtime module
-    that imports neither numpy nor onnxruntime, nor (transitively) an edgepack module left out."""
+    that imports neither numpy nor onnxruntime at import time, nor (transitively) a module left out."""
     root = Path(package_root) if package_root else Path(edgepack.__file__).resolve().parent
     candidates = {"edgepack": root / "__init__.py", "edgepack.errors": root / "errors.py"}
     for path in sorted((root / "runtime").rglob("*.py")):

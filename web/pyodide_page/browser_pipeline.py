@@ -41,7 +41,7 @@ async def _fetch_verified(manifest: Manifest, rel: str):
 
 
 def _pad_id(tokenizer: Tokenizer) -> int:
-    # The rule of edgepack.runtime.pipeline.pad_id_of (that module needs numpy, absent here).
+    # edgepack.runtime.encoder.pad_id_of: that module imports numpy at import time (absent here).
     padding = tokenizer.padding or {}
     if "pad_id" in padding:
         return int(padding["pad_id"])
@@ -65,13 +65,16 @@ class BrowserPipeline:
         self.manifest = manifest
         self.precision = manifest.default_precision
         self.tokenizer = tokenizer
+        # The batching rule of edgepack.runtime.encoder.BatchEncoder, in its order: cap truncation at
+        # the manifest's max_length, read pad_id, then switch the tokenizer's padding off (padded per
+        # batch below).
         max_length = manifest.model.get("max_length")
         trunc = tokenizer.truncation
         if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
             tokenizer.enable_truncation(max_length=int(max_length))
-        if tokenizer.padding is not None:
-            tokenizer.no_padding()  # padded per batch below, as Pipeline does
         self.pad_id = _pad_id(tokenizer)
+        if tokenizer.padding is not None:
+            tokenizer.no_padding()
         self.session = session
         self.input_names = list(session.inputNames)
         self.output_names = list(session.outputNames)

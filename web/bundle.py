@@ -37,6 +37,8 @@ from edgepack.web.vendor import WEB_DIR, ort_files
 
 DEMO_DIR = WEB_DIR / "demo"
 RUNTIME_DIR = WEB_DIR / "src"
+# web/demo/ files that document the page (the README shows them) and are not part of a bundle.
+DEMO_DOCS_ONLY = ("screenshot.png",)
 RUNTIME_PREFIX = "edgepack"
 ORT_PREFIX = "ort"
 BUNDLE_LAYOUT_VERSION = 1
@@ -58,6 +60,7 @@ class WasmBundle:
     total_bytes: int  # every uncompressed file, as served without compression
     transfer_bytes: int  # what a brotli-capable browser downloads to reach a first result
     files: dict[str, int]  # relative path -> bytes (uncompressed files only)
+    speed: dict | None = None  # the wasm speed gate's decision when precision was "auto" (else None)
 
 
 def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
@@ -87,7 +90,27 @@ def _choose_precision(manifest, precision: str | None) -> str:
     return precision
 
 
-def _bundle_manifest(data: dict, precision: str, ort_version: str) -> dict:
+def _speed_gate(manifest, precision: str | None, measured: dict | None, max_slowdown: float):
+    """Precision "auto" (or None while quantize left the wasm speed decision pending): time fp32 vs
+    int8 in the browser (edgepack.web.browser_bench) -> (precision, decision or None)."""
+    wasm = (manifest.data.get("targets") or {}).get("wasm") or {}
+    pending = (wasm.get("speed") or {}).get("status") == "pending" and not str(wasm.get("reason", "")).startswith("set in")
+    if precision != "auto" and not (precision is None and pending):
+        return precision, None
+    if "int8" not in manifest.precisions or "fp32" not in manifest.precisions:
+        return None, None  # nothing to choose between: the recorded / default precision
+    if wasm.get("precision", "int8") != "int8":
+        return wasm["precision"], None  # quantize refused int8 here already (ops), with its reason
+    if not (manifest.data.get("parity") or {}).get("int8", {}).get("ok", True):
+        return "fp32", {"precision": "fp32", "reason": "int8 did not pass the accuracy gate", "fp32_ms": None,
+                        "int8_ms": None}
+    from edgepack.web.browser_bench import wasm_speed_decision
+
+    decision = wasm_speed_decision(manifest.root, measured=measured, max_slowdown=max_slowdown)
+    return decision["precision"], decision
+
+
+def _bundle_manifest(data: dict, precision: str, ort_version: str, decision: dict | None = None) -> dict:
     """The artifact's manifest narrowed to one precision (key order kept); files filled in later."""
     out = copy.deepcopy(data)
     out["precisions"] = {precision: out["precisions"][precision]}
@@ -101,6 +124,7 @@ def _bundle_manifest(data: dict, precision: str, ort_version: str) -> dict:
     targets = out.get("targets") or {}
     targets["wasm"] = {
         **(targets.get("wasm") or {}),
+        **(decision or {}),
         "precision": precision,
         "onnxruntime_web": ort_version,
         "bundle_layout": BUNDLE_LAYOUT_VERSION,
@@ -164,15 +188,21 @@ def build_wasm_bundle(
     zip_path: str | os.PathLike | None = None,
     brotli_quality: int = 11,
     runtime_dir: str | os.PathLike | None = None,
+    wasm_speed: dict | None = None,
+    max_slowdown: float = 0.05,
 ) -> WasmBundle:
     """Build the browser bundle for ``artifact_dir`` (a build directory with manifest.json) into ``out_dir``.
 
     ``precision``: which model to ship (default: ``targets.wasm.precision`` recorded by the gates,
     else the manifest's default). ``zip_path`` defaults to ``<out_dir>.zip``. ``runtime_dir``
     overrides where the JS runtime comes from (default: the installed ``web/src``).
+    ``precision="auto"`` applies the wasm speed gate: int8 ships only if headless Chromium times it
+    no slower than fp32 (``max_slowdown`` tolerance); ``wasm_speed`` ({"fp32_ms", "int8_ms"})
+    decides on given numbers instead. The choice and its numbers go to ``targets.wasm``.
     The artifact is verified against its manifest first; a tampered artifact is refused.
     """
     manifest = load_manifest(artifact_dir, verify=True)
+    precision, decision = _speed_gate(manifest, precision, wasm_speed, max_slowdown)
     precision = _choose_precision(manifest, precision)
     if manifest.task not in SUPPORTED_TASKS:
         raise TargetError(
@@ -196,7 +226,7 @@ def build_wasm_bundle(
     os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a bundle is meant to be served
     try:
         for src in sorted(DEMO_DIR.iterdir()):
-            if src.is_file() and not src.name.startswith("."):
+            if src.is_file() and not src.name.startswith(".") and src.name not in DEMO_DOCS_ONLY:
                 shutil.copyfile(src, tmp / src.name)
         for src, dest in runtime:
             (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +242,7 @@ def build_wasm_bundle(
         ready = {f"{ORT_PREFIX}/{name}": path for name, path in ort.brotli.items()}
         _compress_all(tmp, ready, brotli_quality)
 
-        data = _bundle_manifest(manifest.data, precision, ort.version)
+        data = _bundle_manifest(manifest.data, precision, ort.version, decision)
         files = {}
         for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
             rel = path.relative_to(tmp).as_posix()
@@ -247,18 +277,24 @@ def build_wasm_bundle(
         total_bytes=sum(plain.values()),
         transfer_bytes=transfer,
         files=plain,
+        speed=decision,
     )
 
 
 def build_target(project, build_dir, out_dir, progress, precision: str | None = None, **options) -> dict:
     """Adapter for ``edgepack.build.TARGETS['wasm']``: bundle into ``<out_dir>/<name>-wasm/`` (+ .zip)."""
     directory = Path(out_dir) / f"{project.name}-wasm"
+    if precision is None:  # [targets] wasm precision: "auto" (the default) runs the browser speed gate
+        precision = (project.section("targets").get("wasm") or {}).get("precision", "auto")
+        options.setdefault("max_slowdown", float(project.section("quantization").get("max_slowdown", 0.05)))
     with progress.stage(f"building the browser bundle {directory}"):
         result = build_wasm_bundle(build_dir, directory, precision, **options)
     progress.say(
         f"  {result.precision} model, onnxruntime-web {result.onnxruntime_web}, "
         f"{result.total_bytes / 1e6:.1f} MB on disk, {result.transfer_bytes / 1e6:.2f} MB to transfer (brotli)"
     )
+    if result.speed:
+        progress.say(f"  wasm precision: {result.speed['reason']}")
     return {
         "directory": str(result.directory),
         "zip": str(result.zip_path),
@@ -267,4 +303,5 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
         "onnxruntime_web": result.onnxruntime_web,
         "total_bytes": result.total_bytes,
         "transfer_bytes": result.transfer_bytes,
+        "precision_reason": (result.speed or {}).get("reason"),
     }

@@ -48,7 +48,7 @@ TARGETS = ("native", "wasm", "aarch64")
 
 # target -> "module:function" of its row provider; the module belongs to that target's stage.
 EXTERNAL_PROVIDERS = MappingProxyType({
-    "wasm": "edgepack.web.bench:bench_rows",
+    "wasm": "edgepack.web.browser_bench:bench_rows",
     "aarch64": "edgepack.edge.bench:bench_rows",
 })
 

@@ -35,6 +35,10 @@ if [ -f web/package-lock.json ]; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error)
   if [ -f web/vendor.py ]; then .venv/bin/python -m edgepack.web.vendor; fi
 fi
+if [ -f web/pyodide_npm/package-lock.json ]; then
+  log "npm ci (web/pyodide_npm/)"
+  (cd web/pyodide_npm && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 if [ -x scripts/arm64_root.sh ]; then
   log "arm64 root (cached in $EDGEPACK_CACHE)"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES, copy_sample, run_cli
+from tests.conftest import SAMPLES, copy_sample, run_cli
 from edgepack.errors import ProjectError
 from edgepack.project import load_project
 

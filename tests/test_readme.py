@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_sample
+from tests.conftest import REPO, copy_sample
 
 MARK = "<!-- readme-test: run -->"
 BLOCK = re.compile(re.escape(MARK) + r"\s*```(\w+)\n(.*?)```", re.S)

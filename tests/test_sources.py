@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import copy_sample, run_cli
+from tests.conftest import copy_sample, run_cli
 from edgepack.errors import ModelLoadError, UnsafeModelError
 from edgepack.export import export_project
 from edgepack.project import load_project

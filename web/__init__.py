@@ -14,6 +14,7 @@ _LAZY = {
     "make_server": "edgepack.web.serve",
     "ort_files": "edgepack.web.vendor",
     "vendor_ort": "edgepack.web.vendor",
+    "build_pyodide_bundle": "edgepack.web.pyodide",
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pyodide_support import (  # noqa: E402
+from tests.pyodide.pyodide_support import (  # noqa: E402
     CHROMIUM, CHROMIUM_FLAGS, CORPUS, GOLDEN_DIR, TEST_FILES, edgepack_server, open_page,
 )
 

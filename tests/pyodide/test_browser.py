@@ -10,7 +10,7 @@ import json
 import shutil
 
 import pytest
-from pyodide_support import GOLDEN_DIR, TEST_FILES, predict_in_page, run_python
+from tests.pyodide.pyodide_support import GOLDEN_DIR, TEST_FILES, predict_in_page, run_python
 
 from edgepack.runtime.pipeline import Pipeline
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pyodide_support import open_page, predict_in_page
+from tests.pyodide.pyodide_support import open_page, predict_in_page
 
 from edgepack.runtime.artifacts import PRECISION_TOLERANCE
 from edgepack.runtime.pipeline import Pipeline

@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from conftest import GOLDEN
+from tests.tokenizer.conftest import GOLDEN
 
 from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.tokenizer import Encoding, Tokenizer

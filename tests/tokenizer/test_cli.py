@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import GOLDEN, HERE
+from tests.tokenizer.conftest import GOLDEN, HERE
 
 from edgepack.cli import cli
 from edgepack.runtime.tokenizer.cli import run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import CORPUS, GOLDEN, golden_names, load_golden
+from tests.tokenizer.conftest import CORPUS, GOLDEN, golden_names, load_golden
 
 from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.tokenizer import Tokenizer

@@ -8,8 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import build_bundle, classify_in_page, edgepack_server, open_page, plain_server
-from tiny_artifact import LABELS, MAX_LENGTH, TEXTS
+from tests.web.conftest import build_bundle, classify_in_page, edgepack_server, open_page, plain_server
+from tests.web.tiny_artifact import LABELS, MAX_LENGTH, TEXTS
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_bundle, classify_in_page, edgepack_server, open_page
-from test_browser import HARD_TEXTS
+from tests.web.conftest import build_bundle, classify_in_page, edgepack_server, open_page
+from tests.web.test_browser import HARD_TEXTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import brotli
 import pytest
-from conftest import edgepack_server
+from tests.web.conftest import edgepack_server
 
 from edgepack.errors import ArtifactError
 from edgepack.web.serve import make_server

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import edgepack_server, open_page
+from tests.web.conftest import edgepack_server, open_page
 
 pytestmark = pytest.mark.browser
 

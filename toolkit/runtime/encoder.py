@@ -4,13 +4,14 @@ Batches are right-padded to their longest row, and to at least one position (an 
 one pad token with mask 0); web/src/pipeline.mjs applies the same rule. The tokenizer's own
 ``padding`` is switched off (per-batch padding gives identical answers with less work) after its
 ``pad_id`` has been read, and truncation is capped at the manifest's ``max_length``.
+
+numpy is imported only where arrays are made, so Pyodide (edgepack.web.pyodide) reuses this module
+with plain lists (``pad_rows``).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
-
-import numpy as np
 
 from edgepack.runtime.tokenizer import Tokenizer
 
@@ -26,16 +27,29 @@ def pad_id_of(tokenizer: Tokenizer) -> int:
     return 0
 
 
-def pad_batch(encodings: Sequence, pad_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Right-pad token ids / masks / type ids into int64 arrays, only for the inputs in ``names``."""
+_FIELDS = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+
+
+def pad_rows(encodings: Sequence, pad_id: int, names: Sequence[str]) -> tuple[dict[str, list[int]], list[int]]:
+    """Flat, right-padded rows per input name and the [batch, width] dims (plain Python lists)."""
     width = max([len(e.ids) for e in encodings] + [1])
-    fields = {"input_ids": ("ids", pad_id), "attention_mask": ("attention_mask", 0), "token_type_ids": ("type_ids", 0)}
-    out = {}
+    out: dict[str, list[int]] = {}
     for name in names:
-        attr, fill = fields[name]
-        rows = [list(getattr(e, attr)) for e in encodings]
-        out[name] = np.array([r + [fill] * (width - len(r)) for r in rows], dtype=np.int64).reshape(len(rows), width)
-    return out
+        attr, fill = _FIELDS[name], (pad_id if name == "input_ids" else 0)
+        flat: list[int] = []
+        for e in encodings:
+            row = list(getattr(e, attr))
+            flat += row + [fill] * (width - len(row))
+        out[name] = flat
+    return out, [len(encodings), width]
+
+
+def pad_batch(encodings: Sequence, pad_id: int, names: Sequence[str]) -> dict:
+    """Like ``pad_rows``, as int64 numpy arrays of shape [batch, width]."""
+    import numpy as np
+
+    rows, dims = pad_rows(encodings, pad_id, names)
+    return {name: np.array(flat, dtype=np.int64).reshape(dims) for name, flat in rows.items()}
 
 
 class BatchEncoder:
@@ -54,11 +68,11 @@ class BatchEncoder:
         return cls(Tokenizer.from_file(manifest.tokenizer_path()), input_names or manifest.input_names,
                    manifest.model.get("max_length"))
 
-    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    def __call__(self, texts: Sequence[str]) -> dict:
         return pad_batch(self.tokenizer.encode_batch(list(texts)), self.pad_id, self.input_names)
 
     def encode_one(self, text: str, pair: str | None = None):
         return self.tokenizer.encode(text, pair)
 
-    def pad(self, encodings: Sequence) -> dict[str, np.ndarray]:
+    def pad(self, encodings: Sequence) -> dict:
         return pad_batch(encodings, self.pad_id, self.input_names)

@@ -1,15 +1,17 @@
-"""Post-processing outside the graph: only naming results (softmax etc. are inside the graph)."""
+"""Post-processing outside the graph: only naming results (softmax etc. are inside the graph).
+
+Plain Python (numpy only inside ``cosine``), so Pyodide's runtime shares it.
+"""
 
 from __future__ import annotations
 
-import numpy as np
 
-
-def label_results(probabilities: np.ndarray, labels: list[str]) -> list[dict]:
-    """[{label, score, probabilities: {label: p}}] per row, probabilities in label order."""
+def label_results(probabilities, labels: list[str]) -> list[dict]:
+    """[{label, score, probabilities: {label: p}}] per row (arrays or lists), in label order."""
     out = []
-    for row in np.asarray(probabilities, dtype=np.float64):
-        best = int(row.argmax())
+    for row in probabilities:
+        row = [float(p) for p in row]
+        best = max(range(len(row)), key=row.__getitem__)
         out.append({
             "label": labels[best] if labels else str(best),
             "score": float(row[best]),
@@ -18,7 +20,9 @@ def label_results(probabilities: np.ndarray, labels: list[str]) -> list[dict]:
     return out
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def cosine(a, b):
+    import numpy as np
+
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     na = np.linalg.norm(a, axis=-1)

@@ -22,6 +22,8 @@ from pyodide.ffi import to_js
 from edgepack.errors import ArtifactError
 from edgepack.runtime.artifacts import MANIFEST_NAME, PRECISION_TOLERANCE
 from edgepack.runtime.manifest import Manifest
+from edgepack.runtime.encoder import BatchEncoder, pad_rows
+from edgepack.runtime.postprocess import label_results
 from edgepack.runtime.tokenizer import Tokenizer
 
 # Where the artifact's small files live in Pyodide's in-memory file system.
@@ -40,18 +42,6 @@ async def _fetch_verified(manifest: Manifest, rel: str):
     return await edgepack_js.fetchVerified(edgepack_js.baseUrl, rel, _js_object(meta))
 
 
-def _pad_id(tokenizer: Tokenizer) -> int:
-    # edgepack.runtime.encoder.pad_id_of: that module imports numpy at import time (absent here).
-    padding = tokenizer.padding or {}
-    if "pad_id" in padding:
-        return int(padding["pad_id"])
-    for token in ("[PAD]", "<pad>", "<PAD>"):
-        tid = tokenizer.token_to_id(token)
-        if tid is not None:
-            return tid
-    return 0
-
-
 def _int64(values: list[int]):
     """A JS BigInt64Array from Python ints, via one bytes copy (no per-element BigInt calls)."""
     raw = to_js(array("q", values).tobytes())  # Uint8Array, byteOffset 0
@@ -65,18 +55,10 @@ class BrowserPipeline:
         self.manifest = manifest
         self.precision = manifest.default_precision
         self.tokenizer = tokenizer
-        # The batching rule of edgepack.runtime.encoder.BatchEncoder, in its order: cap truncation at
-        # the manifest's max_length, read pad_id, then switch the tokenizer's padding off (padded per
-        # batch below).
-        max_length = manifest.model.get("max_length")
-        trunc = tokenizer.truncation
-        if max_length and (trunc is None or trunc.get("max_length", max_length) > max_length):
-            tokenizer.enable_truncation(max_length=int(max_length))
-        self.pad_id = _pad_id(tokenizer)
-        if tokenizer.padding is not None:
-            tokenizer.no_padding()
         self.session = session
         self.input_names = list(session.inputNames)
+        self.encoder = BatchEncoder(tokenizer, self.input_names, manifest.model.get("max_length"))
+        self.pad_id = self.encoder.pad_id
         self.output_names = list(session.outputNames)
 
     @classmethod
@@ -102,14 +84,7 @@ class BrowserPipeline:
 
     def feeds(self, encodings: list) -> dict:
         """Feeds for onnxruntime-web: rows right-padded to the longest, at least one position."""
-        width = max([len(e.ids) for e in encodings] + [1])
-        rows = {"input_ids": [], "attention_mask": [], "token_type_ids": []}
-        for e in encodings:
-            pad = width - len(e.ids)
-            rows["input_ids"] += list(e.ids) + [self.pad_id] * pad
-            rows["attention_mask"] += list(e.attention_mask) + [0] * pad
-            rows["token_type_ids"] += list(e.type_ids) + [0] * pad
-        dims = [len(encodings), width]
+        rows, dims = pad_rows(encodings, self.pad_id, self.input_names)
         return {name: _js_object({"data": _int64(rows[name]), "dims": dims}) for name in self.input_names}
 
     async def run(self, texts: list[str], encodings: list | None = None) -> dict[str, list[list[float]]]:
@@ -129,16 +104,7 @@ class BrowserPipeline:
         outputs = (await self.run(texts, encodings))[self.output_names[0]]
         if self.manifest.task != "text-classification":
             return [{"embedding": row} for row in outputs]
-        labels = self.manifest.labels
-        results = []
-        for row in outputs:
-            best = max(range(len(row)), key=row.__getitem__)
-            results.append({
-                "label": labels[best] if labels else str(best),
-                "score": row[best],
-                "probabilities": {(labels[i] if labels else str(i)): p for i, p in enumerate(row)},
-            })
-        return results
+        return label_results(outputs, self.manifest.labels)
 
     async def predict_json(self, texts_json: str) -> str:
         """For JS callers: a JSON list of texts in, JSON results out (floats round-trip exactly)."""

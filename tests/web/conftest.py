@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny_artifact import build_tiny_artifact  # noqa: E402
+from tests.web.tiny_artifact import build_tiny_artifact  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [

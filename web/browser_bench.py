@@ -341,8 +341,9 @@ def transfer_bytes(bundle: Path, urls: list[str]) -> tuple[int, list[str]]:
     """Bytes of the bundle files behind ``urls`` as edgepack serve sends them to a browser accepting
     br and gzip: the .br copy, else the .gz copy (kept where brotli did not pay), else the file."""
     total, files = 0, []
-    for url in dict.fromkeys(urls):
-        rel = urlsplit(url).path.lstrip("/") or "index.html"
+    # by path, not URL: every visit has its own server port
+    rels = dict.fromkeys((urlsplit(u).path.lstrip("/") or "index.html") for u in urls)
+    for rel in rels:
         if rel.endswith("/"):
             rel += "index.html"
         path = bundle / rel

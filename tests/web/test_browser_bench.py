@@ -177,3 +177,14 @@ def test_quick_wasm_bench_rows(sentiment):
     for r in rows.values():
         want = shipped if r["precision"] == shipped_precision else sentiment / "dist" / "bench" / f"wasm-{r['precision']}"
         assert Path(r["bundle"]) == want
+
+
+def test_transfer_counts_each_file_once_across_visits(tmp_path):
+    """Every visit has its own server port: a file fetched on three visits is downloaded once per visit."""
+    from edgepack.web.browser_bench import transfer_bytes
+
+    (tmp_path / "index.html").write_bytes(b"x" * 100)
+    (tmp_path / "a.wasm").write_bytes(b"y" * 1000)
+    (tmp_path / "a.wasm.br").write_bytes(b"z" * 10)
+    urls = [f"http://127.0.0.1:{port}/{f}" for port in (1, 2, 3) for f in ("", "a.wasm", "missing.js")]
+    assert transfer_bytes(tmp_path, urls) == (110, ["a.wasm", "index.html"])

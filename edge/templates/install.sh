@@ -30,7 +30,8 @@ set -eu
 umask 022
 
 PKG=$(cd "$(dirname "$0")" && pwd -P)
-say() { printf 'install.sh: %s\n' "$*" >&2; }
+T0=$(date +%s)
+say() { printf 'install.sh: [%ss] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
 die() { code=$1; shift; say "error: $*"; exit "$code"; }
 
 [ -f "$PKG/package.env" ] || die 2 "$PKG/package.env missing: this is not an edgepack package directory"
@@ -56,6 +57,35 @@ if [ "$MANAGER" = auto ]; then
     fi
 fi
 case "$MANAGER" in systemd|process|none) ;; *) die 2 "EDGEPACK_SERVICE_MANAGER=$MANAGER: use systemd, process or none" ;; esac
+
+link() { # atomically point link $1 at $2 (rename over the old link)
+    ln -sfn "$2" "$1.tmp.$$"
+    mv -fT "$1.tmp.$$" "$1"
+}
+
+take_lock() { # one install at a time (util-linux flock is on every Raspberry Pi OS); 1 if busy
+    command -v flock >/dev/null || return 0
+    exec 9>"$PREFIX/.install.lock"
+    flock -n 9
+}
+
+restore_pending_link() { # a run died between switch and readiness: point current back; 0 if it did
+    [ -f "$PREFIX/.pending" ] || return 1
+    old=$(cat "$PREFIX/.pending")
+    rm -f "$PREFIX/.pending"
+    [ -n "$old" ] && [ -d "$PREFIX/$old" ] || return 1
+    say "an earlier install was interrupted before its readiness check: restoring ${old#versions/}"
+    link "$PREFIX/current" "$old"
+}
+
+# `install.sh --recover`: only repair the link (the systemd unit runs this before every start,
+# so a reboot after a killed install starts the previous version). A running install owns it.
+if [ "${1:-}" = --recover ]; then
+    [ -d "$PREFIX/versions" ] || exit 0
+    take_lock || exit 0
+    restore_pending_link || true
+    exit 0
+fi
 
 # ---- 1. integrity, before anything else ---------------------------------------------------
 cd "$PKG"
@@ -85,18 +115,9 @@ WH="$PKG/wheelhouse/py$PYV"
 [ -d "$WH" ] || die 4 "no wheelhouse for Python 3.${PYV#3} ($PYTHON) in this package (it has: $(ls "$PKG/wheelhouse" | tr '\n' ' ')); rebuild it with --python"
 
 mkdir -p "$PREFIX/versions" "$PREFIX/log" "$PREFIX/run"
-# One install at a time (util-linux flock is on every Raspberry Pi OS).
-if command -v flock >/dev/null; then
-    exec 9>"$PREFIX/.install.lock"
-    flock -n 9 || die 5 "another install.sh is running on $PREFIX"
-fi
+take_lock || die 5 "another install.sh is running on $PREFIX"
 
 # ---- service control -----------------------------------------------------------------------
-link() { # atomically point link $1 at $2 (rename over the old link)
-    ln -sfn "$2" "$1.tmp.$$"
-    mv -fT "$1.tmp.$$" "$1"
-}
-
 pidfile="$PREFIX/run/service.pid"
 
 stop_process() {
@@ -202,15 +223,9 @@ rollback() { # $1: why; switch back to what served before, restart it, report; e
 }
 
 # ---- recover from a run killed between switch and readiness --------------------------------
-if [ -f "$PREFIX/.pending" ]; then
-    old=$(cat "$PREFIX/.pending")
-    if [ -n "$old" ] && [ -d "$PREFIX/$old" ]; then
-        say "an earlier install was interrupted before its readiness check: restoring ${old#versions/}"
-        link "$PREFIX/current" "$old"
-        restart_service
-        wait_ready || say "warning: restored ${old#versions/} is not ready; continuing with the install"
-    fi
-    rm -f "$PREFIX/.pending"
+if restore_pending_link; then
+    restart_service
+    wait_ready || say "warning: the restored version is not ready; continuing with the install"
 fi
 
 # ---- idempotent re-run -----------------------------------------------------------------------
@@ -235,7 +250,7 @@ if [ ! -f "$DEST/.complete" ]; then
     STAGE="$PREFIX/versions/.$VID.partial"
     rm -rf "$STAGE" "$DEST"
     mkdir -p "$STAGE"
-    cp -R "$PKG/model" "$PKG/runtime" "$PKG/bin" "$PKG/package.env" "$PKG/SHA256SUMS" "$STAGE/"
+    cp -R "$PKG/model" "$PKG/runtime" "$PKG/bin" "$PKG/package.env" "$PKG/SHA256SUMS" "$PKG/install.sh" "$STAGE/"
     say "creating the venv (Python 3.${PYV#3}) offline from the bundled wheelhouse"
     # --without-pip: Debian's ensurepip (python3-venv) may be missing, and pip runs from its wheel.
     # shellcheck disable=SC2086
@@ -262,11 +277,14 @@ fi
 old=$(current_target)
 echo "$old" >"$PREFIX/.pending.tmp"
 mv -f "$PREFIX/.pending.tmp" "$PREFIX/.pending"
-trap 'rollback "interrupted"' INT TERM HUP
+trap '[ -n "${waiter:-}" ] && kill "$waiter" 2>/dev/null; rollback "interrupted"' INT TERM HUP
 link "$PREFIX/current" "versions/$VID"
 say "switched to $VID; starting the service ($MANAGER)"
 restart_service
-wait_ready || rollback "the new version did not become ready"
+# In the background + `wait`: a trapped signal interrupts `wait` at once (not after the poll).
+wait_ready &
+waiter=$!
+wait "$waiter" || rollback "the new version did not become ready"
 trap - INT TERM HUP
 [ -n "$old" ] && [ "$old" != "versions/$VID" ] && link "$PREFIX/previous" "$old"
 rm -f "$PREFIX/.pending"

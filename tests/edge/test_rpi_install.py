@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -116,7 +118,20 @@ def test_install_rerun_rollback_upgrade_uninstall(rpi_packages, device):
     assert [p.name for p in (device.prefix / "versions").iterdir()] == [v1.split("/")[1]]
     assert not (device.prefix / ".pending").exists()
 
-    # 4. a good upgrade switches, keeps the previous version for manual rollback
+    # 4. killed after the switch, before readiness: Ctrl-C / SIGTERM rolls back at once ...
+    proc = _kill_after_switch(device, rpi_packages["v2"], signal.SIGTERM)
+    assert proc.returncode != 0 and "interrupted: rolling back to 1.0.0-" in proc.stderr, proc.stderr
+    assert device.current() == v1 and device.get("/readyz")[0] == 200
+    # ... and after SIGKILL (or power loss) the next run restores the previous version first
+    # (under systemd the unit's ExecStartPre does the same on the next start).
+    _kill_after_switch(device, rpi_packages["v2"], signal.SIGKILL)
+    assert device.current().startswith("versions/1.0.1-") and (device.prefix / ".pending").exists()
+    proc = device.run_script(rpi_packages["v1"])
+    assert proc.returncode == 0, proc.stderr
+    assert "interrupted before its readiness check: restoring 1.0.0-" in proc.stderr
+    assert device.current() == v1 and device.get("/readyz")[0] == 200
+
+    # 5. a good upgrade switches, keeps the previous version for manual rollback
     proc = device.run_script(rpi_packages["v2"])
     assert proc.returncode == 0, proc.stderr
     v2 = device.current()
@@ -126,7 +141,7 @@ def test_install_rerun_rollback_upgrade_uninstall(rpi_packages, device):
     assert status == 200 and [r["label"] for r in body["results"]] == ["Positive", "Negative"]
     assert (device.prefix / v2 / "bin" / "sentiment").is_file()
 
-    # 5. uninstall stops the service and removes the install
+    # 6. uninstall stops the service and removes the install
     pid2 = device.service_pid()
     proc = device.run_script(rpi_packages["v2"], "uninstall.sh")
     assert proc.returncode == 0, proc.stderr
@@ -141,3 +156,18 @@ def test_wheelhouse_in_package_matches_its_index(rpi_packages):
     assert house.wheels["onnxruntime"]["version"] == wheelhouse.ONNXRUNTIME_VERSION
     reqs = (wh / "requirements.txt").read_text().split()
     assert reqs[0] == f"onnxruntime=={wheelhouse.ONNXRUNTIME_VERSION}" and any(r.startswith("uvicorn==") for r in reqs)
+
+
+def _kill_after_switch(device, pkg, sig) -> subprocess.CompletedProcess:
+    """Run install.sh, and send ``sig`` to its process group once `current` points at the new
+    version but readiness is not confirmed (the `.pending` journal exists)."""
+    proc = subprocess.Popen(["sh", str(pkg / "install.sh")], env=device.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not ((device.prefix / ".pending").exists() and (device.current() or "").startswith("versions/1.0.1-")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "install.sh never reached the switch"
+        time.sleep(0.05)
+    os.killpg(proc.pid, sig)
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -1,9 +1,8 @@
 """Which ops each quantization mode touches, and which ops each deployment target can run.
 
-Targets: ``cpu`` and ``rpi`` run native ONNX Runtime's CPU kernels (x86-64 / aarch64 MLAS), so a
-model that loads here loads there. ``wasm`` runs onnxruntime-web's CPU kernels compiled to
-WebAssembly, which lacks a few kernels native builds have; a model holding one of them fails at
-session creation in the browser, so it must never reach the bundle.
+Targets: ``cpu`` runs this machine's ONNX Runtime; ``rpi`` runs native aarch64 ONNX Runtime of
+possibly an older version; ``wasm`` runs onnxruntime-web's CPU kernels compiled to WebAssembly. A
+model holding an op its target lacks fails at session creation there, so it must never ship to it.
 """
 
 from __future__ import annotations
@@ -14,20 +13,24 @@ from collections import Counter
 # DynamicQuantizeLSTM; GRU has no dynamically quantized kernel in ONNX Runtime, so it stays fp32.
 DYNAMIC_OPS = ("MatMul", "Gemm", "LSTM", "Attention", "Gather")
 # quantize_static (QDQ): calibrated activation ranges; the form for convolutions, because the
-# dynamic path would emit ConvInteger (see WASM_UNSUPPORTED).
+# dynamic path would emit ConvInteger (see RPI_UNSUPPORTED).
 STATIC_OPS = ("Conv", "MatMul", "Gemm", "Gather")
 CONV_OPS = ("Conv", "ConvTranspose")
 
-# op -> why the target cannot run it. Sources: onnxruntime issues #12558 / #15888 (native CPU has
-# only a uint8 x uint8 ConvInteger; the int8-weight form quantize_dynamic writes has no kernel)
-# and the onnxruntime-web operator list (2024-2026: no ConvInteger in the wasm build).
-WASM_UNSUPPORTED = {
-    "ConvInteger": "onnxruntime-web has no ConvInteger kernel; quantize convolutions statically (QDQ)",
+# op -> why the target cannot run it (known gaps, checked before anything runs; for wasm the
+# probe in wasm_probe.py then loads the model in the pinned onnxruntime-web itself).
+# ConvInteger with int8 weights -- what quantize_dynamic writes for Conv -- had only a uint8 x uint8
+# kernel until microsoft/onnxruntime#26585 (merged 2025-11; issues #12558, #15888). Measured
+# 2026-11: onnxruntime 1.31 (native) and onnxruntime-web 1.30 (wasm) both run it and agree to 6e-8,
+# but the rpi target may pin an older onnxruntime (design.md: 1.22-1.27 under qemu), so
+# convolutions are quantized statically (QDQ), which every version runs.
+NATIVE_UNSUPPORTED: dict[str, str] = {}
+RPI_UNSUPPORTED = {
+    "ConvInteger": "onnxruntime before #26585 (2025-11) has no int8-weight ConvInteger kernel; the rpi "
+                   "package may pin an older onnxruntime -- quantize convolutions statically (QDQ)",
 }
-NATIVE_UNSUPPORTED = {
-    "ConvInteger": "ONNX Runtime CPU implements ConvInteger for uint8 weights only; use static QDQ",
-}
-TARGET_UNSUPPORTED = {"cpu": NATIVE_UNSUPPORTED, "rpi": NATIVE_UNSUPPORTED, "wasm": WASM_UNSUPPORTED}
+WASM_UNSUPPORTED: dict[str, str] = {}
+TARGET_UNSUPPORTED = {"cpu": NATIVE_UNSUPPORTED, "rpi": RPI_UNSUPPORTED, "wasm": WASM_UNSUPPORTED}
 TARGETS = tuple(TARGET_UNSUPPORTED)
 
 

@@ -16,8 +16,9 @@ Manifest fields written (other stages read these):
   quantization           {precision, mode, format, per_channel, report (per op type), gate {evaluation,
                           thresholds, result}, fallback, per_channel_choice, timing, extra_precisions}
   targets.cpu / .rpi     {precision, reason, fp32_ms, quantized_ms, speedup, rounds, threads, measured_on}
-  targets.wasm           {precision, reason, form, ops, speed: {status: "pending", fp32_ms, int8_ms,
-                          decided_precision}} -- the web target times both in the browser and fills speed
+  targets.wasm           {precision, reason, form, ops, probe (onnxruntime-web in Node: loads?, max diff
+                          vs native, timing), speed: {status: "measured (node)" | "pending", fp32_ms,
+                          int8_ms, decided_precision}} -- the web target may re-time in the browser
   stages.quantize        {fingerprint, precision}
 """
 
@@ -38,7 +39,7 @@ from edgepack.errors import ProjectError, QuantizationError
 from edgepack.manifest_writer import write_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
-from edgepack.quantize import dynamic, extra, ops, report, speed, static
+from edgepack.quantize import dynamic, extra, ops, report, speed, static, wasm_probe
 from edgepack.quantize.evalset import calibration_feeds, evaluation_set, project_encoder, read_calibration_file
 from edgepack.quantize.fallback import Fallback, select
 from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all
@@ -51,6 +52,7 @@ STAGE_VERSION = "1"  # bump when the stage's decisions change, so `build` re-run
 MODES = ("auto", "dynamic", "static", "none")
 QUANTIZERS = {"dynamic": dynamic.quantize, "static": static.quantize}
 SPEED_TEXTS = 32
+WASM_PROBE_TEXTS = 16
 
 
 @dataclass
@@ -148,20 +150,37 @@ def _target_choices(project: Project, q_model, numbers: dict, settings: dict, pr
             targets[target] = {"precision": "fp32", "reason": f"{precision} model uses ops {target} cannot run: "
                                + "; ".join(f"{k}: {v}" for k, v in missing.items()), "unsupported_ops": sorted(missing)}
         elif target == "wasm":
-            fixed = forced if forced and forced != "auto" else None
-            targets[target] = {
-                "precision": fixed or precision,
-                "reason": ("set in edgepack.toml ([targets] wasm precision)" if fixed else
-                           f"every op of the {precision} model runs in onnxruntime-web; provisional until the web "
-                           "target times fp32 vs int8 in the browser (speed.status)"),
-                "form": numbers.get("form"),
-                "ops": sorted(ops.op_counts(q_model)),
-                "speed": {"status": "pending", "measure": "in the browser (web target)", "fp32_ms": None,
-                          f"{precision}_ms": None, "decided_precision": None},
-            }
+            targets[target] = _wasm_choice(numbers, settings, precision, forced)
         else:
             targets[target] = speed.native_choice(target, numbers["timing"], settings["max_slowdown"], precision, forced)
     return targets
+
+
+def _wasm_choice(numbers: dict, settings: dict, precision: str, forced: str | None) -> dict:
+    probe = numbers["wasm_probe"]
+    base = {"form": numbers.get("form"), "ops": numbers["ops"], "probe": probe}
+    pending = {"status": "pending", "measure": "in the browser (web target)", "fp32_ms": None,
+               f"{precision}_ms": None, "decided_precision": None}
+    q_model = probe.get("models", {}).get(precision, {})
+    if probe["status"] == "ran" and not q_model.get("loads", False):
+        return {**base, "precision": "fp32", "speed": pending,
+                "reason": f"onnxruntime-web could not load the {precision} model: {q_model.get('error')}"}
+    if forced and forced != "auto":
+        return {**base, "precision": forced, "speed": pending,
+                "reason": "set in edgepack.toml ([targets] wasm precision)"}
+    timing = probe.get("timing")
+    if not timing:
+        return {**base, "precision": precision, "speed": pending,
+                "reason": f"every op of the {precision} model is supported by onnxruntime-web; not timed "
+                          f"({probe.get('reason', 'probe did not time')}), the web target decides in the browser"}
+    # Same wasm binary and V8 engine as Chromium: a first decision the web target may overrule
+    # with in-browser numbers (design.md: an int8 LSTM ran slower than fp32 in onnxruntime-web).
+    choice = speed.native_choice("wasm", {"fp32_ms": timing["fp32_ms"], "quantized_ms": timing[f"{precision}_ms"],
+                                          "speedup": timing["speedup"]}, settings["max_slowdown"], precision, None)
+    return {**base, "precision": choice["precision"],
+            "reason": choice["reason"] + " in onnxruntime-web under Node; the web target may re-measure in the browser",
+            "speed": {"status": "measured (node)", "measure": "Node, same onnxruntime-web wasm", **timing,
+                      "decided_precision": choice["precision"]}}
 
 
 class _Run:
@@ -283,7 +302,13 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
             timing = speed.measure(fp32_path, q_path, evalset.feeds[:SPEED_TEXTS])
         form = f"{info['format']} ({info['mode']}), ops: " + ", ".join(
             sorted(op for op in ops.op_counts(q_model) if "Integer" in op or "Quant" in op or op.startswith("QLinear")))
-        targets = _target_choices(project, q_model, {"timing": timing, "form": form}, settings, "int8")
+        with progress.stage("onnxruntime-web probe (load + time fp32 and int8 in Node)"):
+            probe_feeds = evalset.feeds[:WASM_PROBE_TEXTS]
+            q_session = create_session(q_path)
+            native = [q_session.run(None, f)[0][0] for f in probe_feeds]
+            probe = wasm_probe.probe(fp32_path, q_path, probe_feeds, native)
+        numbers = {"timing": timing, "form": form, "ops": sorted(ops.op_counts(q_model)), "wasm_probe": probe}
+        targets = _target_choices(project, q_model, numbers, settings, "int8")
 
         pad_id = project_encoder(project, names).pad_id
         goldens = _golden_outputs(create_session(q_path), manifest, pad_id)

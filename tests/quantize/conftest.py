@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo_helpers import ZOO, copy_sample
+from tests.quantize.zoo_helpers import ZOO, copy_sample
 
 _BUILT: dict[str, Path] = {}
 

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 from edgepack.errors import EdgepackError, ProjectError, QuantizationError
 from edgepack.quantize import quantize_project
 from edgepack.quantize.prepare import load_onnx
-from zoo_helpers import REPO, clone, set_quantization
+from tests.quantize.zoo_helpers import REPO, clone, set_quantization
 
 
 def _snapshot(build):

@@ -8,7 +8,7 @@ import json
 
 from edgepack.quantize import quantize_project, run_stage
 from edgepack.project import load_project
-from zoo_helpers import clone, run_cli, set_quantization
+from tests.quantize.zoo_helpers import clone, run_cli, set_quantization
 
 
 def _snapshot(build):

@@ -6,6 +6,7 @@ import onnx
 
 from edgepack.quantize import ops
 from edgepack.quantize.prepare import preprocess
+from edgepack.runtime.session import create_session
 
 
 def test_dynamic_conv_would_emit_convinteger_which_wasm_cannot_run(zoo_built, tmp_path):
@@ -20,8 +21,12 @@ def test_dynamic_conv_would_emit_convinteger_which_wasm_cannot_run(zoo_built, tm
     quantize_dynamic(str(pre), str(out), op_types_to_quantize=["Conv"])
     model = onnx.load(str(out))
     assert "ConvInteger" in ops.op_counts(model)
-    assert "ConvInteger" in ops.unsupported_ops(model, "wasm")
-    assert "ConvInteger" in ops.unsupported_ops(model, "cpu")
+    # Older onnxruntime (the rpi package may pin one) has no int8-weight ConvInteger kernel ...
+    assert "ConvInteger" in ops.unsupported_ops(model, "rpi")
+    # ... while this machine's does (microsoft/onnxruntime#26585): if this starts failing, the
+    # table in ops.py needs the gap for cpu too.
+    assert ops.unsupported_ops(model, "cpu") == {}
+    create_session(out)
 
 
 def test_shipped_int8_models_hold_only_supported_ops(zoo_built):

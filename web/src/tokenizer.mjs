@@ -745,7 +745,7 @@ function truncate(a, b, params, added) {
 
 function padBatch(encodings, params) {
   if (!encodings.length) return;
-  let length = typeof params.strategy === 'object' ? params.strategy.Fixed : Math.max(...encodings.map((e) => e.length));
+  let length = typeof params.strategy === 'object' ? params.strategy.Fixed : encodings.reduce((m, e) => Math.max(m, e.length), 0);
   const multiple = params.pad_to_multiple_of;
   if (multiple && length % multiple) length += multiple - (length % multiple);
   for (const e of encodings) e.pad(length, params.pad_id, params.pad_type_id, params.pad_token, params.direction);

@@ -5,7 +5,8 @@ Standard library only (runs on a Raspberry Pi and under Pyodide). The JavaScript
 See SPEC.md in this folder.
 """
 
+from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.tokenizer.encoding import Encoding
 from edgepack.runtime.tokenizer.tokenizer import SUPPORTED_VERSIONS, Tokenizer
 
-__all__ = ["Encoding", "Tokenizer", "SUPPORTED_VERSIONS"]
+__all__ = ["Encoding", "Tokenizer", "TokenizerSpecError", "SUPPORTED_VERSIONS"]

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("transformers", reason="the hf extra (transformers) is not installed")
 
-from hf_tiny import make_folder, write_project  # noqa: E402
+from tests.hf.hf_tiny import make_folder, write_project  # noqa: E402
 
 
 def _exported(tmp_path_factory, name, *, kind="bert", task="feature-extraction", pooling="mean", extra="",
@@ -26,8 +26,9 @@ def _exported(tmp_path_factory, name, *, kind="bert", task="feature-extraction",
 
 @pytest.fixture(scope="session")
 def bert_mean(tmp_path_factory):
-    """BERT + sentence-transformers mean pooling + Normalize (the MiniLM recipe)."""
-    return _exported(tmp_path_factory, "bert-mean", pooling="mean")
+    """BERT + sentence-transformers mean pooling + Normalize (the MiniLM recipe); max_length beyond the
+    model's 64 positions, to be capped."""
+    return _exported(tmp_path_factory, "bert-mean", pooling="mean", max_length=4096)
 
 
 @pytest.fixture(scope="session")

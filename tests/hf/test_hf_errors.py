@@ -9,7 +9,7 @@ import sys
 import warnings
 
 import pytest
-from hf_tiny import make_folder, write_project
+from tests.hf.hf_tiny import make_folder, write_project
 
 from edgepack.errors import EdgepackError, ModelLoadError, ProjectError, UnsafeModelError
 from edgepack.export import export_project

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hf_tiny import TEXTS, make_folder, write_project
+from tests.hf.hf_tiny import TEXTS, make_folder, write_project
 
 from edgepack.runtime.pipeline import Pipeline
 
@@ -107,18 +107,14 @@ def test_tokenizer_ids_equal_hugging_face(bert_mean):
 
 def test_long_inputs_truncated_with_warning(tmp_path, bert_mean, sentence_transformer):
     """max_length beyond the position embeddings is capped (warning); long texts are truncated like
-    sentence-transformers truncates them."""
-    from edgepack.export import export_project
-    from edgepack.hf import HFLengthWarning
+    sentence-transformers truncates them. (bert_mean's edgepack.toml asks for max_length 4096.)"""
+    from edgepack.hf import HFLengthWarning, _warned
     from edgepack.project import load_project
 
-    folder = bert_mean[1]
-    project = write_project(tmp_path / "p", folder, max_length=4096)
-    with pytest.warns(HFLengthWarning, match=r"max_length 4096 exceeds .*capped to 64"):
+    project, folder, result = bert_mean
+    _warned.clear()  # warned once per project already, when the fixture exported it
+    with pytest.warns(HFLengthWarning, match=r"max_length 4096 exceeds .*position embeddings.*capped to 64"):
         assert load_project(project).max_length == 64
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = export_project(project)
     assert result.manifest["model"]["max_length"] == 64
     pipe = Pipeline.load(result.build_dir)
     long_text = "the quick brown fox jumps over the lazy dog " * 100
@@ -148,19 +144,19 @@ def test_dynamo_exporter_also_matches(tmp_path, bert_mean):
     assert np.abs(ts - dy).max() < 1e-5
 
 
-def test_build_never_reaches_the_network(tmp_path, monkeypatch):
-    """Loading goes through transformers offline: any socket connection during the build fails the test."""
+def test_loading_never_reaches_the_network(tmp_path, bert_mean, monkeypatch):
+    """transformers loads offline: any socket connection while the module is built fails the test."""
     import socket
 
-    from edgepack.export import export_project
+    from edgepack.hf import build_hf_module
+    from edgepack.project import load_project
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"network access attempted: {args!r}")
 
-    folder = make_folder(tmp_path / "model", pooling="mean", seed=3)
-    project = write_project(tmp_path, folder)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert export_project(project).parity.ok
+        module = build_hf_module(load_project(bert_mean[0]))
+    assert module.pooling == ("mean",)

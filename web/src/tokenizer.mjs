@@ -101,11 +101,6 @@ function isChinese(c) {
     (cp >= 0x2f800 && cp <= 0x2fa1f);
 }
 
-function decomposeChar(c, compat) {
-  if (!has(c, compat ? F_NFKD : F_NFD)) return [c];
-  return Array.from(c.normalize(compat ? 'NFKD' : 'NFD'));
-}
-
 const composeMemo = new Map();
 function composePair(a, b) {
   const key = a + '\u0000' + b;

@@ -340,8 +340,13 @@ def _extra_precisions(run: _Run, wanted, fp32_path, pre_path, scratch, manifest,
             result = run.gate(path)
         progress.say(f"  {precision}: " + result.lines()[0])
         record = {**info, "gate": result.as_dict(), "written": result.ok}
-        out[precision] = {"record": record, "path": path if result.ok else None,
-                          "golden": _golden_outputs(create_session(path), manifest, pad_id) if result.ok else None}
+        if info.get("nodes_int4") == 0:  # like INT8: nothing converted is not a result worth shipping
+            record.update(written=False, reason="no MatMul with constant weights: nothing to convert to int4")
+        elif not result.ok:
+            record["reason"] = "failed the accuracy gate: " + "; ".join(result.failures)
+        ok = record["written"]
+        out[precision] = {"record": record, "path": path if ok else None,
+                          "golden": _golden_outputs(create_session(path), manifest, pad_id) if ok else None}
     return out
 
 

@@ -81,8 +81,19 @@ def test_extra_precisions_pass_the_same_gate(zoo_built, tmp_path):
     from edgepack.runtime.pipeline import Pipeline
 
     assert Pipeline.load(project / "build", precision="fp16").self_test().ok
-    # int4 (MatMulNBits) needs MatMul weights; the LSTM sample has only a Gemm head, so whatever
-    # it did is reported and, when written, gated like the others.
+    # int4 (MatMulNBits) converts MatMul weights only; the LSTM sample has none (its head is a
+    # Gemm), and converting nothing is refused like an INT8 model with nothing quantized.
     int4 = extras["int4"]
-    assert "nodes_int4" in int4 and "gate" in int4
-    assert int4["written"] == ("int4" in result.manifest["precisions"])
+    assert int4["nodes_int4"] == 0 and not int4["written"] and "MatMul" in int4["reason"]
+    assert "int4" not in result.manifest["precisions"]
+
+
+def test_int4_converts_the_transformer_matmuls(zoo_built, tmp_path):
+    project = clone(zoo_built("transformer"), tmp_path)
+    result = quantize_project(project, precisions=["int4"])
+    int4 = result.section["extra_precisions"]["int4"]
+    assert int4["nodes_int4"] >= 4 and int4["written"] == int4["gate"]["ok"]
+    if int4["written"]:
+        from edgepack.runtime.pipeline import Pipeline
+
+        assert Pipeline.load(project / "build", precision="int4").self_test().ok

@@ -63,5 +63,5 @@ def quantize(project, mode, per_channel, calibration, precisions, as_json):
     for target, choice in result.manifest.get("targets", {}).items():
         click.echo(f"  {target}: {choice['precision']} ({choice['reason']})")
     for precision, rec in q.get("extra_precisions", {}).items():
-        click.echo(f"  {precision}: {'written' if rec['written'] else 'rejected by the gate: ' + '; '.join(rec['gate']['failures'])}")
+        click.echo(f"  {precision}: {'written' if rec['written'] else 'not written: ' + rec['reason']}")
     click.echo(f"wrote {result.build_dir / 'model.int8.onnx'}")

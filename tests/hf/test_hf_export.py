@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from tests.hf.hf_tiny import TEXTS, make_folder, write_project
+from tests.hf.hf_tiny import TEXTS, write_project
 
 from edgepack.runtime.pipeline import Pipeline
 

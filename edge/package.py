@@ -237,10 +237,11 @@ def _tar(root: Path, dest: Path) -> None:
                 tar.add(p, arcname=f"{root.name}/{p.relative_to(root).as_posix()}", filter=norm, recursive=False)
 
 
-def build_target(project, build_dir, out_dir, progress, precision: str | None = None, **options) -> dict:
-    """Adapter for ``edgepack.build.TARGETS['rpi']``."""
+def build_target(project, build_dir, out_dir, progress, precision: str | None = None,
+                 pythons: list[str] | None = None, **options) -> dict:
+    """Adapter for ``edgepack.build.TARGETS['rpi']`` (``pythons``: the CLI's repeatable --python)."""
     with progress.stage("building the Raspberry Pi (linux-aarch64) package"):
-        pkg = build_package(build_dir, out_dir, precision=precision, **options)
+        pkg = build_package(build_dir, out_dir, precision=precision, python=pythons or None, **options)
     progress.say(
         f"  {pkg.path.name}: {pkg.bytes / 1e6:.1f} MB ({pkg.unpacked_bytes / 1e6:.1f} MB unpacked), "
         f"{pkg.precision} model, onnxruntime {pkg.onnxruntime}, Python {', '.join(pkg.pythons)}"

@@ -13,16 +13,21 @@ import getpass
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tarfile
 import time
-from dataclasses import dataclass
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from edgepack.edge import emulate, wheelhouse
 
+REPO = Path(__file__).resolve().parents[2]
 REQUIRED = bool(os.environ.get("CI") or os.environ.get("EDGEPACK_REQUIRE_EDGE"))
 
 
@@ -35,6 +40,109 @@ def _missing(reason: str):
 def _cache() -> Path:
     # Not the sandboxed per-test EDGEPACK_CACHE: these are expensive and safe to share.
     return Path(os.environ.get("EDGEPACK_TEST_CACHE") or os.environ.get("EDGEPACK_CACHE") or Path.home() / ".cache" / "edgepack")
+
+
+# ---------------------------------------------------------------------------------- packages on a device
+
+
+def unpack(tar_gz: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tar_gz) as tar:
+        tar.extractall(dest, filter="tar")
+        top = tar.getnames()[0].split("/")[0]
+    return dest / top
+
+
+def reseal(pkg: Path) -> None:
+    """Rewrite SHA256SUMS after a test changed the package on purpose (a consistent but bad package)."""
+    from edgepack.runtime.hashing import sha256_file
+
+    files = sorted(p for p in pkg.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+    (pkg / "SHA256SUMS").write_text("".join(f"{sha256_file(p)}  {p.relative_to(pkg).as_posix()}\n" for p in files))
+
+
+@dataclass
+class Device:
+    """An install prefix + port served by emulated aarch64 python (process manager, no systemd)."""
+
+    py: emulate.Arm64Python
+    prefix: Path
+    port: int
+    ready_timeout: int = 180
+    extra_env: dict = field(default_factory=dict)
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            env[k] = emulate.DEAD_PROXY  # any download attempt fails: the install must be offline
+        env.update(
+            EDGEPACK_EXEC=" ".join(self.py.prefix()),
+            EDGEPACK_PYTHON=str(self.py.executable),
+            EDGEPACK_PREFIX=str(self.prefix),
+            EDGEPACK_PORT=str(self.port),
+            EDGEPACK_SERVICE_MANAGER="process",
+            EDGEPACK_READY_TIMEOUT=str(self.ready_timeout),
+            EDGEPACK_PIP_COMPILE="0",  # halves the emulated install; a Pi keeps the default
+            NO_PROXY="",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def run_script(self, pkg: Path, script: str = "install.sh", offline_ns: bool = False, timeout: int = 600, **kw):
+        cmd = ["sh", str(pkg / script)]
+        if offline_ns:
+            cmd = emulate.offline_command(cmd)
+        return subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=timeout, **kw)
+
+    def current(self) -> str | None:
+        link = self.prefix / "current"
+        return os.readlink(link) if link.is_symlink() else None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path: str, timeout: float = 10) -> tuple[int, dict | str]:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(self.url(path), timeout=timeout) as r:
+                body = r.read().decode()
+                status = r.status
+        except urllib.error.HTTPError as err:
+            body, status = err.read().decode(), err.code
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body
+
+    def post(self, path: str, payload, timeout: float = 60) -> tuple[int, dict]:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        req = urllib.request.Request(self.url(path), data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with opener.open(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    def service_pid(self) -> int | None:
+        pidfile = self.prefix / "run" / "service.pid"
+        try:
+            return int(pidfile.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self) -> None:
+        pid = self.service_pid()
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 # ---------------------------------------------------------------------------------- aarch64
@@ -74,23 +182,28 @@ def arm64_venv(arm64_python, aarch64_wheelhouse, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rpi_packages(sentiment_project, aarch64_wheelhouse, tmp_path_factory):
-    """v1 (1.0.0), v2 (1.0.1) and v2 missing the server library (installs, self-tests, never serves)."""
-    from rpi_helpers import reseal, unpack
+def rpi_packages(aarch64_wheelhouse, tmp_path_factory):
+    """Packages of samples/sentiment, cp311 only:
 
+    v1         1.0.0, made by `edgepack build --target rpi` (export, quantize, the gates' precision)
+    v2         1.0.1, the fp32 model
+    v2-broken  v2 without the server library: installs and self-tests, never becomes ready
+    """
+    from edgepack.build import build
     from edgepack.edge.package import build_package
 
     tmp = tmp_path_factory.mktemp("rpi-packages")
-    build = sentiment_project / "build"
+    project = tmp / "sentiment"
+    shutil.copytree(REPO / "samples" / "sentiment", project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
     houses = {"3.11": aarch64_wheelhouse.path}
-    v1 = build_package(build, tmp / "dist1", python="3.11", wheelhouses=houses)
+    v1 = Path(build(project, target="rpi", out=tmp / "dist1", pythons=["3.11"], wheelhouses=houses).artifact["package"])
     build2 = tmp / "build2"
-    shutil.copytree(build, build2)
+    shutil.copytree(project / "build", build2)
     manifest = json.loads((build2 / "manifest.json").read_text())
     manifest["model"]["version"] = "1.0.1"
     (build2 / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    v2 = build_package(build2, tmp / "dist2", python="3.11", wheelhouses=houses)
-    pkgs = {"v1.tar.gz": v1.path, "v1": unpack(v1.path, tmp / "v1"), "v2": unpack(v2.path, tmp / "v2")}
+    v2 = build_package(build2, tmp / "dist2", precision="fp32", python="3.11", wheelhouses=houses)
+    pkgs = {"build": project / "build", "v1.tar.gz": v1, "v1": unpack(v1, tmp / "v1"), "v2": unpack(v2.path, tmp / "v2")}
     broken = unpack(v2.path, tmp / "v2-broken")
     reqs = broken / "wheelhouse" / "py311" / "requirements.txt"
     reqs.write_text("".join(line + "\n" for line in reqs.read_text().split() if not line.startswith("uvicorn")))
@@ -102,8 +215,6 @@ def rpi_packages(sentiment_project, aarch64_wheelhouse, tmp_path_factory):
 @pytest.fixture
 def device(arm64_python, tmp_path):
     """An empty install prefix and a free port; the service started there is stopped afterwards."""
-    from rpi_helpers import Device
-
     dev = Device(py=arm64_python, prefix=tmp_path / "opt" / "sentiment", port=_free_port())
     yield dev
     dev.stop()

@@ -1,0 +1,105 @@
+"""Benchmark rows for aarch64: ``edgepack bench PROJECT --target aarch64``.
+
+The same worker the native rows use (edgepack.bench.worker) runs in the aarch64 python:
+- on an x86 machine under qemu-aarch64 (-cpu cortex-a72) in the cached arm64 root, with a venv
+  made offline from the package's wheelhouse. Labelled "emulated": it proves the numbers come
+  from aarch64 code with the device's wheels, and is NOT a measure of Pi speed (qemu is many
+  times slower, and unevenly so);
+- on an aarch64 machine (a Raspberry Pi with edgepack installed) natively, labelled "native".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import edgepack
+from edgepack.edge import emulate, wheelhouse
+
+PRECISIONS = ("fp32", "int8")
+WORKER_TIMEOUT_S = 1800
+
+
+def _venv(py: emulate.Arm64Python) -> Path:
+    """A cached emulated venv with the device wheels (made once, offline, then reused)."""
+    house = wheelhouse.build(py.python)
+    dest = emulate.default_root().parent / f"arm64-venv-cp{py.python.replace('.', '')}-ort{house.wheels['onnxruntime']['version']}"
+    if (dest / ".complete").is_file():
+        return dest
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        py.make_venv(tmp / "venv", house.path, list(wheelhouse.TOP_LEVEL))
+        (tmp / "venv" / ".complete").touch()
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(tmp / "venv", dest)  # the venv links to the root's python by absolute path: movable
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _source_dir(tmp: Path) -> Path:
+    """A PYTHONPATH entry holding this edgepack's package (runtime + bench worker), no torch needed."""
+    (tmp / "src").mkdir()
+    os.symlink(Path(edgepack.__file__).resolve().parent, tmp / "src" / "edgepack")
+    return tmp / "src"
+
+
+def bench_rows(request) -> list[dict]:
+    from edgepack.bench.runner import merge_rounds
+
+    native = platform.machine() in ("aarch64", "arm64")
+    available = [p for p in PRECISIONS if p in request.manifest.get("precisions", {})]
+    how = "native" if native else "emulated: qemu-aarch64 -cpu cortex-a72, correctness not Pi speed"
+    # The name itself says "qemu" so no table row can be mistaken for a Pi measurement.
+    stem = "aarch64" if native else "aarch64-qemu"
+    backends = {
+        f"{stem}-ort-{p}": {"name": f"{stem}-ort-{p}", "engine": "onnxruntime", "device": "cpu", "precision": p,
+                            "label": f"ONNX Runtime {p} (aarch64, {how})"}
+        for p in available
+    }
+    if native:
+        prefix = [sys.executable]
+    else:
+        py = emulate.Arm64Python(root=emulate.ensure_root())
+        prefix = py.command([], python=_venv(py) / "bin" / "python")
+    spec = {
+        "project_root": str(request.project_root), "build_dir": str(request.build_dir), "threads": request.threads,
+        "batch_sizes": list(request.batch_sizes), "seq_lengths": list(request.seq_lengths), "modes": ["e2e", "model"],
+        "texts": {str(s): t for s, t in request.texts.items()}, "timing": request.timing, "backends": backends,
+        "stages": {"enabled": False},
+    }  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="edgepack-bench-aarch64-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+        env = dict(os.environ, PYTHONPATH=str(_source_dir(tmp)), OMP_NUM_THREADS=str(request.threads))
+        for name, backend in backends.items():
+            results = []
+            for r in range(request.rounds):
+                if request.progress is not None:
+                    request.progress.say(f"→ round {r + 1}/{request.rounds}: {name}")
+                out = tmp / f"{name}-{r}.json"
+                spawn_t = time.monotonic()
+                cmd = prefix + ["-m", "edgepack.bench.worker", str(tmp / "spec.json"), name, repr(spawn_t), str(out)]
+                try:
+                    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    results.append({"backend": name, "label": backend["label"], "status": "failed",
+                                    "reason": f"aarch64 worker timed out after {WORKER_TIMEOUT_S}s"})
+                    continue
+                if out.is_file():
+                    results.append(json.loads(out.read_text(encoding="utf-8")))
+                else:
+                    results.append({"backend": name, "label": backend["label"], "status": "failed",
+                                    "reason": f"aarch64 worker exited {proc.returncode}: {proc.stderr.strip()[-800:]}"})
+            row = merge_rounds(results)
+            row["emulated"] = not native
+            rows.append(row)
+    return rows

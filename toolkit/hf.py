@@ -198,6 +198,15 @@ def _read_sentence_transformers(info: HFFolder) -> None:
     elif modules_path.is_file() and pooling_dir is not None:
         raise ModelLoadError(f"{modules_path}: names a Pooling module in {pooling_dir}/, but "
                              f"{folder / pooling_dir / 'config.json'} is missing")
+    prompts = folder / "config_sentence_transformers.json"
+    if prompts.is_file():
+        cfg = _read_json(prompts, "sentence-transformers settings")
+        name = cfg.get("default_prompt_name") if isinstance(cfg, dict) else None
+        if name:
+            # sentence-transformers prepends this prompt to every text; the exported graph cannot.
+            warnings.warn(f"{prompts}: default_prompt_name = {name!r}: sentence-transformers prepends the prompt "
+                          f"{(cfg.get('prompts') or {}).get(name, '')!r} to each text; edgepack does not, so "
+                          "add it to your texts to get the same embeddings", stacklevel=3)
     st_config = folder / "sentence_bert_config.json"
     if st_config.is_file():
         cfg = _read_json(st_config, "sentence-transformers settings")

@@ -137,3 +137,10 @@ def test_cli_reports_a_bad_folder_without_a_traceback(tmp_path, folder):
 
 def test_errors_are_edgepack_errors():
     assert issubclass(UnsafeModelError, EdgepackError)
+
+
+def test_default_prompt_is_warned_about(folder):
+    (folder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: "}, "default_prompt_name": "query"}))
+    with pytest.warns(UserWarning, match=r"default_prompt_name = 'query'.*'query: '"):
+        inspect_folder(folder)

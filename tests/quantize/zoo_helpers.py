@@ -1,17 +1,13 @@
-"""Helpers for the quantize tests (a module of its own: `conftest` is taken by tests/conftest.py)."""
+"""Helpers for the quantize tests."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO, copy_sample, run_cli  # noqa: F401 (re-exported for the quantize tests)
+
 ZOO = ("sentiment", "gru", "bilstm", "textcnn", "transformer")
-
-
-def copy_sample(name: str, dest: Path) -> Path:
-    shutil.copytree(REPO / "samples" / name, dest / name, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
-    return dest / name
 
 
 def clone(project: Path, dest: Path) -> Path:
@@ -30,12 +26,3 @@ def set_quantization(project: Path, **values) -> None:
     with open(project / "edgepack.toml", "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
-
-def run_cli(*args: str):
-    """`python -m edgepack.cli ARGS` in a subprocess, as a user runs it."""
-    import os
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "edgepack.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          env=dict(os.environ), timeout=600)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class HFFolder:
     pooling_source: str = "default (no 1_Pooling/config.json)"
     st_normalize: bool = False
     st_max_seq_length: int | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def max_positions(self) -> int:
@@ -178,8 +177,8 @@ def _read_sentence_transformers(info: HFFolder) -> None:
             if cls == "Normalize":
                 info.st_normalize = True
         if pooling_dir is None:
-            info.pooling, info.pooling_source = ("cls",), f"{modules_path} (no Pooling module: first token)"
-            info.notes.append("no Pooling module in modules.json: using the first ([CLS]) token")
+            raise ModelLoadError(f"{modules_path}: has no Pooling module, so sentence-transformers returns token "
+                                 "embeddings; add 1_Pooling/config.json (mean or cls) for sentence embeddings")
     pooling_path = folder / pooling_dir / "config.json" if pooling_dir else None
     if pooling_path is not None and pooling_path.is_file():
         cfg = _read_json(pooling_path, "sentence-transformers pooling")

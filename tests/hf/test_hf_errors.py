@@ -144,3 +144,20 @@ def test_default_prompt_is_warned_about(folder):
         json.dumps({"prompts": {"query": "query: "}, "default_prompt_name": "query"}))
     with pytest.warns(UserWarning, match=r"default_prompt_name = 'query'.*'query: '"):
         inspect_folder(folder)
+
+
+def test_modules_without_pooling_are_refused(folder):
+    modules = [m for m in json.loads((folder / "modules.json").read_text()) if not m["type"].endswith("Pooling")]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ModelLoadError, match=r"modules.json: has no Pooling module"):
+        inspect_folder(folder)
+
+
+def test_plain_folder_defaults_to_mean_pooling(folder):
+    """A folder without sentence-transformers files (a plain BertModel): mean pooling, the common choice."""
+    for name in ("modules.json", "sentence_bert_config.json"):
+        (folder / name).unlink()
+    shutil.rmtree(folder / "1_Pooling")
+    shutil.rmtree(folder / "2_Normalize")
+    info = inspect_folder(folder)
+    assert info.pooling == ("mean",) and "default" in info.pooling_source

@@ -256,6 +256,10 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
         with progress.stage("ONNX Runtime pre-processing (shape inference, optimisation)"):
             how = preprocess(fp32_path, pre_path)
         pre_model = load_onnx(pre_path)
+        unknown = sorted(set(settings["exclude_nodes"]) - {n.name for n in pre_model.graph.node})
+        if unknown:
+            raise ProjectError(f"{project.path}: [quantization] exclude_nodes: no node named {unknown} in the "
+                               "graph; use names from the quantization report (nodes_quantized / fallback ranking)")
         chosen_mode = ops.choose_mode(pre_model) if settings["mode"] == "auto" else settings["mode"]
         settings = {**settings, "mode": chosen_mode}
         with progress.stage(f"tokenizing the evaluation set"):

@@ -92,7 +92,8 @@ def test_missing_calibration_file_from_toml(zoo_built, tmp_path):
 
 
 @pytest.mark.parametrize("values, message", [({"mode": "fast"}, "mode"), ({"min_agreement": 1.5}, "min_agreement"),
-                                             ({"extra_precisions": ["int2"]}, "extra_precisions")])
+                                             ({"extra_precisions": ["int2"]}, "extra_precisions"),
+                                             ({"exclude_nodes": ["/no/such/Node"]}, "exclude_nodes")])
 def test_bad_settings_name_the_key(zoo_built, tmp_path, values, message):
     project = clone(zoo_built("gru"), tmp_path)
     set_quantization(project, **values)

@@ -129,3 +129,15 @@ def test_dynamo_exported_lstm_is_really_quantized(zoo_built, tmp_path):
 
     ops = {n.op_type for n in onnx.load(str(project / "build" / "model.int8.onnx")).graph.node}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+
+
+def test_exclude_nodes_keeps_named_nodes_fp32(zoo_built, tmp_path):
+    full = json.loads((zoo_built("sentiment") / "build" / "manifest.json").read_text())["quantization"]["report"]
+    lstm = next(n for n in full["nodes_quantized"] if n.endswith("LSTM"))
+    project = clone(zoo_built("sentiment"), tmp_path)
+    set_quantization(project, exclude_nodes=[lstm])
+    result = quantize_project(project)
+    report = result.section["report"]
+    assert lstm not in report["nodes_quantized"] and lstm in report["nodes_kept_fp32"]
+    assert report["per_op_type"]["LSTM"]["nodes_int8"] == 0
+    assert report["nodes_int8"] == full["nodes_int8"] - 1

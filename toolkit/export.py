@@ -26,7 +26,7 @@ from edgepack.parity import ParityReport, compare
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
 from edgepack.runtime.artifacts import PRECISION_FILES, PRECISION_TOLERANCE, TOKENIZER_NAME
-from edgepack.runtime.pipeline import pad_batch, pad_id_of
+from edgepack.runtime.encoder import BatchEncoder, pad_batch
 from edgepack.runtime.session import create_session
 from edgepack.runtime.tokenizer import Tokenizer
 
@@ -200,17 +200,14 @@ def export_project(project: Project | str | Path, out: str | Path | None = None,
 
         hf_inputs = default_inputs(project)
     tolerance = float(export_cfg.get("tolerance", PRECISION_TOLERANCE["fp32"]))
-    tokenizer = Tokenizer.from_file(project.tokenizer_path)
-    if (tokenizer.truncation or {}).get("max_length", 10**9) > project.max_length:
-        tokenizer.enable_truncation(max_length=project.max_length)
-    pad_id = pad_id_of(tokenizer)  # before no_padding(): the spec's pad_id wins
-    tokenizer.no_padding()
     output = OUTPUT_NAME[project.task]
     names = list(model_cfg.get("inputs", hf_inputs or DEFAULT_INPUTS))
     unknown = [n for n in names if n not in ("input_ids", "attention_mask", "token_type_ids")]
     if unknown:
         raise ProjectError(f"{project.path}: [model] inputs: {unknown} not supported "
                            "(use input_ids, attention_mask, token_type_ids)")
+    encoder = BatchEncoder(Tokenizer.from_file(project.tokenizer_path), names, project.max_length)
+    tokenizer, pad_id = encoder.tokenizer, encoder.pad_id
     texts = project.example_texts or ["hello world"]
     example = pad_batch(tokenizer.encode_batch(texts), pad_id, names)
     fp32_name = PRECISION_FILES["fp32"]

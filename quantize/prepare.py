@@ -8,7 +8,9 @@ reshapes), so a second try skips it; if both fail, the raw model is quantized an
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -55,9 +57,11 @@ def preprocess(src: Path, dst: Path) -> str:
                  {"skip_symbolic_shape": True}))
     for description, kwargs in attempts:
         try:
-            with warnings.catch_warnings(), _quiet_logging():
+            # When symbolic shape inference gives up, ORT dumps sym_shape_infer_temp.onnx + a
+            # <uuid>.data file into the *current directory*: run it from a scratch directory.
+            with warnings.catch_warnings(), _quiet_logging(), _in_directory(dst.parent):
                 warnings.simplefilter("ignore")
-                quant_pre_process(str(src), str(dst), **kwargs)
+                quant_pre_process(str(src.resolve()), str(dst.resolve()), **kwargs)
             return description
         except Exception:
             continue
@@ -65,6 +69,16 @@ def preprocess(src: Path, dst: Path) -> str:
 
     shutil.copyfile(src, dst)
     return "none (pre-processing failed; quantized the exported graph as is)"
+
+
+@contextlib.contextmanager
+def _in_directory(path: Path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 class _quiet_logging:

@@ -84,7 +84,21 @@ class Metrics:
             out += _histogram("edgepack_predict_latency_seconds", self.LATENCY_BUCKETS, self.latency, self.latency_sum)
             out += _histogram("edgepack_batch_size", self.BATCH_BUCKETS, self.batches, self.batch_sum)
             out += ["# TYPE edgepack_errors_total counter", f"edgepack_errors_total {self.errors}"]
+        rss = _rss_bytes()
+        if rss is not None:  # the standard process metric name, so existing dashboards pick it up
+            out += ["# TYPE process_resident_memory_bytes gauge", f"process_resident_memory_bytes {rss}"]
         return "\n".join(out) + "\n"
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _histogram(name, buckets, counts, total) -> list[str]:

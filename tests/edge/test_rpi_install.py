@@ -107,6 +107,10 @@ def test_install_rerun_rollback_upgrade_uninstall(rpi_packages, device):
     assert status == 200 and ready["ok"]
     status, body = device.post("/v1/predict", {"text": TEXTS[0]})
     assert status == 200 and body["results"][0]["label"] == "Positive"
+    status, metrics = device.get("/metrics")
+    rss = [line for line in metrics.splitlines() if line.startswith("process_resident_memory_bytes ")]
+    assert status == 200 and rss
+    print(f"service RSS on aarch64 under qemu: {int(rss[0].split()[1]) / 2**20:.0f} MiB (qemu adds its own)")
     pid1 = device.service_pid()
 
     # 2. re-running the same package changes nothing and keeps the same process

@@ -150,6 +150,8 @@ def test_overload_is_bounded_and_health_still_answers(server):
         gate.set()
     metrics = server.request("GET", "/metrics")[2].decode()
     assert 'edgepack_requests_total{path="/v1/predict",status="429"}' in metrics
+    rss = [line for line in metrics.splitlines() if line.startswith("process_resident_memory_bytes ")]
+    assert rss and int(rss[0].split()[1]) > 0
     # The two queued requests were answered by one model call: dynamic batching.
     assert 'edgepack_batch_size_bucket{le="2"}' in metrics
     count = [line for line in metrics.splitlines() if line.startswith("edgepack_batch_size_count")][0]

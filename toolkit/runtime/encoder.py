@@ -38,8 +38,10 @@ def pad_rows(encodings: Sequence, pad_id: int, names: Sequence[str]) -> tuple[di
         attr, fill = _FIELDS[name], (pad_id if name == "input_ids" else 0)
         flat: list[int] = []
         for e in encodings:
-            row = list(getattr(e, attr))
-            flat += row + [fill] * (width - len(row))
+            row = getattr(e, attr)
+            flat.extend(row)
+            if len(row) < width:
+                flat.extend([fill] * (width - len(row)))
         out[name] = flat
     return out, [len(encodings), width]
 
@@ -69,10 +71,11 @@ class BatchEncoder:
                    manifest.model.get("max_length"))
 
     def __call__(self, texts: Sequence[str]) -> dict:
-        return pad_batch(self.tokenizer.encode_batch(list(texts)), self.pad_id, self.input_names)
+        # offsets=False: the tokenizer's ids-only fast path (same ids and masks, no offset bookkeeping)
+        return pad_batch(self.tokenizer.encode_batch(list(texts), offsets=False), self.pad_id, self.input_names)
 
     def encode_one(self, text: str, pair: str | None = None):
-        return self.tokenizer.encode(text, pair)
+        return self.tokenizer.encode(text, pair, offsets=False)
 
     def pad(self, encodings: Sequence) -> dict:
         return pad_batch(encodings, self.pad_id, self.input_names)

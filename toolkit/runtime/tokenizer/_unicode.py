@@ -34,7 +34,7 @@ def _char_class(rs: list[tuple[int, int]]) -> str:
 class _RangeSet:
     """Membership test over sorted inclusive ranges, with a per-character memo."""
 
-    __slots__ = ("starts", "ends", "memo", "cls")
+    __slots__ = ("starts", "ends", "memo", "cls", "ascii_cls")
 
     def __init__(self, spec: str):
         rs = _parse_ranges(spec)
@@ -42,6 +42,9 @@ class _RangeSet:
         self.ends = [b for _, b in rs]
         self.memo: dict[str, bool] = {}
         self.cls = _char_class(rs)
+        # The same class cut to ASCII: on ASCII text a regex built from it matches exactly as the full
+        # one does, and runs about 3x faster (the full classes hold hundreds of ranges).
+        self.ascii_cls = _char_class([(a, min(b, 127)) for a, b in rs if a < 128])
 
     def __contains__(self, c: str) -> bool:
         r = self.memo.get(c)
@@ -76,6 +79,11 @@ _REGEXES = {
     "NON_SPACE_RE": lambda: f"[^{_g('SPACE').cls}]+",
     "BERT_PRETOK_RE": lambda: f"[^{_g('SPACE').cls}{_g('PUNCT').cls}]+|[{_g('PUNCT').cls}]",
     "WHITESPACE_PRETOK_RE": lambda: f"[{_g('WORD').cls}]+|[^{_g('WORD').cls}{_g('SPACE').cls}]+",
+    # ASCII-only twins of the pre-tokenizer patterns, for ASCII text (see _RangeSet.ascii_cls).
+    "NON_SPACE_ASCII_RE": lambda: f"[^{_g('SPACE').ascii_cls}]+",
+    "BERT_PRETOK_ASCII_RE": lambda: f"[^{_g('SPACE').ascii_cls}{_g('PUNCT').ascii_cls}]+|[{_g('PUNCT').ascii_cls}]",
+    "WHITESPACE_PRETOK_ASCII_RE": lambda: (f"[{_g('WORD').ascii_cls}]+|"
+                                           f"[^{_g('WORD').ascii_cls}{_g('SPACE').ascii_cls}]+"),
     "PUNCT_RE": lambda: f"[{_g('PUNCT').cls}]",
     "NUM_RE": lambda: f"[{_g('NUM').cls}]",
     # BERT clean_text drops NUL, U+FFFD and "other"; \t \n \r are not "other" (they become spaces).

@@ -51,11 +51,19 @@ class AddedVocabulary:
 
     def split(self, ns: NormalizedString, normalized: bool):
         """[(piece, token_or_None)] covering ns; matched pieces carry their AddedToken."""
-        regex = self.norm_re if normalized else self.raw_re
-        table = self.norm if normalized else self.raw
-        text = ns.text
-        if regex is None or not text:
+        spans = self.spans(ns.text, normalized)
+        if spans is None:
             return [(ns, None)]
+        return [(ns.slice(a, b), tok) for a, b, tok in spans]
+
+    def spans(self, text: str, normalized: bool):
+        """[(start, end, token_or_None)] covering text, or None when nothing matches (no such added
+        tokens, empty text, or no occurrence): the caller keeps the text whole. The fast path
+        (offsets=False) uses these spans directly; ``split`` turns them into NormalizedStrings."""
+        regex = self.norm_re if normalized else self.raw_re
+        if regex is None or not text or regex.search(text) is None:  # the common case: no added token
+            return None
+        table = self.norm if normalized else self.raw
         out = []
         start_offset = 0
         for m in regex.finditer(text):
@@ -75,11 +83,11 @@ class AddedVocabulary:
                 while stop < len(text) and text[stop] in U.SPACE:
                     stop += 1
             if start_offset < start:
-                out.append((ns.slice(start_offset, start), None))
-            out.append((ns.slice(start, stop), tok))
+                out.append((start_offset, start, None))
+            out.append((start, stop, tok))
             start_offset = stop
         if start_offset != len(text):
-            out.append((ns.slice(start_offset, len(text)), None))
+            out.append((start_offset, len(text), None))
         return out
 
 

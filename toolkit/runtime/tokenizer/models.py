@@ -1,4 +1,8 @@
-"""Models: a pre-token's text -> [(id, token, start, end)] with offsets inside the piece."""
+"""Models: a pre-token's text -> [(id, token, start, end)] with offsets inside the piece.
+
+``add_words(words, ids, tokens)`` is the ids-only fast path's entry: the same ids and tokens as
+``tokenize`` on each word, appended to the two lists, without offsets.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,22 @@ class WordLevel:
             raise TokenizerSpecError(f"WordLevel: {text!r} is not in the vocabulary and unk_token "
                                      f"{self.unk_token!r} is not in it either; add the unk token to model.vocab")
         return [(self.unk_id, self.unk_token, 0, len(text))]
+
+    def add_words(self, words: list[str], ids: list[int], tokens: list[str]) -> None:
+        found = list(map(self.vocab.get, words))  # one C-level pass
+        missing = found.count(None)
+        base = len(ids)
+        ids.extend(found)
+        tokens.extend(words)
+        if not missing:
+            return
+        if self.unk_id is None:
+            self.tokenize(words[found.index(None)])  # raises tokenize's error
+        k = -1
+        for _ in range(missing):  # tokenize's answer for a word outside the vocabulary, in place
+            k = found.index(None, k + 1)
+            ids[base + k] = self.unk_id
+            tokens[base + k] = self.unk_token
 
 
 class WordPiece:
@@ -72,6 +92,18 @@ class WordPiece:
             out.append(found)
             start = end
         return out
+
+    def add_words(self, words: list[str], ids: list[int], tokens: list[str]) -> None:
+        vocab, max_chars = self.vocab, self.max_chars
+        for w in words:
+            i = vocab.get(w) if len(w) <= max_chars else None
+            if i is not None:  # whole word in the vocabulary: tokenize's first answer
+                ids.append(i)
+                tokens.append(w)
+                continue
+            for i, t, _, _ in self.tokenize(w):
+                ids.append(i)
+                tokens.append(t)
 
 
 SUPPORTED = ("WordLevel", "WordPiece")

@@ -1,4 +1,9 @@
-"""Normalizers: NormalizedString -> NormalizedString, with HF's alignment bookkeeping."""
+"""Normalizers: NormalizedString -> NormalizedString, with HF's alignment bookkeeping.
+
+Each normalizer also has ``normalize_str(text) -> text``: the same text without alignments, for the
+ids-only fast path (``Tokenizer.encode(..., offsets=False)``). It is built from the same tables and
+primitives, and a test holds it to the full path on every golden file and on random Unicode.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,11 @@ def lowercase(ns: NormalizedString) -> None:
         changes.append((m[0], 0))
         changes.extend((x, 1) for x in m[1:])
     ns.transform(changes)
+
+
+def lowercase_str(text: str) -> str:
+    # The per-character mapping the changes in lowercase() spell out, joined.
+    return text.lower() if text.isascii() else text.translate(U.LOWER)
 
 
 def _decomposed(text: str, compat: bool) -> list[list]:
@@ -91,11 +101,18 @@ def _decompose_fast(ns: NormalizedString, compat: bool) -> bool:
     out.append(text[last:])
     new_align.extend(align[last:])
     new_text = "".join(out)
-    for m in U.MARK_RUN_RE.finditer(new_text):
+    if not _marks_in_order(new_text):
+        return False
+    ns.text, ns.align = new_text, new_align
+    return True
+
+
+def _marks_in_order(text: str) -> bool:
+    """No run of combining marks needs canonical reordering."""
+    for m in U.MARK_RUN_RE.finditer(text):
         classes = [U.CCC[c] for c in m.group()]
         if classes != sorted(classes):
             return False
-    ns.text, ns.align = new_text, new_align
     return True
 
 
@@ -108,6 +125,21 @@ def unicode_normalize(ns: NormalizedString, form: str) -> None:
     if form in ("NFC", "NFKC"):
         seq = _composed(seq)
     ns.transform([(c, chg) for c, chg in seq])
+
+
+def unicode_normalize_str(text: str, form: str) -> str:
+    """unicode_normalize's text: same shortcuts, same per-character decomposition and composition."""
+    if text.isascii() or unicodedata.is_normalized(form, text):
+        return text
+    compat = form in ("NFKD", "NFKC")
+    if form in ("NFD", "NFKD"):
+        fast = (U.NFKD_RE if compat else U.NFD_RE).sub(lambda m: U.decompose_char(m.group(), compat), text)
+        if _marks_in_order(fast):
+            return fast
+    seq = _decomposed(text, compat)
+    if form in ("NFC", "NFKC"):
+        seq = _composed(seq)
+    return "".join(c for c, _ in seq)
 
 
 def clean_text(ns: NormalizedString) -> None:
@@ -125,6 +157,10 @@ def strip_accents_bert(ns: NormalizedString) -> None:
         return
     unicode_normalize(ns, "NFD")
     ns.remove(U.NONSPACING_RE)
+
+
+def _pad_chinese(m) -> str:
+    return f" {m.group()} "
 
 
 class BertNormalizer:
@@ -145,10 +181,24 @@ class BertNormalizer:
         if self.lowercase:
             lowercase(ns)
 
+    def normalize_str(self, text: str) -> str:
+        if self.clean_text:
+            text = U.CLEAN_DROP_RE.sub("", text).translate(U.SPACE_TO_SPACE)
+        if self.handle_chinese_chars and not text.isascii():
+            text = U.CHINESE_RE.sub(_pad_chinese, text)
+        if self.strip_accents and not text.isascii():
+            text = U.NONSPACING_RE.sub("", unicode_normalize_str(text, "NFD"))
+        if self.lowercase:
+            text = lowercase_str(text)
+        return text
+
 
 class Lowercase:
     def normalize(self, ns):
         lowercase(ns)
+
+    def normalize_str(self, text):
+        return lowercase_str(text)
 
 
 class UnicodeForm:
@@ -158,19 +208,24 @@ class UnicodeForm:
     def normalize(self, ns):
         unicode_normalize(ns, self.form)
 
+    def normalize_str(self, text):
+        return unicode_normalize_str(text, self.form)
+
 
 class StripAccents:
     def normalize(self, ns):
         if not ns.text.isascii():
             ns.remove(U.COMBINING_RE)
 
+    def normalize_str(self, text):
+        return text if text.isascii() else U.COMBINING_RE.sub("", text)
+
 
 class Strip:
     def __init__(self, left=True, right=True):
         self.left, self.right = left, right
 
-    def normalize(self, ns):
-        text = ns.text
+    def _bounds(self, text):
         a, b = 0, len(text)
         if self.left:
             while a < b and text[a] in U.SPACE:
@@ -178,8 +233,16 @@ class Strip:
         if self.right:
             while b > a and text[b - 1] in U.SPACE:
                 b -= 1
-        if (a, b) != (0, len(text)):
-            ns.text, ns.align = text[a:b], ns.align[a:b]
+        return a, b
+
+    def normalize(self, ns):
+        a, b = self._bounds(ns.text)
+        if (a, b) != (0, len(ns.text)):
+            ns.text, ns.align = ns.text[a:b], ns.align[a:b]
+
+    def normalize_str(self, text):
+        a, b = self._bounds(text)
+        return text[a:b]
 
 
 class Replace:
@@ -189,6 +252,10 @@ class Replace:
     def normalize(self, ns):
         ns.replace(self.pattern, self.content)
 
+    def normalize_str(self, text):
+        # str.replace also scans left to right, non-overlapping; an empty pattern changes nothing.
+        return text.replace(self.pattern, self.content) if self.pattern else text
+
 
 class Sequence:
     def __init__(self, items):
@@ -197,6 +264,11 @@ class Sequence:
     def normalize(self, ns):
         for n in self.items:
             n.normalize(ns)
+
+    def normalize_str(self, text):
+        for n in self.items:
+            text = n.normalize_str(text)
+        return text
 
 
 SUPPORTED = ("BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip", "Replace",

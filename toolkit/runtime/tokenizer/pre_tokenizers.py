@@ -58,28 +58,35 @@ def apply_behavior(matches, behavior: str) -> list[tuple[int, int]]:
 
 
 # Pre-tokenizers never change characters, so a pre-token is a span (a, b) of the normalized text:
-# split(text, a, b) returns the non-empty spans inside [a, b).
+# split(text, a, b) returns the non-empty spans inside [a, b). words(text) returns the same pieces
+# as strings, for the ids-only fast path (no offsets to keep).
 
 class _RegexSpans:
-    def __init__(self, regex):
-        self.regex = regex
+    def __init__(self, regex, ascii_regex):
+        assert regex.groups == 0 == ascii_regex.groups, "words() relies on findall returning whole matches"
+        self.regex, self.ascii_regex = regex, ascii_regex  # the second: same matches on ASCII text, faster
 
     def split(self, text, a, b):
-        return [m.span() for m in self.regex.finditer(text, a, b)]
+        regex = self.ascii_regex if text.isascii() else self.regex
+        return [m.span() for m in regex.finditer(text, a, b)]
+
+    def words(self, text):
+        # The patterns have no groups, so findall returns the matched substrings (C speed).
+        return (self.ascii_regex if text.isascii() else self.regex).findall(text)
 
 
 def Whitespace():  # noqa: N802 -- named like the spec type
     """Regex ``\\w+|[^\\w\\s]+`` keeping the matches."""
-    return _RegexSpans(U.WHITESPACE_PRETOK_RE)
+    return _RegexSpans(U.WHITESPACE_PRETOK_RE, U.WHITESPACE_PRETOK_ASCII_RE)
 
 
 def WhitespaceSplit():  # noqa: N802
-    return _RegexSpans(U.NON_SPACE_RE)
+    return _RegexSpans(U.NON_SPACE_RE, U.NON_SPACE_ASCII_RE)
 
 
 def BertPreTokenizer():  # noqa: N802
     """WhitespaceSplit then Punctuation(Isolated), as one regex."""
-    return _RegexSpans(U.BERT_PRETOK_RE)
+    return _RegexSpans(U.BERT_PRETOK_RE, U.BERT_PRETOK_ASCII_RE)
 
 
 class _ByChar:
@@ -90,6 +97,9 @@ class _ByChar:
         if not self.regex.search(text, a, b):
             return [(a, b)] if b > a else []
         return [(s, e) for s, e in apply_behavior(char_matches(text, self.regex, a, b), self.behavior) if e > s]
+
+    def words(self, text):
+        return [text[a:b] for a, b in self.split(text, 0, len(text))]
 
 
 def Punctuation(behavior="Isolated"):  # noqa: N802
@@ -109,6 +119,9 @@ class Sequence:
         for p in self.items:
             spans = [q for s, e in spans for q in p.split(text, s, e)]
         return spans
+
+    def words(self, text):
+        return [text[a:b] for a, b in self.split(text, 0, len(text))]
 
 
 SUPPORTED = ("Whitespace", "WhitespaceSplit", "BertPreTokenizer", "Punctuation", "Digits", "Sequence")

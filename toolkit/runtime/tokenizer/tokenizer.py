@@ -3,6 +3,11 @@
 Pipeline (same order as tokenizers): added tokens (raw) -> normalizer -> added tokens (normalized)
 -> pre-tokenizer -> model -> truncation -> post-processor -> padding. Offsets are code-point
 indices into the input string. See SPEC.md next to this file for the documented subset.
+
+``offsets=False`` takes the ids-only fast path: the same pipeline on plain strings, without the
+alignment bookkeeping that offsets need (NormalizedString, spans). Ids, type ids, masks and tokens
+are the same as the full path's; ``offsets`` is None. Components without a text-only method (none
+today) send it back to the full path, so the answer never depends on what the fast path covers.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ def sanitize(text: str) -> str:
     one code point for one, so offsets are unchanged. JS does the same (as TextEncoder would)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if text.isascii():  # the common case, without a regex scan
+        return text
     return _SURROGATE_RE.sub("\ufffd", text) if _SURROGATE_RE.search(text) else text
+
+
+def _has_fast(component, method: str) -> bool:
+    """Does ``component`` (and every part of a Sequence) implement the fast path's ``method``?"""
+    if component is None:
+        return True
+    return hasattr(component, method) and all(_has_fast(c, method) for c in getattr(component, "items", ()))
 
 
 def _direction(value: str, what: str) -> str:
@@ -58,6 +72,8 @@ class Tokenizer:
         self._truncation = processors.truncation_from_spec(spec.get("truncation"), ctx.at("truncation"))
         self._padding = processors.padding_from_spec(spec.get("padding"), ctx.at("padding"))
         self.source = source
+        self._fast = (_has_fast(self.normalizer, "normalize_str") and _has_fast(self.pre_tokenizer, "words")
+                      and hasattr(self.model, "add_words"))
         if self._truncation:
             self._check_stride(self._truncation, ctx.at("truncation"))
 
@@ -183,6 +199,44 @@ class Tokenizer:
         n = len(ids)
         return Encoding(ids, [type_id] * n, tokens, offsets, [1] * n, [0] * n)
 
+    def _encode_sequence_fast(self, text: str, type_id: int) -> Encoding:
+        """_encode_sequence's ids and tokens, step for step, on plain strings (no offsets)."""
+        text = sanitize(text)
+        ids: list[int] = []
+        tokens: list[str] = []
+        spans = self.added.spans(text, False)
+        if spans is None:  # no raw added token in the text: one stretch
+            self._add_stretch_fast(text, ids, tokens)
+        else:
+            for a, b, tok in spans:
+                if tok is not None:
+                    ids.append(tok.id)
+                    tokens.append(text[a:b])
+                else:
+                    self._add_stretch_fast(text[a:b], ids, tokens)
+        return Encoding.ids_only(ids, type_id, tokens)
+
+    def _add_stretch_fast(self, piece: str, ids: list[int], tokens: list[str]) -> None:
+        """A stretch between raw added tokens: normalizer, normalized added tokens, pre-tokenizer, model."""
+        if self.normalizer is not None:
+            piece = self.normalizer.normalize_str(piece)
+        if not piece:
+            return
+        pre_tokenizer, add_words = self.pre_tokenizer, self.model.add_words
+        spans = self.added.spans(piece, True)
+        if spans is None:
+            add_words(pre_tokenizer.words(piece) if pre_tokenizer is not None else [piece], ids, tokens)
+            return
+        for s, e, tok in spans:
+            if s == e:
+                continue
+            sub = piece[s:e]
+            if tok is not None:
+                ids.append(tok.id)
+                tokens.append(sub)
+            else:
+                add_words(pre_tokenizer.words(sub) if pre_tokenizer is not None else [sub], ids, tokens)
+
     def _post_process(self, a: Encoding, b: Encoding | None, add_special_tokens: bool) -> Encoding:
         if self._truncation:
             added = self.post_processor.added_tokens(b is not None) if (self.post_processor and add_special_tokens) else 0
@@ -195,20 +249,42 @@ class Tokenizer:
             processors.pad_batch([out], self._padding)
         return out
 
-    def encode(self, text: str, pair: str | None = None, add_special_tokens: bool = True) -> Encoding:
-        a = self._encode_sequence(text, 0)
-        b = self._encode_sequence(pair, 1) if pair is not None else None
-        return self._post_process(a, b, add_special_tokens)
+    def encode(self, text: str, pair: str | None = None, add_special_tokens: bool = True,
+               offsets: bool = True) -> Encoding:
+        """``offsets=False``: ids-only fast path, same ids/type ids/masks/tokens, ``offsets`` None."""
+        if offsets or not self._fast:
+            a = self._encode_sequence(text, 0)
+            b = self._encode_sequence(pair, 1) if pair is not None else None
+        else:
+            a = self._encode_sequence_fast(text, 0)
+            b = self._encode_sequence_fast(pair, 1) if pair is not None else None
+        out = self._post_process(a, b, add_special_tokens)
+        if not offsets:
+            out.offsets = None
+        return out
 
-    def encode_batch(self, inputs, add_special_tokens: bool = True) -> list[Encoding]:
+    def encode_batch(self, inputs, add_special_tokens: bool = True, offsets: bool = True) -> list[Encoding]:
         out = []
-        for item in inputs:
-            if isinstance(item, (tuple, list)):
-                if len(item) != 2:
-                    raise TypeError("encode_batch: a pair must be a (text, pair) tuple")
-                out.append(self.encode(item[0], item[1], add_special_tokens))
-            else:
-                out.append(self.encode(item, None, add_special_tokens))
+        if not offsets and self._fast:
+            # encode()'s fast branch, inlined: at batch 32 the per-item call overhead shows.
+            seq, post = self._encode_sequence_fast, self._post_process
+            for item in inputs:
+                if isinstance(item, (tuple, list)):
+                    if len(item) != 2:
+                        raise TypeError("encode_batch: a pair must be a (text, pair) tuple")
+                    e = post(seq(item[0], 0), seq(item[1], 1) if item[1] is not None else None, add_special_tokens)
+                else:
+                    e = post(seq(item, 0), None, add_special_tokens)
+                e.offsets = None
+                out.append(e)
+        else:
+            for item in inputs:
+                if isinstance(item, (tuple, list)):
+                    if len(item) != 2:
+                        raise TypeError("encode_batch: a pair must be a (text, pair) tuple")
+                    out.append(self.encode(item[0], item[1], add_special_tokens, offsets))
+                else:
+                    out.append(self.encode(item, None, add_special_tokens, offsets))
         if self._padding:
             processors.pad_batch(out, self._padding)
         return out

@@ -59,6 +59,23 @@ export function padIdOf(spec) {
   return 0;
 }
 
+/**
+ * Cosine similarity of two vectors. 0 when either is all zeros (an empty text's mean-pooled
+ * embedding): "unrelated" reads better than NaN. For L2-normalised embeddings this is their dot product.
+ */
+export function cosine(a, b) {
+  if (a.length !== b.length) throw new RangeError(`cosine: vectors of ${a.length} and ${b.length} values`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}
+
 export class Pipeline {
   /**
    * Fetch manifest, tokenizer and model (hash-checked) from `baseUrl` and create the session.
@@ -162,6 +179,36 @@ export class Pipeline {
   }
 
   /**
+   * Sentence embeddings (feature-extraction models): [{text, embedding: Float32Array, ids, tokens,
+   * latencyMs, inferenceMs}], one per text. One model run per text on purpose: an int8 model
+   * quantizes activations with one scale per tensor (DynamicQuantizeLinear), so a text's vector
+   * would depend on the texts batched with it; alone, it equals what every other target computes.
+   */
+  async embed(texts) {
+    const out = [];
+    for (const text of texts) {
+      const { outputs, encodings, latencyMs, inferenceMs } = await this.run([text]);
+      const name = outputs.embeddings ? 'embeddings' : this.task === 'feature-extraction' ? Object.keys(outputs)[0] : null;
+      if (!name) throw new ManifestError(`the model has no "embeddings" output (task ${this.task}); embed() needs one`);
+      const embedding = Float32Array.from(outputs[name].data);
+      out.push({ text, embedding, ids: encodings[0].ids, tokens: encodings[0].ids.length, latencyMs, inferenceMs });
+    }
+    return out;
+  }
+
+  /** Cosine similarity of two texts' embeddings. */
+  async similarity(a, b) {
+    const [ea, eb] = await this.embed([a, b]);
+    return cosine(ea.embedding, eb.embedding);
+  }
+
+  /** texts ranked by cosine to query, most similar first (ties keep input order): [{text, index, score}]. */
+  async rank(query, texts) {
+    const [q, ...rows] = await this.embed([query, ...texts]);
+    return rankBy(q.embedding, rows.map((r) => r.embedding), texts);
+  }
+
+  /**
    * Check tokenizer and model against manifest.golden for this precision.
    * Returns {passed, precision, tolerance, cases: [{text, idsMatch, maxAbsDiff, ok, message}]}.
    */
@@ -205,6 +252,13 @@ export class Pipeline {
     const passed = cases.length > 0 && cases.every((c) => c.ok);
     return { passed, precision: this.precision, tolerance: this.tolerance, cases };
   }
+}
+
+/** Rank precomputed vectors against a query vector: [{text, index, score}], best first, stable on ties. */
+export function rankBy(query, vectors, texts = []) {
+  return vectors
+    .map((v, index) => ({ text: texts[index], index, score: cosine(query, v) }))
+    .sort((x, y) => y.score - x.score || x.index - y.index);
 }
 
 export { OrtSession } from './session.mjs';

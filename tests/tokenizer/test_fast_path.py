@@ -161,6 +161,14 @@ def test_component_without_fast_method_falls_back_to_the_full_path(monkeypatch, 
     assert [fields(e) for e in got] == [fields(e) for e in full.encode_batch(texts)]
 
 
+def test_wordpiece_word_cache_overflow_keeps_answers(corpus):
+    tok = Tokenizer.from_file(GOLDEN / "bert_uncased.tokenizer.json")
+    tok.model.CACHE_SIZE = 3  # clears all the time
+    texts = (corpus[::7] + ["unaffable amazing, unaffably", "an unaffable tokenizer"]) * 2  # 2nd half: hits
+    assert [fields(e) for e in tok.encode_batch(texts, offsets=False)] == [fields(e) for e in tok.encode_batch(texts)]
+    assert 0 < len(tok.model._cache) <= 3
+
+
 def test_offsets_default_unchanged():
     tok = Tokenizer.from_file(SENTIMENT)
     e = tok.encode("Hello, world!")

@@ -84,6 +84,10 @@ _REGEXES = {
     "BERT_PRETOK_ASCII_RE": lambda: f"[^{_g('SPACE').ascii_cls}{_g('PUNCT').ascii_cls}]+|[{_g('PUNCT').ascii_cls}]",
     "WHITESPACE_PRETOK_ASCII_RE": lambda: (f"[{_g('WORD').ascii_cls}]+|"
                                            f"[^{_g('WORD').ascii_cls}{_g('SPACE').ascii_cls}]+"),
+    # ASCII characters clean_text changes (drops, or maps to " "): none in the text, nothing to do.
+    "CLEAN_TOUCH_ASCII_RE": lambda: (f"[\x00{_g('OTHER').ascii_cls}"
+                                     + "".join(re.escape(chr(c)) for c in range(128) if c != 32 and chr(c) in _g('SPACE'))
+                                     + "]"),
     "PUNCT_RE": lambda: f"[{_g('PUNCT').cls}]",
     "NUM_RE": lambda: f"[{_g('NUM').cls}]",
     # BERT clean_text drops NUL, U+FFFD and "other"; \t \n \r are not "other" (they become spaces).

@@ -60,6 +60,7 @@ class WordPiece:
         self.inv = {v: k for k, v in vocab.items()}
         # Longest possible piece bounds the greedy search (same answer, linear in word length).
         self.max_piece = max((len(k) for k in vocab), default=0)
+        self._cache: dict[str, list[tuple[int, str]]] = {}
 
     def _unk(self, n):
         i = self.vocab.get(self.unk_token)
@@ -93,15 +94,24 @@ class WordPiece:
             start = end
         return out
 
+    CACHE_SIZE = 10_000  # words split by the greedy search, remembered (cleared when full)
+
     def add_words(self, words: list[str], ids: list[int], tokens: list[str]) -> None:
-        vocab, max_chars = self.vocab, self.max_chars
+        vocab, max_chars, cache = self.vocab, self.max_chars, self._cache
         for w in words:
-            i = vocab.get(w) if len(w) <= max_chars else None
-            if i is not None:  # whole word in the vocabulary: tokenize's first answer
-                ids.append(i)
-                tokens.append(w)
-                continue
-            for i, t, _, _ in self.tokenize(w):
+            pieces = cache.get(w)
+            if pieces is None:
+                i = vocab.get(w) if len(w) <= max_chars else None
+                if i is not None:  # whole word in the vocabulary: tokenize's first answer
+                    ids.append(i)
+                    tokens.append(w)
+                    continue
+                # Real text repeats its words, and the greedy search is the slow part: cache it.
+                pieces = [(i, t) for i, t, _, _ in self.tokenize(w)]
+                if len(cache) >= self.CACHE_SIZE:
+                    cache.clear()
+                cache[w] = pieces
+            for i, t in pieces:
                 ids.append(i)
                 tokens.append(t)
 

@@ -182,6 +182,9 @@ class BertNormalizer:
             lowercase(ns)
 
     def normalize_str(self, text: str) -> str:
+        if text.isascii() and (not self.clean_text or U.CLEAN_TOUCH_ASCII_RE.search(text) is None):
+            # clean_text changes nothing here, and the other steps touch only non-ASCII text but lowercase
+            return text.lower() if self.lowercase else text
         if self.clean_text:
             text = U.CLEAN_DROP_RE.sub("", text).translate(U.SPACE_TO_SPACE)
         if self.handle_chinese_chars and not text.isascii():

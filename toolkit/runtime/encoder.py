@@ -30,19 +30,27 @@ def pad_id_of(tokenizer: Tokenizer) -> int:
 _FIELDS = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
 
 
+def _width(encodings: Sequence) -> int:
+    return max([len(e.ids) for e in encodings] + [1])
+
+
+def _append_rows(flat: list[int], encodings: Sequence, name: str, pad_id: int, width: int) -> None:
+    """Append ``name``'s rows, each right-padded to ``width``, to ``flat``."""
+    attr, fill = _FIELDS[name], (pad_id if name == "input_ids" else 0)
+    for e in encodings:
+        row = getattr(e, attr)
+        flat.extend(row)
+        if len(row) < width:
+            flat.extend([fill] * (width - len(row)))
+
+
 def pad_rows(encodings: Sequence, pad_id: int, names: Sequence[str]) -> tuple[dict[str, list[int]], list[int]]:
     """Flat, right-padded rows per input name and the [batch, width] dims (plain Python lists)."""
-    width = max([len(e.ids) for e in encodings] + [1])
+    width = _width(encodings)
     out: dict[str, list[int]] = {}
     for name in names:
-        attr, fill = _FIELDS[name], (pad_id if name == "input_ids" else 0)
-        flat: list[int] = []
-        for e in encodings:
-            row = getattr(e, attr)
-            flat.extend(row)
-            if len(row) < width:
-                flat.extend([fill] * (width - len(row)))
-        out[name] = flat
+        out[name] = flat = []
+        _append_rows(flat, encodings, name, pad_id, width)
     return out, [len(encodings), width]
 
 
@@ -50,8 +58,14 @@ def pad_batch(encodings: Sequence, pad_id: int, names: Sequence[str]) -> dict:
     """Like ``pad_rows``, as int64 numpy arrays of shape [batch, width]."""
     import numpy as np
 
-    rows, dims = pad_rows(encodings, pad_id, names)
-    return {name: np.array(flat, dtype=np.int64).reshape(dims) for name, flat in rows.items()}
+    width = _width(encodings)
+    flat: list[int] = []
+    for name in names:
+        _append_rows(flat, encodings, name, pad_id, width)
+    # One list -> array conversion for every input (it dominates small batches); each input is a
+    # C-contiguous [batch, width] view of the block.
+    block = np.array(flat, dtype=np.int64).reshape(len(names), len(encodings), width)
+    return {name: block[k] for k, name in enumerate(names)}
 
 
 class BatchEncoder:

@@ -19,7 +19,7 @@ from tests.tokenizer.conftest import GOLDEN, HERE, golden_names, load_golden
 
 from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.encoder import BatchEncoder, pad_batch
-from edgepack.runtime.tokenizer import Tokenizer, normalizers
+from edgepack.runtime.tokenizer import Tokenizer, normalizers, pre_tokenizers
 from edgepack.runtime.tokenizer import _unicode as U
 
 NAMES = golden_names()
@@ -139,13 +139,17 @@ def test_long_text_fast_equals_full():
                                               ("BERT_PRETOK_RE", "BERT_PRETOK_ASCII_RE"),
                                               ("WHITESPACE_PRETOK_RE", "WHITESPACE_PRETOK_ASCII_RE")])
 def test_ascii_pre_tokenizer_patterns_split_ascii_text_like_the_full_ones(full, ascii_only):
-    """Every pair of ASCII characters, around a letter: the ASCII twin finds the same words."""
+    """Every pair of ASCII characters, around a letter: the ASCII twin finds the same words, and so
+    does the pre-tokenizer's words() (BertPreTokenizer's goes through str.split())."""
+    pre = {"NON_SPACE_RE": pre_tokenizers.WhitespaceSplit(), "BERT_PRETOK_RE": pre_tokenizers.BertPreTokenizer(),
+           "WHITESPACE_PRETOK_RE": pre_tokenizers.Whitespace()}[full]
     full, ascii_only = getattr(U, full), getattr(U, ascii_only)
     chars = [chr(i) for i in range(128)]
     for a in chars:
         for b in chars:
             text = f"{a}{b}x{a} {b}"
-            assert ascii_only.findall(text) == full.findall(text), repr(text)
+            want = full.findall(text)
+            assert ascii_only.findall(text) == want and pre.words(text) == want, repr(text)
 
 
 # ---- fallback and the runtime --------------------------------------------------------------------

@@ -88,6 +88,11 @@ _REGEXES = {
     "CLEAN_TOUCH_ASCII_RE": lambda: (f"[\x00{_g('OTHER').ascii_cls}"
                                      + "".join(re.escape(chr(c)) for c in range(128) if c != 32 and chr(c) in _g('SPACE'))
                                      + "]"),
+    "PUNCT_ASCII_RE": lambda: f"[{_g('PUNCT').ascii_cls}]",
+    # ASCII characters where str.split() and White_Space disagree (\x1c-\x1f): str.split() is only
+    # a stand-in for the whitespace split when none of them is in the text.
+    "SPLIT_UNSAFE_ASCII_RE": lambda: "[" + "".join(re.escape(chr(c)) for c in range(128)
+                                                  if chr(c).isspace() != (chr(c) in _g('SPACE'))) + "]",
     "PUNCT_RE": lambda: f"[{_g('PUNCT').cls}]",
     "NUM_RE": lambda: f"[{_g('NUM').cls}]",
     # BERT clean_text drops NUL, U+FFFD and "other"; \t \n \r are not "other" (they become spaces).

@@ -84,9 +84,22 @@ def WhitespaceSplit():  # noqa: N802
     return _RegexSpans(U.NON_SPACE_RE, U.NON_SPACE_ASCII_RE)
 
 
+def _spaced(m) -> str:
+    return f" {m.group()} "
+
+
+class _BertSpans(_RegexSpans):
+    def words(self, text):
+        # ASCII text: space out each punctuation character and let str.split() cut on whitespace
+        # -- the same words as the regex, about twice as fast (most runtime input is ASCII).
+        if text.isascii() and U.SPLIT_UNSAFE_ASCII_RE.search(text) is None:
+            return U.PUNCT_ASCII_RE.sub(_spaced, text).split()
+        return super().words(text)
+
+
 def BertPreTokenizer():  # noqa: N802
     """WhitespaceSplit then Punctuation(Isolated), as one regex."""
-    return _RegexSpans(U.BERT_PRETOK_RE, U.BERT_PRETOK_ASCII_RE)
+    return _BertSpans(U.BERT_PRETOK_RE, U.BERT_PRETOK_ASCII_RE)
 
 
 class _ByChar:

@@ -42,3 +42,22 @@ def run_cli(*args: str, cwd: Path | None = None, input: str | None = None, env: 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([PYTHON, "-m", "edgepack.cli", *args], cwd=cwd or REPO, input=input,
                           capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """ONE headless Chromium per test process (Playwright's sync API allows one per thread).
+
+    Debian's /usr/bin/chromium driven by Playwright (never `playwright install`); every launch gets
+    a fresh temporary profile, every test a fresh context.
+    """
+    from edgepack.web.browser_bench import CHROMIUM, CHROMIUM_FLAGS
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium); see scripts/setup.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS), headless=True)
+        yield b
+        b.close()

@@ -94,13 +94,17 @@ def _speed_gate(manifest, precision: str | None, measured: dict | None, max_slow
     """Precision "auto" (or None while quantize left the wasm speed decision pending): time fp32 vs
     int8 in the browser (edgepack.web.browser_bench) -> (precision, decision or None)."""
     wasm = (manifest.data.get("targets") or {}).get("wasm") or {}
-    pending = (wasm.get("speed") or {}).get("status") == "pending" and not str(wasm.get("reason", "")).startswith("set in")
-    if precision != "auto" and not (precision is None and pending):
+    status = (wasm.get("speed") or {}).get("status")
+    if precision is None:
+        if status != "pending" or str(wasm.get("reason", "")).startswith("set in"):
+            return wasm.get("precision"), None  # what `edgepack quantize` recorded stands
+        precision = "auto"
+    if precision != "auto":
         return precision, None
     if "int8" not in manifest.precisions or "fp32" not in manifest.precisions:
         return None, None  # nothing to choose between: the recorded / default precision
-    if wasm.get("precision", "int8") != "int8":
-        return wasm["precision"], None  # quantize refused int8 here already (ops), with its reason
+    if wasm.get("precision") == "fp32" and status == "pending":
+        return "fp32", None  # quantize refused int8 for this target (ops), with its reason
     if not (manifest.data.get("parity") or {}).get("int8", {}).get("ok", True):
         return "fp32", {"precision": "fp32", "reason": "int8 did not pass the accuracy gate", "fp32_ms": None,
                         "int8_ms": None}

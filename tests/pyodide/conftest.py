@@ -34,19 +34,6 @@ def pyodide_bundle(sentiment_project, tmp_path_factory) -> Path:
     return bundle
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium); see scripts/setup.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        # Every launch gets a fresh temporary profile (its own --user-data-dir).
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
-        yield b
-        b.close()
-
-
 @pytest.fixture(scope="module")
 def loaded(browser, pyodide_bundle):
     """(page, log, url): the bundle's page, loaded once for the module, under `edgepack serve`."""

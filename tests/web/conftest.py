@@ -89,19 +89,6 @@ def served_bundle(tiny_bundle):
         yield url
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium); see scripts/setup.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        # Playwright gives every launch a fresh temporary profile (its own --user-data-dir).
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
-        yield b
-        b.close()
-
-
 @dataclass
 class PageLog:
     """Everything a page did that a clean load must not do."""

@@ -27,7 +27,7 @@ def sentiment(tmp_path_factory):
     shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
     quantize_project(project)  # exports first (the build is missing)
     data = json.loads((project / "build" / "manifest.json").read_text(encoding="utf-8"))
-    assert "int8" in data["precisions"] and data["targets"]["wasm"]["speed"]["status"] == "pending"
+    assert "int8" in data["precisions"] and data["targets"]["wasm"]["speed"]["status"] in ("pending", "measured (node)")
     return project
 
 
@@ -56,8 +56,7 @@ def test_speed_gate_records_given_numbers_in_the_bundle(sentiment, tmp_path):
 
     numbers, expected = {"fp32_ms": 1.0, "int8_ms": 0.6}, "int8"
 
-    # precision None: quantize left the wasm decision pending, so the gate applies
-    result = build_wasm_bundle(sentiment / "build", tmp_path / "b", None, wasm_speed=numbers, brotli_quality=1)
+    result = build_wasm_bundle(sentiment / "build", tmp_path / "b", "auto", wasm_speed=numbers, brotli_quality=1)
     wasm = _wasm_target(result.directory)
     assert result.precision == expected == wasm["precision"]
     assert (wasm["fp32_ms"], wasm["int8_ms"]) == (numbers["fp32_ms"], numbers["int8_ms"])
@@ -73,19 +72,38 @@ def test_forced_precision_skips_the_gate(sentiment):
     manifest = load_manifest(sentiment / "build")
     # Numbers that would choose fp32 are ignored when the precision is given ...
     assert _speed_gate(manifest, "int8", {"fp32_ms": 1, "int8_ms": 9}, 0.05) == ("int8", None)
-    # ... and "auto" / pending decide on them.
-    for precision in ("auto", None):
-        chosen, decision = _speed_gate(manifest, precision, {"fp32_ms": 1, "int8_ms": 9}, 0.05)
-        assert chosen == "fp32" == decision["precision"]
+    # ... "auto" decides on them ...
+    chosen, decision = _speed_gate(manifest, "auto", {"fp32_ms": 1, "int8_ms": 9}, 0.05)
+    assert chosen == "fp32" == decision["precision"]
+    # ... and None keeps what `edgepack quantize` recorded, unless it left the decision pending.
+    wasm = manifest.data["targets"]["wasm"]
+    chosen, decision = _speed_gate(manifest, None, {"fp32_ms": 9, "int8_ms": 1}, 0.05)
+    if wasm["speed"]["status"] == "pending":
+        assert chosen == "int8" == decision["precision"]
+    else:
+        assert (chosen, decision) == (wasm["precision"], None)
 
 
 def test_gate_without_a_browser_ships_fp32(sentiment, monkeypatch):
     from edgepack.web import browser_bench
 
     monkeypatch.setattr(browser_bench, "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setattr(browser_bench, "_node_timing", lambda _dir: None)
     decision = browser_bench.wasm_speed_decision(sentiment / "build")
     assert decision["precision"] == "fp32" and decision["reason"].startswith("not measured")
     assert decision["fp32_ms"] is None and decision["speed"]["status"] == "not measured"
+
+
+@pytest.mark.parametrize("int8_ms, expected", [(2.0, "fp32"), (0.5, "int8")])
+def test_gate_without_a_browser_uses_the_node_timing(sentiment, monkeypatch, int8_ms, expected):
+    from edgepack.web import browser_bench
+
+    monkeypatch.setattr(browser_bench, "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setattr(browser_bench, "_node_timing",
+                        lambda _dir: {"fp32_ms": 1.0, "int8_ms": int8_ms, "measured_with": "Node"})
+    decision = browser_bench.wasm_speed_decision(sentiment / "build")
+    assert decision["precision"] == expected
+    assert decision["speed"]["status"] == "measured (node)" and "timed under Node" in decision["reason"]
 
 
 def test_speed_gate_real_measurement(sentiment, tmp_path):

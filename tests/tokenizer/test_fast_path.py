@@ -152,6 +152,21 @@ def test_ascii_pre_tokenizer_patterns_split_ascii_text_like_the_full_ones(full, 
             assert ascii_only.findall(text) == want and pre.words(text) == want, repr(text)
 
 
+@pytest.mark.parametrize("clean_text, lowercase", [(True, True), (True, False), (False, True)])
+def test_bert_normalizer_ascii_lane_equals_the_full_normalizer(clean_text, lowercase):
+    """Every pair of ASCII characters (controls and whitespace included): normalize_str's ASCII
+    shortcut gives the full normalizer's text."""
+    from edgepack.runtime.tokenizer.normalized import NormalizedString
+
+    norm = normalizers.BertNormalizer(clean_text=clean_text, lowercase=lowercase)
+    chars = [chr(i) for i in range(128)]
+    for a in chars:
+        for b in chars:
+            ns = NormalizedString(f"{a}X{b}y {a}")
+            norm.normalize(ns)
+            assert norm.normalize_str(f"{a}X{b}y {a}") == ns.text
+
+
 # ---- fallback and the runtime --------------------------------------------------------------------
 
 def test_component_without_fast_method_falls_back_to_the_full_path(monkeypatch, corpus):

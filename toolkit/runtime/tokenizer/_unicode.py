@@ -86,7 +86,8 @@ _REGEXES = {
                                            f"[^{_g('WORD').ascii_cls}{_g('SPACE').ascii_cls}]+"),
     # ASCII characters clean_text changes (drops, or maps to " "): none in the text, nothing to do.
     "CLEAN_TOUCH_ASCII_RE": lambda: (f"[\x00{_g('OTHER').ascii_cls}"
-                                     + "".join(re.escape(chr(c)) for c in range(128) if c != 32 and chr(c) in _g('SPACE'))
+                                     + "".join(re.escape(chr(c)) for c in range(128)
+                                               if c != 32 and chr(c) in _g('SPACE'))
                                      + "]"),
     "PUNCT_ASCII_RE": lambda: f"[{_g('PUNCT').ascii_cls}]",
     # ASCII characters where str.split() and White_Space disagree (\x1c-\x1f): str.split() is only

@@ -82,3 +82,15 @@ def test_demo_replays_seed_flow(sentiment_project):
     assert data["self_test"]["ok"]
     human = run_cli("demo", str(sentiment_project), "--seconds", "0.2")
     assert "samples/s" in human.stdout and "ms/sample" in human.stdout
+
+
+def test_deploy_refuses_a_missing_package_before_any_ssh(tmp_path):
+    result = run_cli("deploy", str(tmp_path / "nope.tar.gz"), "--host", "pi@127.0.0.1", "--json")
+    assert result.returncode == 5, result.stderr
+    assert "no such package" in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["error"]["type"] == "ArtifactError"
+
+
+def test_deploy_env_must_be_edgepack_settings(tmp_path):
+    result = run_cli("deploy", str(tmp_path / "x.tar.gz"), "--host", "pi@h", "--env", "PATH=/evil")
+    assert result.returncode == 2 and "expected EDGEPACK_NAME=value" in result.stderr

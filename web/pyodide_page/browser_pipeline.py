@@ -90,7 +90,7 @@ class BrowserPipeline:
     async def run(self, texts: list[str], encodings: list | None = None) -> dict[str, list[list[float]]]:
         """{output name: one list of floats per text}."""
         if encodings is None:
-            encodings = self.tokenizer.encode_batch(list(texts))
+            encodings = self.tokenizer.encode_batch(list(texts), offsets=False)
         results = await self.session.run(_js_object(self.feeds(encodings)))
         out = {}
         for name in self.output_names:
@@ -109,7 +109,7 @@ class BrowserPipeline:
     async def predict_json(self, texts_json: str) -> str:
         """For JS callers: a JSON list of texts in, JSON results out (floats round-trip exactly)."""
         texts = json.loads(texts_json)
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self.tokenizer.encode_batch(list(texts), offsets=False)
         results = await self.predict(texts, encodings)
         for r, e in zip(results, encodings):
             r["input_ids"] = list(e.ids)

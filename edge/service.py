@@ -2,9 +2,12 @@
 
     python -m edgepack.edge.service --artifact DIR [--host 127.0.0.1] [--port 8357]
 
-Endpoints: ``POST /v1/predict`` ({"text": "..."} or {"texts": [...]}), ``GET /healthz`` (the
+Endpoints: ``POST /v1/predict`` ({"text": "..."} or {"texts": [...]}) for text-classification
+models, ``POST /v1/embed`` (same body) for feature-extraction models, ``GET /healthz`` (the
 process answers), ``/readyz`` (200 once the model passed its self-test on the golden vectors),
-``/metrics`` (Prometheus text). No endpoint loads or changes a model.
+``/metrics`` (Prometheus text). No endpoint loads or changes a model. Asking a model for what its
+task does not give (/v1/predict of an embedder, /v1/embed of a classifier) answers 404 naming the
+right endpoint.
 
 Requests go through one bounded queue to one worker that batches what is waiting (dynamic
 batching): a full queue answers 429 with Retry-After at once, so health and metrics keep
@@ -65,7 +68,7 @@ class Metrics:
     def request(self, path: str, status: int, seconds: float) -> None:
         with self.lock:
             self.requests[(path, status)] = self.requests.get((path, status), 0) + 1
-            if path == "/v1/predict":
+            if path in INFERENCE_PATHS:  # one latency histogram: a model answers one of the two
                 self._observe(self.latency, self.LATENCY_BUCKETS, seconds)
                 self.latency_sum += seconds
             if status >= 500:
@@ -107,6 +110,11 @@ def _histogram(name, buckets, counts, total) -> list[str]:
         running += n
         lines.append(f'{name}_bucket{{le="{bound}"}} {running}')
     return lines + [f"{name}_sum {total}", f"{name}_count {running}"]
+
+
+# The endpoint each task is served on; the other answers 404 with a pointer to this one.
+ENDPOINT_OF_TASK = {"text-classification": "/v1/predict", "feature-extraction": "/v1/embed"}
+INFERENCE_PATHS = frozenset(ENDPOINT_OF_TASK.values())
 
 
 class HTTPError(Exception):
@@ -167,9 +175,16 @@ class Service:
                 i += len(item_texts)
 
     # -- HTTP ----------------------------------------------------------------------------------
-    async def predict(self, request: Request):
+    async def infer(self, request: Request) -> dict:
+        """/v1/predict and /v1/embed: one queue, one batcher (a model has one task)."""
         if self.pipeline is None:
             raise HTTPError(503, "model not ready (see /readyz)", {"Retry-After": "2"})
+        task = self.pipeline.task
+        wanted = ENDPOINT_OF_TASK.get(task)
+        if request.url.path != wanted:
+            what = "a sentence embedder" if request.url.path == "/v1/predict" else "not an embedding model"
+            hint = f"use POST {wanted}" if wanted else "this service has no endpoint for it"
+            raise HTTPError(404, f"{request.url.path}: this model ({task}) is {what}; {hint}")
         texts = await self._parse(request)
         fut = asyncio.get_running_loop().create_future()
         try:
@@ -178,8 +193,11 @@ class Service:
             raise HTTPError(429, "overloaded: too many requests waiting; retry later",
                             {"Retry-After": str(self.limits.retry_after_s)}) from None
         results = await fut
-        return {"model": self.pipeline.manifest.model.get("name"), "precision": self.pipeline.precision,
-                "results": results}
+        head = {"model": self.pipeline.manifest.model.get("name"), "precision": self.pipeline.precision}
+        if task == "feature-extraction":
+            embeddings = [r["embedding"] for r in results]
+            return dict(head, dim=len(embeddings[0]) if embeddings else 0, embeddings=embeddings)
+        return dict(head, results=results)
 
     async def _parse(self, request: Request) -> list[str]:
         limit = self.limits.max_body_bytes
@@ -220,7 +238,7 @@ class Service:
                 elif path == "/metrics":
                     resp = PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
                 else:
-                    resp = JSONResponse(await self.predict(request))
+                    resp = JSONResponse(await self.infer(request))
             except HTTPError as err:
                 resp = JSONResponse({"error": err.message}, status_code=err.status, headers=err.headers)
             except Exception as exc:  # noqa: BLE001 -- reported as 500, counted, process keeps serving
@@ -244,6 +262,7 @@ class Service:
             Route("/readyz", endpoint, methods=["GET"]),
             Route("/metrics", endpoint, methods=["GET"]),
             Route("/v1/predict", endpoint, methods=["POST"]),
+            Route("/v1/embed", endpoint, methods=["POST"]),
         ]
         return Starlette(routes=routes, lifespan=lifespan)
 

@@ -212,6 +212,21 @@ def rpi_packages(aarch64_wheelhouse, tmp_path_factory):
     return pkgs
 
 
+@pytest.fixture(scope="session")
+def embedder_project(tmp_path_factory) -> Path:
+    """A private copy of samples/minilm-embedder (Hugging Face format), exported once (fp32)."""
+    pytest.importorskip("transformers", reason="the hf extra (transformers) is needed to export the HF-format sample")
+    from edgepack.export import export_project
+
+    root = tmp_path_factory.mktemp("embedder")
+    project = root / "minilm-embedder"
+    shutil.copytree(REPO / "samples" / "minilm-embedder", project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
+    (root / "sentiment").mkdir()  # [evaluation] file = "../sentiment/heldout.tsv": the same place in the copy
+    shutil.copyfile(REPO / "samples" / "sentiment" / "heldout.tsv", root / "sentiment" / "heldout.tsv")
+    export_project(project)
+    return project
+
+
 @pytest.fixture
 def device(arm64_python, tmp_path):
     """An empty install prefix and a free port; the service started there is stopped afterwards."""

@@ -184,3 +184,60 @@ def test_readyz_reports_a_failing_self_test(sentiment_project, tmp_path):
         assert status == 503 and "not ready" in body["error"]
     finally:
         running.__exit__()
+
+
+# ---------------------------------------------------------------------------------- embeddings
+
+
+@pytest.fixture(scope="module")
+def embed_server(embedder_project):
+    limits = Limits(max_body_bytes=2048, max_texts=8, max_batch=16, max_wait_ms=20, queue_size=4)
+    with Running(Service(str(embedder_project / "build"), limits=limits)) as running:
+        yield running
+
+
+def _post(running, path, payload):
+    status, _, body = running.request("POST", path, json.dumps(payload).encode())
+    return status, json.loads(body or b"{}")
+
+
+def test_embed_one_and_batch_match_the_pipeline(embed_server, embedder_project):
+    import numpy as np
+
+    from edgepack.runtime.pipeline import Pipeline
+
+    texts = ["This movie was really great and amazing", "The museum opens at 9 o'clock", ""]
+    want = np.array([r["embedding"] for r in Pipeline.load(embedder_project / "build").predict(texts)])
+    status, many = _post(embed_server, "/v1/embed", {"texts": texts})
+    assert status == 200 and many["precision"] == "fp32" and many["model"] == "minilm-embedder"
+    assert many["dim"] == want.shape[1] and np.abs(np.array(many["embeddings"]) - want).max() <= 1e-6
+    status, one = _post(embed_server, "/v1/embed", {"text": texts[1]})
+    assert status == 200 and np.abs(np.array(one["embeddings"][0]) - want[1]).max() <= 1e-6
+    # The same limits and validation as /v1/predict.
+    assert _post(embed_server, "/v1/embed", {"texts": ["a"] * 9})[0] == 413
+    status, err = _post(embed_server, "/v1/embed", {"texts": []})
+    assert status == 422 and "non-empty list" in err["error"]
+    metrics = embed_server.request("GET", "/metrics")[2].decode()
+    assert 'edgepack_requests_total{path="/v1/embed",status="200"} 2' in metrics
+    count = [line for line in metrics.splitlines() if line.startswith("edgepack_predict_latency_seconds_count")]
+    assert count and int(count[0].split()[1]) >= 2  # embed requests are timed like predict requests
+
+
+def test_each_task_has_its_endpoint(embed_server, server):
+    status, err = _post(embed_server, "/v1/predict", {"text": "x"})
+    assert status == 404 and "feature-extraction" in err["error"] and "use POST /v1/embed" in err["error"]
+    status, err = _post(server, "/v1/embed", {"text": "x"})
+    assert status == 404 and "text-classification" in err["error"] and "use POST /v1/predict" in err["error"]
+
+
+def test_device_cli_embed_and_wrong_command(embedder_project, sentiment_project, capsys):
+    from edgepack.edge import device
+
+    assert device.main(["--artifact", str(embedder_project / "build"), "embed", "hello world", "café"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["text"] for line in lines] == ["hello world", "café"]
+    assert all(line["dim"] == len(line["embedding"]) > 0 for line in lines)
+    assert device.main(["--artifact", str(embedder_project / "build"), "predict", "hello"]) == 7
+    assert "task is feature-extraction; use `edgepack-device embed TEXT`" in capsys.readouterr().err
+    assert device.main(["--artifact", str(sentiment_project / "build"), "embed", "hello"]) == 7
+    assert "task is text-classification; use `edgepack-device predict TEXT`" in capsys.readouterr().err

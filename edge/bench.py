@@ -6,6 +6,8 @@ The same worker the native rows use (edgepack.bench.worker) runs in the aarch64 
   from aarch64 code with the device's wheels, and is NOT a measure of Pi speed (qemu is many
   times slower, and unevenly so);
 - on an aarch64 machine (a Raspberry Pi with edgepack installed) natively, labelled "native".
+A Pi with only the package (no toolkit) runs the same rows with the package's ``bench.sh``
+(edgepack.edge.devbench).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 import edgepack
-from edgepack.edge import emulate, wheelhouse
+from edgepack.edge import devbench, emulate, wheelhouse
 
 PRECISIONS = ("fp32", "int8")
 WORKER_TIMEOUT_S = 1800
@@ -56,14 +58,9 @@ def bench_rows(request) -> list[dict]:
 
     native = platform.machine() in ("aarch64", "arm64")
     available = [p for p in PRECISIONS if p in request.manifest.get("precisions", {})]
-    how = "native" if native else "emulated: qemu-aarch64 -cpu cortex-a72, correctness not Pi speed"
-    # The name itself says "qemu" so no table row can be mistaken for a Pi measurement.
-    stem = "aarch64" if native else "aarch64-qemu"
-    backends = {
-        f"{stem}-ort-{p}": {"name": f"{stem}-ort-{p}", "engine": "onnxruntime", "device": "cpu", "precision": p,
-                            "label": f"ONNX Runtime {p} (aarch64, {how})"}
-        for p in available
-    }
+    # The name itself says "qemu" so no table row can be mistaken for a Pi measurement; a Pi's
+    # bench.sh (edgepack.edge.devbench) names its rows by the same rule.
+    backends = {b["name"]: b for b in (devbench.backend_for(p, native) for p in available)}
     if native:
         prefix = [sys.executable]
     else:

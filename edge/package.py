@@ -9,7 +9,9 @@
     model/                          model.<precision>.onnx, tokenizer.json, manifest.json (narrowed
                                     to that precision; sha256 of every file, golden vectors)
     runtime/edgepack/               the same runtime the toolkit uses (no torch, no onnx) + service
-    bin/<name>                      device CLI: `<name> predict "text"`, `<name> self-test`
+    bin/<name>                      device CLI: `<name> predict|embed "text"`, `<name> self-test`
+    bench.sh, bench/spec.json       the benchmark on the device: rows like `edgepack bench --target
+                                    aarch64` (same worker, texts, batch sizes, budgets), measured natively
     wheelhouse/py311/ py313/        aarch64 wheels + requirements.txt, for `pip --no-index`
     SHA256SUMS                      every file above; install.sh checks it before anything else
 """
@@ -40,7 +42,10 @@ EDGE = Path(__file__).resolve().parent
 # What the device runs, relative to the installed `edgepack` package. Nothing here may import
 # torch or onnx (the runtime's own test enforces that for edgepack.runtime).
 RUNTIME_SOURCES = ("__init__.py", "errors.py", "runtime")
-EDGE_SOURCES = ("__init__.py", "service.py", "device.py")
+# The bench worker and its statistics are standard library + the runtime (the worker imports
+# torch only for torch backends, which a device never runs): bench.sh times with the same code.
+BENCH_SOURCES = ("__init__.py", "worker.py", "stats.py")
+EDGE_SOURCES = ("__init__.py", "service.py", "device.py", "devbench.py")
 LAYOUT_VERSION = 1
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _EPOCH = 315532800  # 1980-01-01: reproducible archives
@@ -170,6 +175,10 @@ def build_package(
         # -- runtime source + device entry points
         _copy_sources(TOOLKIT, RUNTIME_SOURCES, root / "runtime" / "edgepack")
         _copy_sources(EDGE, EDGE_SOURCES, root / "runtime" / "edgepack" / "edge")
+        _copy_sources(TOOLKIT / "bench", BENCH_SOURCES, root / "runtime" / "edgepack" / "bench")
+        (root / "bench").mkdir()
+        (root / "bench" / "spec.json").write_text(json.dumps(_bench_spec(manifest), indent=1, ensure_ascii=False) + "\n",
+                                                  encoding="utf-8")
 
         # -- wheelhouses
         wh_bytes = {}
@@ -186,13 +195,13 @@ def build_package(
             wh_bytes[py] = house.bytes
 
         # -- scripts, unit, README
-        values = dict(name=name, version=version, precision=precision, port=str(port),
+        values = dict(name=name, version=version, precision=precision, port=str(port), task=manifest.task,
                       pythons=", ".join(pythons), onnxruntime=ort_version, base=base)
         (root / "package.env").write_text(
             f"EDGEPACK_NAME='{name}'\nEDGEPACK_VERSION='{version}'\nEDGEPACK_PRECISION='{precision}'\n"
             f"EDGEPACK_DEFAULT_PORT='{port}'\nEDGEPACK_LAYOUT='{LAYOUT_VERSION}'\n"
         )
-        for script in ("install.sh", "uninstall.sh"):
+        for script in ("install.sh", "uninstall.sh", "bench.sh"):
             shutil.copyfile(TEMPLATES / script, root / script)
             os.chmod(root / script, 0o755)
         shutil.copyfile(TEMPLATES / "edgepack.service", root / "edgepack.service")
@@ -218,6 +227,25 @@ def build_package(
         shutil.rmtree(tmp, ignore_errors=True)
     return RpiPackage(path=final, bytes=final.stat().st_size, unpacked_bytes=unpacked, precision=precision,
                       pythons=pythons, onnxruntime=ort_version, wheelhouse_bytes=wh_bytes)
+
+
+def _bench_spec(manifest) -> dict:
+    """What bench.sh measures, fixed now with the bench runner's own rules (texts of exactly N
+    tokens from the model's examples, batch sizes, sequence lengths, timing budgets, rounds), so a
+    Pi row and an `edgepack bench --target aarch64` row of this model time the same inputs."""
+    from edgepack.bench import runner
+    from edgepack.runtime.encoder import BatchEncoder
+
+    tokenizer = BatchEncoder.from_manifest(manifest).tokenizer
+    max_length = int(manifest.model.get("max_length") or 512)
+    batch_sizes = list(runner.BenchOptions().batch_sizes)
+    seq = {mode: list(dict.fromkeys(min(s, max_length) for s in runner.DEFAULT_SEQ_LENGTHS[mode]))
+           for mode in ("quick", "full")}
+    examples = [str(t) for t in manifest.data.get("examples") or []] or [g["text"] for g in manifest.golden]
+    texts = {str(s): runner.make_texts(tokenizer, s, max(batch_sizes), examples)
+             for s in sorted({s for v in seq.values() for s in v})}
+    return {"batch_sizes": batch_sizes, "seq_lengths": seq, "texts": texts, "timing": runner.TIMING,
+            "rounds": runner.ROUNDS}
 
 
 def _tar(root: Path, dest: Path) -> None:

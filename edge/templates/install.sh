@@ -250,7 +250,8 @@ if [ ! -f "$DEST/.complete" ]; then
     STAGE="$PREFIX/versions/.$VID.partial"
     rm -rf "$STAGE" "$DEST"
     mkdir -p "$STAGE"
-    cp -R "$PKG/model" "$PKG/runtime" "$PKG/bin" "$PKG/package.env" "$PKG/SHA256SUMS" "$PKG/install.sh" "$STAGE/"
+    cp -R "$PKG/model" "$PKG/runtime" "$PKG/bin" "$PKG/bench" "$PKG/bench.sh" "$PKG/package.env" "$PKG/SHA256SUMS" \
+        "$PKG/install.sh" "$STAGE/"
     say "creating the venv (Python 3.${PYV#3}) offline from the bundled wheelhouse"
     # --without-pip: Debian's ensurepip (python3-venv) may be missing, and pip runs from its wheel.
     # shellcheck disable=SC2086

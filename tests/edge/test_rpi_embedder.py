@@ -146,3 +146,23 @@ def test_embedder_installs_offline_and_embeds_like_x86(embedder_package, device,
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert line["dim"] == want.shape[1] and line["text"] == texts[0]
     _assert_close([line["embedding"]], want[:1], shipped)
+
+    # bench.sh of the installed version: the rows of `edgepack bench --target aarch64`, here under
+    # qemu (EDGEPACK_EXEC), so labelled emulated; its first output is x86's embedding of its text.
+    report_file = device.prefix.parent / "bench.json"
+    proc = subprocess.run(["sh", str(device.prefix / "current" / "bench.sh"), "--quick", "--out", str(report_file)],
+                          env=device.env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(report_file.read_text())
+    assert report["target"] == "aarch64" and report["machine"]["machine"] == "aarch64" and report["mode"] == "quick"
+    (row,) = report["rows"]
+    assert row["status"] == "ok" and row["emulated"] is True, row
+    assert row["backend"] == f"aarch64-qemu-ort-{shipped}" and row["loaded"] == {"torch": False, "onnx": False, "onnxruntime": True}
+    spec = json.loads((device.prefix / "current" / "bench" / "spec.json").read_text())
+    assert {(m["mode"], m["batch"], m["seq_len"]) for m in row["measurements"]} == {
+        (mode, b, s) for mode in ("e2e", "model") for b in spec["batch_sizes"] for s in spec["seq_lengths"]["quick"]}
+    assert all(m["latency_ms"]["p50"] > 0 and m["throughput"] > 0 for m in row["measurements"])
+    first_text = spec["texts"][str(spec["seq_lengths"]["quick"][0])][0]
+    _assert_close([row["first_output"]], _x86(embedder_package["build"], shipped, [first_text])[:, :64], shipped)
+    print("bench.sh (emulated) e2e p50 ms by batch:",
+          {m["batch"]: round(m["latency_ms"]["p50"], 2) for m in row["measurements"] if m["mode"] == "e2e"})

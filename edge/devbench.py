@@ -135,7 +135,8 @@ def run(artifact: Path, spec_file: Path, quick: bool = False, rounds: int | None
                 progress(f"-> round {r + 1}/{rounds}: {name}")
                 out = tmp / f"{name}-{r}.json"
                 spawn_t = time.monotonic()
-                cmd = exec_prefix + [sys.executable, "-m", "edgepack.bench.worker", str(tmp / "spec.json"), name, repr(spawn_t), str(out)]
+                cmd = exec_prefix + [sys.executable, "-m", "edgepack.bench.worker", str(tmp / "spec.json"), name,
+                                     repr(spawn_t), str(out)]
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if out.is_file():
                     results.append(json.loads(out.read_text(encoding="utf-8")))

@@ -78,7 +78,8 @@ def embedder_package(aarch64_wheelhouse, tmp_path_factory):
                    wheelhouses={"3.11": aarch64_wheelhouse.path})
     pkg = unpack(result.artifact["package"], root / "pkg")
     texts = list(json.loads((project / "build" / "manifest.json").read_text())["examples"]) + EXTRA_TEXTS
-    return {"build": project / "build", "pkg": pkg, "precision": result.artifact["precision"], "texts": texts}
+    return {"build": project / "build", "pkg": pkg, "precision": result.artifact["precision"], "texts": texts,
+            "bytes": result.artifact["bytes"]}
 
 
 def _x86(build_dir, precision, texts) -> np.ndarray:
@@ -127,6 +128,10 @@ def test_embedder_installs_offline_and_embeds_like_x86(embedder_package, device,
     assert status == 422 and "expected a JSON object" in err["error"]
     status, metrics = out["metrics"]
     assert 'edgepack_requests_total{path="/v1/embed",status="200"} 2' in metrics
+    rss = [line for line in metrics.splitlines() if line.startswith("process_resident_memory_bytes ")]
+    assert rss
+    print(f"embedder service RSS on aarch64 under qemu: {int(rss[0].split()[1]) / 2**20:.0f} MiB (qemu adds its own); "
+          f"package {embedder_package['bytes'] / 1e6:.1f} MB (cp311 wheelhouse only)")
 
     # The other precision, through the installed aarch64 venv and runtime (no second install).
     other = "int8" if shipped == "fp32" else "fp32"

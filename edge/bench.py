@@ -54,7 +54,7 @@ def _source_dir(tmp: Path) -> Path:
 
 
 def bench_rows(request) -> list[dict]:
-    from edgepack.bench.runner import merge_rounds
+    from edgepack.bench.stats import merge_rounds
 
     native = platform.machine() in ("aarch64", "arm64")
     available = [p for p in PRECISIONS if p in request.manifest.get("precisions", {})]

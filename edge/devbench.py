@@ -41,31 +41,10 @@ def backend_for(precision: str, native: bool) -> dict:
 
 
 def merge_rounds(rows: list[dict]) -> dict:
-    """One backend's rounds -> one row; the same rule as edgepack.bench.runner.merge_rounds (which
-    cannot ship: it imports the whole bench package). A test holds the two equal."""
+    """One backend's rounds -> one row: the bench's own rule (edgepack.bench.stats ships here)."""
     from edgepack.bench import stats
 
-    ok = [r for r in rows if r.get("status") == "ok"]
-    if not ok:
-        return rows[-1]
-    merged = {k: v for k, v in ok[0].items() if k not in ("configs", "cold_start", "rss_mb", "stages_raw", "pid")}
-    merged["rounds"] = len(ok)
-    merged["failed_rounds"] = [r.get("reason") for r in rows if r.get("status") != "ok"]
-    merged["cold_start_ms"] = stats.spread(r["cold_start"]["total_ms"] for r in ok)
-    merged["cold_start_breakdown_ms"] = {k: stats.spread(r["cold_start"][k] for r in ok)["median"]
-                                         for k in ("interpreter_ms", "imports_ms", "load_ms", "first_run_ms")}
-    merged["peak_rss_mb"] = stats.spread(r["rss_mb"]["peak"] for r in ok)
-    merged["rss_after_first_result_mb"] = stats.spread(r["rss_mb"]["after_first_result"] for r in ok)
-    groups: dict[tuple, dict] = {}
-    for r in ok:
-        for c in r["configs"]:
-            g = groups.setdefault((c["mode"], c["batch"], c["seq_len"]), {"lat": [], "thr": [], "p50s": []})
-            g["lat"].extend(c["latencies_ms"])
-            g["thr"].extend(c["chunk_throughputs"])
-            g["p50s"].append(stats.percentile(c["latencies_ms"], 50))
-    merged["measurements"] = [stats.measurement(mode, b, s, g["lat"], g["thr"], g["p50s"])
-                              for (mode, b, s), g in groups.items()]
-    return merged
+    return stats.merge_rounds(rows)
 
 
 def _device_model() -> str:

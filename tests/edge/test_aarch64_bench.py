@@ -24,13 +24,17 @@ def _worker_row(backend: str, round_: int) -> dict:
     }  # fmt: skip
 
 
-def test_device_merge_is_the_runners_merge():
-    from edgepack.bench.runner import merge_rounds
+def test_device_rounds_merge_like_the_bench():
+    from edgepack.bench.stats import merge_rounds
     from edgepack.edge import devbench
 
     rows = [_worker_row("aarch64-ort-fp32", r) for r in range(3)]
     rows.append({"backend": "aarch64-ort-fp32", "label": "x", "status": "failed", "reason": "worker exited 1"})
-    assert devbench.merge_rounds(copy.deepcopy(rows)) == merge_rounds(copy.deepcopy(rows))
+    merged = devbench.merge_rounds(copy.deepcopy(rows))
+    assert merged == merge_rounds(copy.deepcopy(rows))
+    assert merged["rounds"] == 3 and merged["failed_rounds"] == ["worker exited 1"]
+    assert merged["peak_rss_mb"]["median"] == 91.0
+    assert len(merged["measurements"]) == 4  # (e2e, model) x batch (1, 8), pooled over the rounds
 
 
 @pytest.mark.aarch64

@@ -161,35 +161,6 @@ def _spawn(spec_path: Path, backend: str, workdir: Path, timeout: float, threads
             "reason": f"worker exited with code {proc.returncode} and no result: {proc.stderr.strip()[-800:]}"}
 
 
-def merge_rounds(rows: list[dict]) -> dict:
-    """One backend's rounds -> one row: pooled latency percentiles, medians with spread."""
-    ok = [r for r in rows if r.get("status") == "ok"]
-    if not ok:
-        return rows[-1]
-    first = ok[0]
-    merged = {k: v for k, v in first.items() if k not in ("configs", "cold_start", "rss_mb", "stages_raw", "pid")}
-    merged["rounds"] = len(ok)
-    merged["failed_rounds"] = [r.get("reason") for r in rows if r.get("status") != "ok"]
-    merged["cold_start_ms"] = stats.spread(r["cold_start"]["total_ms"] for r in ok)
-    merged["cold_start_breakdown_ms"] = {k: stats.spread(r["cold_start"][k] for r in ok)["median"]
-                                         for k in ("interpreter_ms", "imports_ms", "load_ms", "first_run_ms")}
-    merged["peak_rss_mb"] = stats.spread(r["rss_mb"]["peak"] for r in ok)
-    merged["rss_after_first_result_mb"] = stats.spread(r["rss_mb"]["after_first_result"] for r in ok)
-    groups: dict[tuple, dict] = {}
-    for r in ok:
-        for c in r["configs"]:
-            g = groups.setdefault((c["mode"], c["batch"], c["seq_len"]), {"lat": [], "thr": [], "p50s": []})
-            g["lat"].extend(c["latencies_ms"])
-            g["thr"].extend(c["chunk_throughputs"])
-            g["p50s"].append(stats.percentile(c["latencies_ms"], 50))
-    merged["measurements"] = [stats.measurement(mode, b, s, g["lat"], g["thr"], g["p50s"])
-                              for (mode, b, s), g in groups.items()]
-    raws = [r["stages_raw"] for r in ok if r.get("stages_raw")]
-    if raws:
-        merged["stages_raw"] = raws[0]
-    return merged
-
-
 def _find(row: dict, mode: str, batch: int, seq_len: int) -> dict | None:
     for m in row.get("measurements", []):
         if (m["mode"], m["batch"], m["seq_len"]) == (mode, batch, seq_len):
@@ -372,7 +343,7 @@ def run_bench(project_path, options: BenchOptions | None = None, progress: Progr
                 if row.get("status") != "ok":
                     progress.say(f"  {name}: {row.get('status')}: {row.get('reason')}")
                 results[name].append(row)
-        rows = [merge_rounds(results[n]) for n in names] + skipped
+        rows = [stats.merge_rounds(results[n]) for n in names] + skipped
         if options.target != "native":
             request = BenchRequest(project_root=project.root, build_dir=project.build_dir, manifest=manifest.data,
                                    batch_sizes=options.batch_sizes, seq_lengths=seq_lengths, texts=texts,

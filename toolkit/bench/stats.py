@@ -64,3 +64,32 @@ def measurement(mode: str, batch: int, seq_len: int, latencies_ms: Sequence[floa
         "throughput_realized": spread(chunk_throughputs),
         "p50_by_round": spread(p50s),
     }
+
+
+def merge_rounds(rows: list[dict]) -> dict:
+    """One backend's rounds -> one row: pooled latency percentiles, medians with spread."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    if not ok:
+        return rows[-1]
+    first = ok[0]
+    merged = {k: v for k, v in first.items() if k not in ("configs", "cold_start", "rss_mb", "stages_raw", "pid")}
+    merged["rounds"] = len(ok)
+    merged["failed_rounds"] = [r.get("reason") for r in rows if r.get("status") != "ok"]
+    merged["cold_start_ms"] = spread(r["cold_start"]["total_ms"] for r in ok)
+    merged["cold_start_breakdown_ms"] = {k: spread(r["cold_start"][k] for r in ok)["median"]
+                                         for k in ("interpreter_ms", "imports_ms", "load_ms", "first_run_ms")}
+    merged["peak_rss_mb"] = spread(r["rss_mb"]["peak"] for r in ok)
+    merged["rss_after_first_result_mb"] = spread(r["rss_mb"]["after_first_result"] for r in ok)
+    groups: dict[tuple, dict] = {}
+    for r in ok:
+        for c in r["configs"]:
+            g = groups.setdefault((c["mode"], c["batch"], c["seq_len"]), {"lat": [], "thr": [], "p50s": []})
+            g["lat"].extend(c["latencies_ms"])
+            g["thr"].extend(c["chunk_throughputs"])
+            g["p50s"].append(percentile(c["latencies_ms"], 50))
+    merged["measurements"] = [measurement(mode, b, s, g["lat"], g["thr"], g["p50s"])
+                              for (mode, b, s), g in groups.items()]
+    raws = [r["stages_raw"] for r in ok if r.get("stages_raw")]
+    if raws:
+        merged["stages_raw"] = raws[0]
+    return merged

@@ -232,3 +232,16 @@ def test_make_texts_hits_exact_token_counts(sentiment_project):
 def test_onnx_nodes_are_classified(name, op, stage):
     prefixes = [("/embedding/", "embedding"), ("/lstm/", "recurrent/encoder"), ("/fc/", "linear")]
     assert ort_node_stage(name, op, prefixes) == stage
+
+
+def test_target_goals_are_rendered_per_row():
+    from edgepack.bench.report import target_goals_section
+
+    report = {"backends": [{"backend": "wasm-fp32-nt", "wasm_goals": [
+        {"key": "latency_vs_native", "goal": "latency ≤ 2.5× native", "value": 3.1, "met": False},
+        {"key": "transfer", "goal": "transfer ≤ 4.5 MB", "value": 2_884_156, "met": True},
+        {"key": "cold_start", "goal": "cold start ≤ 1 s", "value": None, "met": None}]}]}
+    lines = target_goals_section(report, markdown=True)
+    assert lines == ["- ✗ latency ≤ 2.5× native: 3.10× [wasm-fp32-nt]",
+                     "- ✓ transfer ≤ 4.5 MB: 2.88 MB [wasm-fp32-nt]",
+                     "- – cold start ≤ 1 s: not measured [wasm-fp32-nt]"]

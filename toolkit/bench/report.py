@@ -182,6 +182,19 @@ def machine_line(report) -> str:
 
 
 # ---------------------------------------------------------------- documents
+def target_goals_section(report, markdown=False) -> list[str]:
+    """Goals a target's row provider evaluated per row (the browser's: latency vs native, transfer, cold start)."""
+    lines = []
+    for row in report.get("backends", []):
+        for g in row.get("wasm_goals") or row.get("target_goals") or []:
+            mark = "–" if g.get("met") is None else ("✓" if g["met"] else "✗")
+            v = g.get("value")
+            shown = ("not measured" if v is None else f"{v / 1e6:.2f} MB" if g["key"] == "transfer"
+                     else f"{v:.0f} ms" if g["key"] == "cold_start" else _x(v))
+            lines.append(("- " if markdown else "  ") + f"{mark} {g['goal']}: {shown} [{row['backend']}]")
+    return lines
+
+
 def render(report: dict, markdown: bool = False) -> str:
     st = report["settings"]
     h = (lambda t: f"\n### {t}\n") if markdown else (lambda t: f"\n{t}\n")
@@ -212,6 +225,7 @@ def render(report: dict, markdown: bool = False) -> str:
     out.append("items/s = batch ÷ p50 latency (ratios use it); realized = median rate of timed chunks, stalls included.")
     out.append(h("Goals (reported, not gated)"))
     out.extend(goals_section(report, markdown))
+    out.extend(target_goals_section(report, markdown))
     out.append(h("Sizes"))
     out.extend(sizes_lines(report, markdown))
     skipped = skipped_lines(report, markdown)

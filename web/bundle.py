@@ -38,7 +38,7 @@ from edgepack.web.vendor import WEB_DIR, ort_files
 DEMO_DIR = WEB_DIR / "demo"
 RUNTIME_DIR = WEB_DIR / "src"
 # web/demo/ files that document the page (the README shows them) and are not part of a bundle.
-DEMO_DOCS_ONLY = ("screenshot.png", "screenshot-similarity.png")
+DEMO_DOCS_ONLY = ("screenshot.png", "screenshot-similarity.png", "bench-report.png")
 RUNTIME_PREFIX = "edgepack"
 ORT_PREFIX = "ort"
 BUNDLE_LAYOUT_VERSION = 1

@@ -149,6 +149,11 @@ def _consolidate(src: Path, dst: Path) -> None:
     import onnx
 
     model = onnx.load(str(src), load_external_data=True)
+    for node in model.graph.node:
+        # The dynamo exporter records a Python stack trace per node: ~2/3 of a small model's bytes,
+        # shipped to every browser and device for nothing. Node names (used by quantization) stay.
+        del node.metadata_props[:]
+        node.doc_string = ""
     if model.ByteSize() < 1_800_000_000:
         onnx.save(model, str(dst))
     else:  # protobuf's 2 GB limit

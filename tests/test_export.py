@@ -20,6 +20,12 @@ from edgepack.runtime.manifest import load_manifest
 from edgepack.runtime.pipeline import Pipeline
 
 
+def test_build_dir_has_plain_mkdir_permissions(sentiment_project):
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (sentiment_project / "build").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
 def test_manifest_checksums_match_files(sentiment_project):
     build_dir = sentiment_project / "build"
     manifest = json.loads((build_dir / "manifest.json").read_text())

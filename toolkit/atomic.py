@@ -52,6 +52,8 @@ def atomic_directory(final: str | Path, keep_existing: bool = False) -> Iterator
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     except OSError as exc:
         raise OutputError(f"{final.parent}: cannot write here ({exc.strerror}); choose another output directory") from None
+    # mkdtemp makes 0700; the finished directory gets the permissions a plain mkdir would give.
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         if keep_existing and final.is_dir():
             shutil.copytree(final, tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
@@ -60,6 +62,12 @@ def atomic_directory(final: str | Path, keep_existing: bool = False) -> Iterator
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -73,28 +73,26 @@ def fingerprint(project: Project) -> str:
     return h.hexdigest()
 
 
-class _Exportable:
-    """Wraps the user's module: positional inputs by name, softmax appended for logits."""
+def exportable(inner, add_softmax: bool):
+    """The user's module as exported: positional inputs by name, softmax appended for logits."""
+    import torch
 
-    def __new__(cls, inner, add_softmax: bool):
-        import torch
+    class Exportable(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
 
-        class Exportable(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.inner = inner
+        def forward(self, *inputs):
+            out = self.inner(*inputs)
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            elif isinstance(out, dict):
+                out = next(iter(out.values()))
+            elif hasattr(out, "logits"):
+                out = out.logits
+            return torch.softmax(out, dim=-1) if add_softmax else out
 
-            def forward(self, *inputs):
-                out = self.inner(*inputs)
-                if isinstance(out, (tuple, list)):
-                    out = out[0]
-                elif isinstance(out, dict):
-                    out = next(iter(out.values()))
-                elif hasattr(out, "logits"):
-                    out = out.logits
-                return torch.softmax(out, dim=-1) if add_softmax else out
-
-        return Exportable().eval()
+    return Exportable().eval()
 
 
 def generated_cases(vocab_size: int, pad_id: int, max_length: int, names, count: int, seed: int):
@@ -230,7 +228,7 @@ def export_project(project: Project | str | Path, out: str | Path | None = None,
 
                 module = build_module(project)
                 add_softmax = project.task == "text-classification" and model_cfg.get("output", "logits") == "logits"
-                wrapped = _Exportable(module, add_softmax)
+                wrapped = exportable(module, add_softmax)
             exporter = export_cfg.get("exporter", "torchscript")
             with progress.stage(f"exporting to ONNX ({exporter} exporter)"):
                 raw = Path(scratch) / "raw.onnx"

@@ -147,8 +147,7 @@ def _is_torchscript_archive(path: Path) -> bool:
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as zf:
-        return any(n.endswith("/constants.pkl") or n.endswith("/code/__torch__.py") or "/code/" in n
-                   for n in zf.namelist())
+        return any(n.endswith("/constants.pkl") or "/code/" in n for n in zf.namelist())
 
 
 def _first_line(exc: Exception) -> str:

@@ -73,3 +73,31 @@ def test_bert_classifier_sample(tmp_path_factory):
         enc = tok(texts[:200], padding=True, truncation=True, max_length=128, return_tensors="pt")
         want = torch.softmax(model(**enc).logits, -1).numpy()
     assert np.abs(probs[:200] - want).max() < 1e-5
+
+
+def test_embedder_int8_passes_the_cosine_gate_and_fails_an_impossible_one(tmp_path_factory):
+    """Per-channel INT8 of a BERT embedder behind the cosine gate; an impossible threshold writes nothing."""
+    from edgepack.errors import QuantizationError
+    from edgepack.quantize.stage import quantize_project
+
+    root, result = _export(tmp_path_factory, "minilm-embedder")
+    cfg = root / "edgepack.toml"
+    original = cfg.read_text()
+    cfg.write_text(original.replace("[evaluation]", "[quantization]\nmin_cosine = 0.999999999\n\n[evaluation]"))
+    before = sorted(p.name for p in result.build_dir.iterdir())
+    try:
+        quantize_project(root)
+    except QuantizationError as exc:
+        assert "cosine" in str(exc)
+    else:
+        raise AssertionError("an impossible min_cosine must fail the gate")
+    assert sorted(p.name for p in result.build_dir.iterdir()) == before  # nothing written
+    cfg.write_text(original)
+    quantize_project(root)
+    import json
+
+    manifest = json.loads((result.build_dir / "manifest.json").read_text())
+    gate = manifest["quantization"]["gate"]["result"]
+    assert gate["ok"] and gate["min_cosine"] >= 0.99 and gate["texts"] >= 500
+    assert "int8" in manifest["precisions"]
+    assert Pipeline.load(result.build_dir, precision="int8").self_test().ok

@@ -62,18 +62,6 @@ class RpiPackage:
     wheelhouse_bytes: dict[str, int]
 
 
-def _choose_precision(manifest, precision: str | None) -> str:
-    if precision is None:
-        precision = (manifest.data.get("targets") or {}).get("rpi", {}).get("precision") or manifest.default_precision
-    if precision not in manifest.precisions:
-        have = ", ".join(manifest.precisions) or "none"
-        raise TargetError(
-            f"{manifest.root / MANIFEST_NAME}: no {precision} model in this artifact (it has: {have}); "
-            "run `edgepack quantize` first or pass another --precision"
-        )
-    return precision
-
-
 def _pythons(python: str | list[str] | None) -> list[str]:
     if python in (None, "both", "all"):
         return list(wheelhouse.DEVICE_PYTHONS)
@@ -139,7 +127,7 @@ def build_package(
                 f"{manifest.root / MANIFEST_NAME}: model.{key} {value!r} cannot name a device service and its "
                 "directories; use lowercase letters, digits, '.', '-', '_' (set it in edgepack.toml)"
             )
-    precision = _choose_precision(manifest, precision)
+    precision = manifest.target_precision("rpi", override=precision)
     pythons = _pythons(python)
     houses = {}
     for py in pythons:

@@ -73,6 +73,15 @@ def fingerprint(project: Project) -> str:
     return h.hexdigest()
 
 
+def model_output(out):
+    """The one tensor a text model returns: first of a tuple/list/dict, or a HF output's logits."""
+    if isinstance(out, (tuple, list)):
+        return out[0]
+    if isinstance(out, dict):
+        return next(iter(out.values()))
+    return out.logits if hasattr(out, "logits") else out
+
+
 def exportable(inner, add_softmax: bool):
     """The user's module as exported: positional inputs by name, softmax appended for logits."""
     import torch
@@ -83,13 +92,7 @@ def exportable(inner, add_softmax: bool):
             self.inner = inner
 
         def forward(self, *inputs):
-            out = self.inner(*inputs)
-            if isinstance(out, (tuple, list)):
-                out = out[0]
-            elif isinstance(out, dict):
-                out = next(iter(out.values()))
-            elif hasattr(out, "logits"):
-                out = out.logits
+            out = model_output(self.inner(*inputs))
             return torch.softmax(out, dim=-1) if add_softmax else out
 
     return Exportable().eval()

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from edgepack.errors import TargetError
+from edgepack.web.serve import running
 
 CHROMIUM = Path(os.environ.get("EDGEPACK_CHROMIUM", "/usr/bin/chromium"))
 # Headless, offline, no background traffic; Playwright gives each launch a fresh --user-data-dir.
@@ -81,21 +82,6 @@ def chromium():
             yield browser
         finally:
             browser.close()
-
-
-@contextmanager
-def served(directory: Path, isolate: bool):
-    """``edgepack serve`` (isolate=True) or the same server without COOP/COEP, on a free port."""
-    from edgepack.web.serve import make_server
-
-    server = make_server(directory, port=0, isolate=isolate, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class PageError(TargetError):
@@ -246,7 +232,7 @@ def _measure_precisions(artifact_dir, precisions=("fp32", "int8"), *, isolations
             (_nullcontext(browser) if browser is not None else chromium()) as b:
         probe = _probe_dir(artifact_dir, Path(tmp))
         for isolate in isolations:
-            with served(probe, isolate) as url, open_demo(b, url) as (page, visit):
+            with running(probe, isolate=isolate) as url, open_demo(b, url) as (page, visit):
                 got = page.evaluate(_TIME_PRECISIONS, [texts, list(precisions), GATE])
             if visit["errors"]:
                 raise PageError(f"speed probe page reported errors: {visit['errors'][:3]}")
@@ -501,7 +487,7 @@ def _bench_rows(request) -> list[dict]:
             for precision, isolate in order:
                 a = acc[(precision, isolate)]
                 say(f"  round {r + 1}/{rounds}: {_row_name(precision, isolate)}")
-                with served(bundles[precision], isolate) as url, open_demo(browser, url, cold_text) as (page, visit):
+                with running(bundles[precision], isolate=isolate) as url, open_demo(browser, url, cold_text) as (page, visit):
                     got = page.evaluate(_TIME_CLASSIFY, [texts, plan])
                     marks = visit["marks"]
                     a["cold"].append(marks["first_result"])

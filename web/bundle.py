@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import edgepack
-from edgepack.errors import ArtifactError, OutputError, TargetError
+from edgepack.errors import OutputError, TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
@@ -76,18 +76,6 @@ def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
         if f"{RUNTIME_PREFIX}/{required}" not in names:
             raise TargetError(f"{runtime_dir / required}: missing from the JS runtime; reinstall edgepack")
     return out
-
-
-def _choose_precision(manifest, precision: str | None) -> str:
-    if precision is None:
-        precision = (manifest.data.get("targets") or {}).get("wasm", {}).get("precision") or manifest.default_precision
-    if precision not in manifest.precisions:
-        have = ", ".join(manifest.precisions) or "none"
-        raise ArtifactError(
-            f"{manifest.root / MANIFEST_NAME}: no {precision} model in this artifact (it has: {have}); "
-            "run `edgepack quantize` first or pass another --precision"
-        )
-    return precision
 
 
 def _speed_gate(manifest, precision: str | None, measured: dict | None, max_slowdown: float):
@@ -167,8 +155,9 @@ def _zip_dir(root: Path, zip_path: Path) -> None:
         raise
 
 
-def _check_out_dir(out: Path) -> None:
-    """Refuse to replace a directory that is not an earlier wasm bundle (e.g. `-o .` by mistake)."""
+def check_out_dir(out: Path, target: str, marker: str | None = None, name: str | None = None) -> None:
+    """Refuse to replace a directory that is not an earlier ``target`` bundle (e.g. `--out .` by mistake):
+    it must be empty, or hold a manifest naming ``target`` (and ``marker``, when given)."""
     if not out.exists():
         return
     if not out.is_dir():
@@ -177,12 +166,12 @@ def _check_out_dir(out: Path) -> None:
         return
     try:
         data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        if "wasm" in (data.get("targets") or {}) and (out / "index.html").is_file():
+        if target in (data.get("targets") or {}) and (marker is None or (out / marker).is_file()):
             return
     except (OSError, ValueError, AttributeError):
         pass
-    raise OutputError(f"{out}: exists and is not an edgepack wasm bundle; refusing to replace it (remove it or pick another path)")
-
+    raise OutputError(f"{out}: exists and is not an edgepack {name or target} bundle; refusing to replace it "
+                      "(remove it or pick another path)")
 
 def build_wasm_bundle(
     artifact_dir: str | os.PathLike,
@@ -207,7 +196,7 @@ def build_wasm_bundle(
     """
     manifest = load_manifest(artifact_dir, verify=True)
     precision, decision = _speed_gate(manifest, precision, wasm_speed, max_slowdown)
-    precision = _choose_precision(manifest, precision)
+    precision = manifest.target_precision("wasm", override=precision)
     if manifest.task not in SUPPORTED_TASKS:
         raise TargetError(
             f"{manifest.root / MANIFEST_NAME}: task {manifest.task!r} has no browser runtime "
@@ -223,7 +212,7 @@ def build_wasm_bundle(
     runtime = _runtime_sources(Path(runtime_dir) if runtime_dir else RUNTIME_DIR)
 
     out = Path(out_dir).resolve()
-    _check_out_dir(out)
+    check_out_dir(out, "wasm", marker="index.html")
     out.parent.mkdir(parents=True, exist_ok=True)
     zip_path = Path(zip_path).resolve() if zip_path else out.with_name(out.name + ".zip")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

@@ -38,10 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import edgepack
-from edgepack.errors import ArtifactError, OutputError, TargetError
+from edgepack.errors import TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
+from edgepack.web.bundle import check_out_dir
 from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, gzip_bytes, worth_keeping
 from edgepack.web.headers import HOST_FILES, write_host_files
 from edgepack.web.vendor import WEB_DIR, ort_files
@@ -345,36 +346,6 @@ def _replace_dir(tmp: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _choose_precision(manifest, precision: str | None) -> str:
-    targets = manifest.data.get("targets") or {}
-    if precision is None:
-        recorded = [(targets.get(t) or {}).get("precision") for t in ("pyodide", "wasm")]
-        precision = next((p for p in recorded if p), None) or (
-            "fp32" if "fp32" in manifest.precisions else manifest.default_precision)
-    if precision not in manifest.precisions:
-        raise ArtifactError(f"{manifest.root / MANIFEST_NAME}: no {precision} model in this artifact (it has: "
-                            f"{', '.join(manifest.precisions) or 'none'}); run `edgepack quantize` or pass another --precision")
-    return precision
-
-
-def _check_out_dir(out: Path) -> None:
-    """Refuse to replace a directory that is not an earlier Pyodide bundle (e.g. `--out .`)."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a directory; choose another output path")
-    if not any(out.iterdir()):
-        return
-    try:
-        data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        if "pyodide" in (data.get("targets") or {}):
-            return
-    except (OSError, ValueError, AttributeError):
-        pass
-    raise OutputError(f"{out}: exists and is not an edgepack Pyodide bundle; refusing to replace it "
-                      "(remove it or pick another path)")
-
-
 def _compress(root: Path, ready: dict[str, Path], quality: int) -> None:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
@@ -407,7 +378,7 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
     (vendored cores carry ready quality-11 copies, which are used as they are).
     """
     manifest = load_manifest(artifact_dir, verify=True)
-    precision = _choose_precision(manifest, precision)
+    precision = manifest.target_precision("pyodide", "wasm", override=precision)
     if manifest.task not in SUPPORTED_TASKS:
         raise TargetError(f"{manifest.root / MANIFEST_NAME}: task {manifest.task!r} has no browser runtime "
                           f"(supported: {', '.join(SUPPORTED_TASKS)})")
@@ -420,7 +391,7 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
             raise TargetError(f"{WEB_DIR / 'src' / name}: missing from the JS runtime; reinstall edgepack")
 
     out = Path(out_dir).resolve()
-    _check_out_dir(out)
+    check_out_dir(out, "pyodide", name="Pyodide")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     os.chmod(tmp, 0o755)

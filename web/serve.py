@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 from edgepack.errors import ArtifactError, TargetError
 from edgepack.web.headers import MIME_TYPES, SECURITY_HEADERS
@@ -128,6 +130,19 @@ def make_server(
         raise TargetError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or --host") from None
     server.daemon_threads = True
     return server
+
+
+@contextmanager
+def running(directory: str | os.PathLike, *, isolate: bool = True) -> Iterator[str]:
+    """Serve ``directory`` on a free loopback port from a background thread; yields the base URL."""
+    server = make_server(directory, port=0, isolate=isolate, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def serve(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests.browser_support import PageLog
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = REPO / "tests" / "tokenizer" / "golden"
@@ -26,42 +26,10 @@ LOAD_TIMEOUT_MS = 120_000  # generous: CI has 2 slow cores; never a timing asser
 TEST_FILES = "_test"
 
 
-@contextmanager
 def edgepack_server(directory: Path):
-    from edgepack.web.serve import make_server
+    from edgepack.web.serve import running
 
-    server = make_server(directory, port=0, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@dataclass
-class PageLog:
-    """Everything the page did that a clean load must not do."""
-
-    origin: str
-    requests: list[str] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    off_origin: list[str] = field(default_factory=list)
-    bad_status: list[str] = field(default_factory=list)
-
-    def assert_clean(self):
-        problems = {
-            "console errors": self.console_errors,
-            "page errors": self.page_errors,
-            "failed requests": self.failed,
-            "off-origin requests": self.off_origin,
-            "HTTP errors": self.bad_status,
-        }
-        bad = {k: v for k, v in problems.items() if v}
-        assert not bad, f"page was not clean: {bad}"
+    return running(directory)
 
 
 @contextmanager

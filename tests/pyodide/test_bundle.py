@@ -182,18 +182,18 @@ def test_unknown_precision_is_named(sentiment_project, tmp_path):
 
 
 def test_precision_follows_the_manifest_targets():
-    class M:
-        precisions = {"fp32": {}, "int8": {}}
-        default_precision = "int8"
-        root = Path(".")
+    from edgepack.runtime.manifest import Manifest
 
-        def __init__(self, targets):
-            self.data = {"targets": targets}
+    def M(targets):
+        return Manifest({"precisions": {"fp32": {}, "int8": {}}, "default_precision": "fp32", "targets": targets},
+                        root=Path("."))
 
-    assert target._choose_precision(M({}), None) == "fp32"
-    assert target._choose_precision(M({"wasm": {"precision": "int8"}}), None) == "int8"
-    assert target._choose_precision(M({"wasm": {"precision": "int8"}, "pyodide": {"precision": "fp32"}}), None) == "fp32"
-    assert target._choose_precision(M({"wasm": {"precision": "int8"}}), "fp32") == "fp32"
+    assert M({}).target_precision("pyodide", "wasm") == "fp32"
+    assert M({"wasm": {"precision": "int8"}}).target_precision("pyodide", "wasm") == "int8"
+    assert M({"wasm": {"precision": "int8"}, "pyodide": {"precision": "fp32"}}).target_precision("pyodide", "wasm") == "fp32"
+    assert M({"wasm": {"precision": "int8"}}).target_precision("pyodide", "wasm", override="fp32") == "fp32"
+    with pytest.raises(ArtifactError, match="no int4 model"):
+        M({}).target_precision("wasm", override="int4")
 
 
 def test_vendored_core_is_preferred_and_checked(tmp_path):

@@ -9,15 +9,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.browser_support import PageLog  # noqa: E402
 from tests.web.tiny_artifact import build_tiny_artifact  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,19 +48,11 @@ def tiny_bundle(tiny_artifact, tmp_path_factory) -> Path:
     return build_bundle(tiny_artifact, tmp_path_factory.mktemp("dist") / "tiny-wasm", "fp32")
 
 
-@contextmanager
 def edgepack_server(directory: Path, isolate: bool = True):
-    """edgepack.web.serve in a thread; yields the base URL."""
-    from edgepack.web.serve import make_server
+    """edgepack.web.serve in a thread; a context manager yielding the base URL."""
+    from edgepack.web.serve import running
 
-    server = make_server(directory, port=0, isolate=isolate, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return running(directory, isolate=isolate)
 
 
 @contextmanager
@@ -87,30 +78,6 @@ def plain_server(directory: Path):
 def served_bundle(tiny_bundle):
     with edgepack_server(tiny_bundle) as url:
         yield url
-
-
-@dataclass
-class PageLog:
-    """Everything a page did that a clean load must not do."""
-
-    origin: str
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    off_origin: list[str] = field(default_factory=list)
-    bad_status: list[str] = field(default_factory=list)
-    responses: dict[str, dict] = field(default_factory=dict)
-
-    def assert_clean(self):
-        problems = {
-            "console errors": self.console_errors,
-            "page errors": self.page_errors,
-            "failed requests": self.failed,
-            "off-origin requests": self.off_origin,
-            "HTTP errors": self.bad_status,
-        }
-        bad = {k: v for k, v in problems.items() if v}
-        assert not bad, f"page was not clean: {bad}"
 
 
 @contextmanager

@@ -102,8 +102,11 @@ class TorchEngine:
             raise Skip("torch.cuda.is_available() is False on this machine")
         from edgepack.project import load_project
         from edgepack.runtime.manifest import load_manifest
+        from edgepack.export import model_output
         from edgepack.runtime.encoder import BatchEncoder
         from edgepack.sources import build_module
+
+        self.model_output = model_output
 
         self.manifest = load_manifest(spec["build_dir"], verify=False)
         project = load_project(spec["project_root"])
@@ -124,13 +127,7 @@ class TorchEngine:
 
         ``label(name)``: a context manager the stage profiler passes to mark the softmax.
         """
-        out = self.module(*tensors)
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        elif isinstance(out, dict):
-            out = next(iter(out.values()))
-        elif hasattr(out, "logits"):
-            out = out.logits
+        out = self.model_output(self.module(*tensors))
         if not self.softmax:
             return out
         if label is None:

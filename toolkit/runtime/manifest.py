@@ -78,6 +78,17 @@ class Manifest:
             )
         return self._require_root() / entry["file"]
 
+    def target_precision(self, *targets: str, override: str | None = None) -> str:
+        """The precision to ship: ``override``, else the first choice recorded for ``targets`` (by the
+        quantize stage's gates), else the default; refused when this artifact has no such model."""
+        recorded = (((self.data.get("targets") or {}).get(t) or {}).get("precision") for t in targets)
+        precision = override or next((p for p in recorded if p), None) or self.default_precision
+        if precision not in self.precisions:
+            have = ", ".join(self.precisions) or "none"
+            raise ArtifactError(f"{self._where()}: no {precision} model in this artifact (it has: {have}); "
+                                "run `edgepack quantize` first or pass another --precision")
+        return precision
+
     def tokenizer_path(self) -> Path:
         return self._require_root() / self.data["tokenizer"]["file"]
 

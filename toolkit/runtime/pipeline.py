@@ -15,7 +15,8 @@ import numpy as np
 from edgepack.errors import ArtifactError
 from edgepack.runtime.artifacts import PRECISION_TOLERANCE
 from edgepack.runtime.manifest import Manifest, load_manifest
-from edgepack.runtime.postprocess import label_results
+from edgepack.runtime.postprocess import (TextInputError, check_golden_probabilities, check_outputs,  # noqa: F401
+                                          embedding_results, label_results, text_batch)
 from edgepack.runtime.encoder import BatchEncoder, pad_batch, pad_id_of  # noqa: F401  (re-exported)
 from edgepack.runtime.session import create_session
 
@@ -58,6 +59,12 @@ class Pipeline:
         self.session = create_session(model_path, provider=provider, threads=self.threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        # A model whose outputs do not fit the task (logits instead of probabilities, a width other
+        # than the labels') would give wrong answers quietly: refuse it here, naming what it has.
+        shapes = {o.name: o.shape for o in self.session.get_outputs()}
+        self.result_output = check_outputs(manifest.task, shapes, manifest.labels, str(model_path))
+        if manifest.task == "text-classification":
+            check_golden_probabilities(manifest.golden, self.result_output, manifest._where())
         self.encoder = BatchEncoder.from_manifest(manifest, self.input_names)
         self.tokenizer = self.encoder.tokenizer
         self.pad_id = self.encoder.pad_id
@@ -72,20 +79,41 @@ class Pipeline:
     def task(self) -> str:
         return self.manifest.task
 
-    def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        return self.encoder(texts)
+    def encode(self, texts: str | Sequence[str]) -> dict[str, np.ndarray]:
+        """Padded int64 feeds [batch, sequence] by input name; a str is a batch of one."""
+        items, _ = text_batch(texts)
+        return self.encoder(items)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
 
-    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    def __call__(self, texts: str | Sequence[str]) -> dict[str, np.ndarray]:
+        """The raw model outputs: {output name: array [batch, ...]}, one row per text, in order.
+
+        A str is a batch of one (row 0); a list or tuple is a batch (items: str or (text, pair)).
+        Anything else raises TextInputError.
+        """
         return self.run(self.encode(texts))
 
-    def predict(self, texts: Sequence[str]) -> list[dict]:
-        outputs = self(texts)
+    def predict(self, texts: str | Sequence[str]) -> dict | list[dict]:
+        """Results per text, the same shape in every edgepack runtime (Python, browser, Pi service).
+
+        ``predict("one text")`` returns one result, exactly ``predict(["one text"])[0]``; a list or
+        tuple returns a list (``[]`` for ``[]``). Items may be (text, pair) tuples. bytes, None, or a
+        list holding anything else raise TextInputError (a TypeError) naming the argument.
+
+        A result is ``{"label", "score", "probabilities": {label: p}}`` for text-classification
+        (probabilities in label order) and ``{"embedding": [floats]}`` for feature-extraction.
+        """
+        items, single = text_batch(texts)
+        if not items:
+            return []
+        rows = self.run(self.encoder(items))[self.result_output]
         if self.task == "text-classification":
-            return label_results(outputs[self.output_names[0]], self.manifest.labels)
-        return [{"embedding": row.tolist()} for row in outputs[self.output_names[0]]]
+            results = label_results(rows, self.manifest.labels)
+        else:
+            results = embedding_results(rows)
+        return results[0] if single else results
 
     def self_test(self) -> SelfTestReport:
         """Check tokenizer and model against the manifest's golden vectors."""

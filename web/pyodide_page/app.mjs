@@ -43,9 +43,15 @@ async function predict(texts) {
 }
 page.predict = predict;
 
+// r has edgepack's result shape: {label, score, probabilities} or, for an embedder, {embedding}.
 function renderResult(r, latencyMs) {
-  $('label').textContent = r.label;
   $('latency').textContent = `${latencyMs.toFixed(1)} ms (Python tokenizer + onnxruntime-web, ${r.input_ids.length} tokens)`;
+  if (r.embedding) {
+    $('label').textContent = `embedding, ${r.embedding.length} dims`;
+    $('bars').replaceChildren();
+    return;
+  }
+  $('label').textContent = r.label;
   const items = Object.entries(r.probabilities).map(([label, p]) => {
     const li = document.createElement('li');
     if (label === r.label) li.className = 'top';

@@ -6,7 +6,10 @@ through Pyodide's JS bridge: ``edgepack_js`` is a JS module the page registers (
 its sha256-checked fetch). Everything comes from the page's own origin.
 
     pipe = await BrowserPipeline.load()
-    await pipe.predict(["This movie was really great"])   # [{"label", "score", "probabilities"}]
+    await pipe.predict("This movie was really great")     # {"label", "score", "probabilities"}
+    await pipe.predict(["great", "awful"])                 # a list of those
+
+Results have edgepack's one shape (edgepack.runtime.postprocess), as Pipeline.predict and the JS pipeline.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from edgepack.errors import ArtifactError
 from edgepack.runtime.artifacts import MANIFEST_NAME, PRECISION_TOLERANCE
 from edgepack.runtime.manifest import Manifest
 from edgepack.runtime.encoder import BatchEncoder, pad_rows
-from edgepack.runtime.postprocess import label_results
+from edgepack.runtime.postprocess import (check_golden_probabilities, check_outputs, embedding_results,
+                                          label_results, text_batch)
 from edgepack.runtime.tokenizer import Tokenizer
 
 # Where the artifact's small files live in Pyodide's in-memory file system.
@@ -60,6 +64,13 @@ class BrowserPipeline:
         self.encoder = BatchEncoder(tokenizer, self.input_names, manifest.model.get("max_length"))
         self.pad_id = self.encoder.pad_id
         self.output_names = list(session.outputNames)
+        # The same refusal as Pipeline: outputs that cannot answer the task never reach a green self-test.
+        declared = {o["name"]: o.get("shape") for o in manifest.data.get("outputs", [])}
+        shapes = {name: declared.get(name) for name in self.output_names}
+        where = manifest.precisions[self.precision]["file"]
+        self.result_output = check_outputs(manifest.task, shapes, manifest.labels, where)
+        if manifest.task == "text-classification":
+            check_golden_probabilities(manifest.golden, self.result_output, MANIFEST_NAME)
 
     @classmethod
     async def load(cls, manifest_text: str | None = None):
@@ -87,10 +98,11 @@ class BrowserPipeline:
         rows, dims = pad_rows(encodings, self.pad_id, self.input_names)
         return {name: _js_object({"data": _int64(rows[name]), "dims": dims}) for name in self.input_names}
 
-    async def run(self, texts: list[str], encodings: list | None = None) -> dict[str, list[list[float]]]:
-        """{output name: one list of floats per text}."""
+    async def run(self, texts, encodings: list | None = None) -> dict[str, list[list[float]]]:
+        """{output name: one list of floats per text}; a str is a batch of one."""
         if encodings is None:
-            encodings = self.tokenizer.encode_batch(list(texts), offsets=False)
+            items, _ = text_batch(texts)
+            encodings = self.tokenizer.encode_batch(items, offsets=False)
         results = await self.session.run(_js_object(self.feeds(encodings)))
         out = {}
         for name in self.output_names:
@@ -100,20 +112,27 @@ class BrowserPipeline:
             out[name] = [values[i * width:(i + 1) * width] for i in range(n)]
         return out
 
-    async def predict(self, texts: list[str], encodings: list | None = None) -> list[dict]:
-        outputs = (await self.run(texts, encodings))[self.output_names[0]]
-        if self.manifest.task != "text-classification":
-            return [{"embedding": row} for row in outputs]
-        return label_results(outputs, self.manifest.labels)
+    async def predict(self, texts, encodings: list | None = None):
+        """Like Pipeline.predict: a str -> one result, a list -> a list of results."""
+        items, single = text_batch(texts)
+        if not items:
+            return []
+        rows = (await self.run(items, encodings))[self.result_output]
+        if self.manifest.task == "text-classification":
+            results = label_results(rows, self.manifest.labels)
+        else:
+            results = embedding_results(rows)
+        return results[0] if single else results
 
     async def predict_json(self, texts_json: str) -> str:
-        """For JS callers: a JSON list of texts in, JSON results out (floats round-trip exactly)."""
+        """For JS callers: JSON text(s) in, JSON result(s) out (floats round-trip exactly), plus input_ids."""
         texts = json.loads(texts_json)
-        encodings = self.tokenizer.encode_batch(list(texts), offsets=False)
-        results = await self.predict(texts, encodings)
+        items, single = text_batch(texts)
+        encodings = self.tokenizer.encode_batch(items, offsets=False)
+        results = await self.predict(items, encodings)
         for r, e in zip(results, encodings):
             r["input_ids"] = list(e.ids)
-        return json.dumps(results)
+        return json.dumps(results[0] if single else results)
 
     async def self_test(self) -> dict:
         """Tokenizer and model against the manifest's golden vectors, like Pipeline.self_test."""

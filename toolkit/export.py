@@ -7,20 +7,24 @@ runtime returns probabilities.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import json
+import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgepack.atomic import atomic_directory
-from edgepack.errors import ExportError, ProjectError
+from edgepack.errors import ExportError, ModelLoadError, ProjectError
 from edgepack.manifest_writer import tool_versions, write_manifest
 from edgepack.parity import ParityReport, compare
 from edgepack.progress import QUIET, Progress
@@ -41,6 +45,8 @@ class ExportResult:
     manifest: dict[str, Any]
     parity: ParityReport | None
     skipped: bool = False
+    kept: list[str] = field(default_factory=list)  # quantized models carried over (fp32 unchanged)
+    removed: list[str] = field(default_factory=list)  # quantized models dropped (fp32 changed)
 
     def as_dict(self) -> dict:
         return {
@@ -49,6 +55,8 @@ class ExportResult:
             "model": self.manifest["precisions"]["fp32"]["file"],
             "parity": self.manifest.get("parity"),
             "files": self.manifest["files"],
+            "kept": self.kept,
+            "removed": self.removed,
         }
 
 
@@ -98,6 +106,46 @@ def exportable(inner, add_softmax: bool):
     return Exportable().eval()
 
 
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to stdout -- fd 1 included -- to stderr for the block.
+
+    torch's exporter (C++ included: "Torch IR graph at exception"), onnxscript and user model code
+    print diagnostics on stdout; `--json` promises stdout holds one JSON document."""
+    sys.stdout.flush()
+    _flush_c_stdio()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _flush_c_stdio()  # C++ code buffers: what it wrote goes to stderr, not to the restored stdout
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).fflush(None)
+
+
+def check_vocabulary(tokenizer: Tokenizer, rows: int | None, what: str, tokenizer_path: Path) -> None:
+    """Refuse before export when the tokenizer emits ids the embedding table has no row for
+    (torch would raise an IndexError deep in the export, ORT would read out of bounds)."""
+    if rows is None:
+        return
+    vocab = tokenizer.get_vocab()
+    top = max(vocab.values(), default=-1)
+    if top >= rows:
+        token = next(t for t, i in vocab.items() if i == top)
+        raise ModelLoadError(
+            f"{tokenizer_path}: tokenizer ids go up to {top} ({token!r}) but the model's embedding ({what}) has "
+            f"{rows} rows (ids 0..{rows - 1}): the tokenizer is larger than the model's vocabulary. Use the "
+            "tokenizer the model was trained with, or a model whose embedding has at least "
+            f"{top + 1} rows (e.g. [model] args vocab_size).")
+
+
 def generated_cases(vocab_size: int, pad_id: int, max_length: int, names, count: int, seed: int):
     """Random right-padded batches of varied batch size and length (first row always full)."""
     rng = np.random.default_rng(seed)
@@ -145,11 +193,12 @@ def _export_onnx(module, example: dict[str, np.ndarray], names: list[str], outpu
         ) from None
 
 
-def _consolidate(src: Path, dst: Path) -> None:
-    """Load (with any external data) and save as one self-contained file: browsers fetch one URL."""
+def _consolidate(src, dst: Path, rejected=None) -> None:
+    """Save ``src`` (a path, loaded with any external data, or a ModelProto) as one self-contained
+    file: browsers fetch one URL. ``rejected(message)`` makes the checker's error (default ExportError)."""
     import onnx
 
-    model = onnx.load(str(src), load_external_data=True)
+    model = onnx.load(str(src), load_external_data=True) if isinstance(src, (str, Path)) else src
     for node in model.graph.node:
         # The dynamo exporter records a Python stack trace per node: ~2/3 of a small model's bytes,
         # shipped to every browser and device for nothing. Node names (used by quantization) stay.
@@ -162,7 +211,8 @@ def _consolidate(src: Path, dst: Path) -> None:
     try:
         onnx.checker.check_model(str(dst), full_check=True)
     except Exception as exc:
-        raise ExportError(f"{dst.name}: onnx.checker rejected the exported model: {exc}") from None
+        message = f"{dst.name}: onnx.checker rejected the exported model: {str(exc).strip()[:2000]}"
+        raise (rejected or ExportError)(message) from None
 
 
 _DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
@@ -194,20 +244,38 @@ def golden_vectors(texts: list[str], tokenizer: Tokenizer, pad_id: int, names: l
 
 def export_project(project: Project | str | Path, out: str | Path | None = None,
                    progress: Progress = QUIET) -> ExportResult:
-    """Export the project's model to ``out`` (default ``<project>/build``) and prove parity."""
+    """Export the project's model to ``out`` (default ``<project>/build``) and prove parity.
+
+    Quantized models already in ``out`` are kept when the new fp32 model is byte-identical to the
+    one they were made from, and removed (listed in ``ExportResult.removed``, said on stderr) otherwise."""
+    with stdout_to_stderr():
+        return _export(project, out, progress)
+
+
+def _export(project, out, progress: Progress) -> ExportResult:
     if not isinstance(project, Project):
         project = load_project(project)
     out = Path(out) if out else project.build_dir
     model_cfg = project.section("model")
     export_cfg = project.section("export")
-    hf_inputs = None
+    hf_info = onnx_model = None
+    graph_inputs: list[str] | None = None
     if "hf" in model_cfg:  # check the folder first: a missing file or remote code is named before any work
-        from edgepack.hf import default_inputs
+        from edgepack.hf import project_folder
 
-        hf_inputs = default_inputs(project)
+        hf_info = project_folder(project)
+    onnx_where = f"{project.path}: [model] onnx = {model_cfg.get('onnx')!r}"
+    if "onnx" in model_cfg:  # read and check the graph before any work too
+        from edgepack.sources import check_onnx_io, load_onnx_source
+
+        onnx_model = load_onnx_source(project.file(model_cfg["onnx"]), onnx_where)
+        graph_inputs = check_onnx_io(onnx_model, onnx_where)
+        if "inputs" in model_cfg and sorted(model_cfg["inputs"]) != sorted(graph_inputs):
+            raise ProjectError(f"{onnx_where}: [model] inputs = {model_cfg['inputs']} but the graph's inputs are "
+                               f"{graph_inputs}; list exactly those (or drop [model] inputs: they are read from the graph)")
     tolerance = float(export_cfg.get("tolerance", PRECISION_TOLERANCE["fp32"]))
     output = OUTPUT_NAME[project.task]
-    names = list(model_cfg.get("inputs", hf_inputs or DEFAULT_INPUTS))
+    names = list(model_cfg.get("inputs", graph_inputs or (hf_info.default_inputs if hf_info else DEFAULT_INPUTS)))
     unknown = [n for n in names if n not in ("input_ids", "attention_mask", "token_type_ids")]
     if unknown:
         raise ProjectError(f"{project.path}: [model] inputs: {unknown} not supported "
@@ -217,19 +285,39 @@ def export_project(project: Project | str | Path, out: str | Path | None = None,
     texts = project.example_texts or ["hello world"]
     example = pad_batch(tokenizer.encode_batch(texts), pad_id, names)
     fp32_name = PRECISION_FILES["fp32"]
+    previous = read_build_manifest(out)
+    kept: list[str] = []
+    removed: list[str] = []
+    source_mode = None
 
     with atomic_directory(out) as tmp, tempfile.TemporaryDirectory(prefix="edgepack-export-") as scratch:
         reference = None
-        if "onnx" in model_cfg:
+        if onnx_model is not None:
+            from edgepack.sources import adapt_onnx_outputs, onnx_embedding_rows
+
+            rows = onnx_embedding_rows(onnx_model)
+            if rows:
+                check_vocabulary(tokenizer, rows[0], f"initializer {rows[1]!r} gathered by input_ids",
+                                 project.tokenizer_path)
+            source_mode = _onnx_output_mode(onnx_model, project, model_cfg)
             with progress.stage(f"copying {model_cfg['onnx']}"):
-                _consolidate(project.file(model_cfg["onnx"]), tmp / fp32_name)
+                progress.say("  " + adapt_onnx_outputs(onnx_model, project.task, source_mode, project.labels, onnx_where))
+                _consolidate(onnx_model, tmp / fp32_name,
+                             rejected=lambda m: ModelLoadError(f"{onnx_where}: {m}; fix the source model"))
         else:
             import torch
 
             with progress.stage("building the PyTorch model"):
-                from edgepack.sources import build_module
+                from edgepack.sources import build_module, torch_embedding_rows
 
                 module = build_module(project)
+                if hf_info is not None and isinstance(hf_info.config.get("vocab_size"), int):
+                    check_vocabulary(tokenizer, hf_info.config["vocab_size"],
+                                     f"vocab_size in {hf_info.path / 'config.json'}", project.tokenizer_path)
+                else:
+                    rows = torch_embedding_rows(module, names)
+                    if rows:
+                        check_vocabulary(tokenizer, rows[0], f"nn.Embedding {rows[1]!r}", project.tokenizer_path)
                 add_softmax = project.task == "text-classification" and model_cfg.get("output", "logits") == "logits"
                 wrapped = exportable(module, add_softmax)
             exporter = export_cfg.get("exporter", "torchscript")
@@ -257,6 +345,14 @@ def export_project(project: Project | str | Path, out: str | Path | None = None,
 
         def candidate(feeds):
             return dict(zip(out_names, session.run(out_names, feeds)))
+
+        try:
+            example_out = candidate(example)[output]
+        except Exception as exc:  # ORT's own error types: the graph cannot run on real inputs
+            raise ModelLoadError(f"{project.path}: [model] {model_cfg.get('onnx') or model_cfg.get('factory') or model_cfg.get('hf')}: "
+                                 f"ONNX Runtime could not run the model on the examples: {str(exc).strip()[:500]}") from None
+        _check_output(example_out, len(texts), project, output, onnx_where if onnx_model is not None else None,
+                      source_mode)
 
         report = None
         if reference is not None:
@@ -291,8 +387,103 @@ def export_project(project: Project | str | Path, out: str | Path | None = None,
             "stages": {"export": {"fingerprint": fingerprint(project),
                                   "exporter": "onnx-file" if "onnx" in model_cfg else export_cfg.get("exporter", "torchscript")}},
         }
+        if onnx_model is not None:
+            manifest["stages"]["export"]["output"] = source_mode
+        kept, removed, why = _carry_quantized(previous, out, tmp, manifest)
+        if kept:
+            progress.say(f"  fp32 model unchanged: kept {', '.join(kept)}")
+        if removed:
+            # Not progress: always said, so a user never loses a quantized model silently.
+            print(f"note: removed {', '.join(removed)} from {out}: {why}; run `edgepack quantize` "
+                  "(or `edgepack build`) to make them again", file=sys.stderr, flush=True)
         manifest = write_manifest(tmp, manifest)
-    return ExportResult(build_dir=out, manifest=manifest, parity=report)
+    return ExportResult(build_dir=out, manifest=manifest, parity=report, kept=kept, removed=removed)
+
+
+def _onnx_output_mode(model, project: Project, model_cfg: dict) -> str:
+    """logits or probabilities. Unset, an output already named ``probabilities`` is taken at its word
+    (and checked below): appending a second softmax would flatten every score."""
+    if project.task != "text-classification":
+        return "embeddings"
+    if "output" in model_cfg:
+        return model_cfg["output"]
+    outs = [o.name for o in model.graph.output]
+    return "probabilities" if outs == ["probabilities"] or ("probabilities" in outs and "logits" not in outs) else "logits"
+
+
+def _check_output(values, batch: int, project: Project, output: str, onnx_where: str | None,
+                  mode: str | None) -> None:
+    """What the model returns on the examples has edgepack's shape -- and, for an ONNX source that says
+    it returns probabilities, rows that are probabilities (a project that lies is a silent wrong answer)."""
+    where = onnx_where or f"{project.path}: [model]"
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[0] != batch:
+        want = "[batch, n_labels]" if project.task == "text-classification" else "[batch, dim]"
+        raise ModelLoadError(f"{where}: output {output!r} has shape {list(values.shape)} for a batch of {batch} "
+                             f"examples; edgepack needs {want}")
+    if project.task != "text-classification":
+        return
+    if project.labels and values.shape[1] != len(project.labels):
+        raise ProjectError(f"{where}: the model returns {values.shape[1]} classes but labels lists "
+                           f"{len(project.labels)} ({', '.join(project.labels)}); make them agree")
+    if onnx_where is None:
+        return
+    sums = values.sum(axis=-1)
+    bad = [i for i, s in enumerate(sums) if not abs(s - 1) <= 1e-3] + \
+          [i for i in range(batch) if not ((values[i] >= -1e-6) & (values[i] <= 1 + 1e-6)).all()]
+    if mode == "probabilities" and bad:
+        i = bad[0]
+        raise ProjectError(
+            f"{where}: [model] output = \"probabilities\", but the output's rows are not probabilities: example[{i}] "
+            f"sums to {float(sums[i]):.4g} (values {np.round(values[i], 4).tolist()}). If the model returns logits, set "
+            "[model] output = \"logits\" and edgepack appends the softmax.")
+
+
+def _carry_quantized(previous: dict | None, out: Path, tmp: Path, manifest: dict) -> tuple[list, list, str]:
+    """Keep the previous quantized models when the fp32 model they came from is byte-identical.
+
+    Returns (kept files, removed files, why removed)."""
+    if not previous:
+        return [], [], ""
+    precisions = {p: e for p, e in (previous.get("precisions") or {}).items() if p != "fp32" and isinstance(e, dict)}
+    files = [e.get("file") for e in precisions.values()]
+    files = [f for f in files if isinstance(f, str) and (out / f).is_file() and "/" not in f and f != ".."]
+    if not files:
+        return [], [], ""
+    old_fp32 = out / PRECISION_FILES["fp32"]
+    same_model = old_fp32.is_file() and _same_bytes(old_fp32, tmp / PRECISION_FILES["fp32"])
+    key = ("text", "input_ids", "attention_mask", "token_type_ids")
+    same_inputs = [[g.get(k) for k in key] for g in previous.get("golden", [])] == \
+        [[g.get(k) for k in key] for g in manifest["golden"]]
+    if not same_model:
+        return [], files, "the fp32 model changed, so the quantized models made from it no longer match"
+    if not same_inputs:
+        return [], files, "the golden inputs (examples or tokenizer) changed, so their recorded outputs are stale"
+    for name in files:
+        shutil.copy2(out / name, tmp / name)
+    manifest["precisions"].update(precisions)
+    for new, old in zip(manifest["golden"], previous.get("golden", [])):
+        for p, values in (old.get("outputs") or {}).items():
+            if p in precisions:
+                new["outputs"][p] = values
+    for p, rec in (previous.get("parity") or {}).items():
+        if p in precisions:
+            manifest["parity"][p] = rec
+    for key in ("quantization", "targets"):
+        if key in previous:
+            manifest[key] = previous[key]
+    for stage, rec in (previous.get("stages") or {}).items():
+        if stage != "export":
+            manifest["stages"][stage] = rec
+    if previous.get("default_precision") in manifest["precisions"]:
+        manifest["default_precision"] = previous["default_precision"]
+    return files, [], ""
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    import filecmp
+
+    return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
 
 
 def read_build_manifest(build_dir: Path) -> dict | None:

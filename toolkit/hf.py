@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,7 +233,7 @@ def _check_classifier(info: HFFolder, config_path: Path) -> None:
 
 # -- the project's view ---------------------------------------------------------------------------
 
-_warned: set[tuple[str, int]] = set()
+_warned: set[tuple[str, object]] = set()
 
 
 def project_folder(project) -> HFFolder:
@@ -251,10 +252,121 @@ def project_folder(project) -> HFFolder:
         if "token_type_ids" in names and not info.takes_token_type_ids:
             raise ProjectError(f"{project.path}: [model] inputs: {info.model_type} takes no token_type_ids; "
                                f"use {info.default_inputs}")
-    if project.task == "text-classification" and project.labels and len(project.labels) != info.num_labels:
-        raise ProjectError(f"{project.path}: labels: {len(project.labels)} given, but {info.path / 'config.json'} "
-                           f"has {info.num_labels} classes ({', '.join(info.id2label)})")
+    if project.task == "text-classification":
+        # The toml's own list (project.labels may fall back to config_labels: no recursion here).
+        _check_labels(project, info, project.config.get("labels"))
     return info
+
+
+def _id2label(info: HFFolder) -> list[str] | None:
+    """config.json's id2label in id order; ids must be exactly 0..n-1. None when the config has none."""
+    path = info.path / "config.json"
+    raw = info.config.get("id2label")
+    if raw is None or raw == {}:
+        return None
+    if not isinstance(raw, dict):
+        raise ModelLoadError(f"{path}: id2label must be an object {{\"0\": \"name\", ...}}, not {type(raw).__name__}")
+    ids = {}
+    for key, name in raw.items():
+        try:
+            i = int(key)
+        except (TypeError, ValueError):
+            raise ModelLoadError(f"{path}: id2label key {key!r} is not a class id (0..n-1)") from None
+        if not isinstance(name, str) or not name:
+            raise ModelLoadError(f"{path}: id2label[{key!r}] = {name!r}: a label must be a non-empty string")
+        ids[i] = name
+    if sorted(ids) != list(range(len(ids))):
+        raise ModelLoadError(f"{path}: id2label ids {sorted(ids)} are not 0..{len(ids) - 1}; every class "
+                             "needs one id, counted from 0")
+    labels = [ids[i] for i in range(len(ids))]
+    if len(set(labels)) != len(labels):
+        dup = sorted({l for l in labels if labels.count(l) > 1})
+        raise ModelLoadError(f"{path}: id2label names {dup} more than once; labels must be unique")
+    declared = info.config.get("num_labels")
+    if isinstance(declared, int) and declared != len(labels):
+        raise ModelLoadError(f"{path}: num_labels = {declared} but id2label has {len(labels)} entries")
+    rows = _head_rows(info)
+    if rows is not None and rows != len(labels):
+        raise ModelLoadError(f"{path}: id2label has {len(labels)} labels but the classification head in "
+                             f"{info.path / 'model.safetensors'} has {rows} outputs")
+    return labels
+
+
+def _head_rows(info: HFFolder) -> int | None:
+    """Output rows of the classifier's last layer, read from the safetensors header (no tensor data)."""
+    import struct
+
+    path = info.path / "model.safetensors"
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 100_000_000:  # safetensors' own header limit; the loader reports it
+                return None
+            header = json.loads(f.read(size))
+    except (OSError, struct.error, ValueError):
+        return None  # a broken file is reported, named, when transformers loads it
+    if not isinstance(header, dict):
+        return None
+    for key in ("classifier.out_proj.weight", "classifier.weight"):  # RoBERTa; BERT, DistilBERT
+        entry = header.get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("shape"), list) and entry["shape"]:
+            return entry["shape"][0] if isinstance(entry["shape"][0], int) else None
+    return None
+
+
+def _generic(labels: list[str]) -> bool:
+    return all(l == f"LABEL_{i}" for i, l in enumerate(labels))
+
+
+def config_labels(project) -> list[str]:
+    """The class names of a Hugging Face classifier: config.json's id2label, in id order."""
+    model_cfg = project.section("model")
+    where = f"{project.path}: [model] hf = {model_cfg['hf']!r}"
+    try:
+        info = inspect_folder(project.file(model_cfg["hf"]), project.task)
+        labels = _id2label(info)
+    except ModelLoadError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+    if labels is None:
+        raise ProjectError(f"{where}: {info.path / 'config.json'} has no id2label: list the class names in "
+                           "edgepack.toml (labels = [...], in the model's output order)")
+    if _generic(labels) and (str(project.path), "generic") not in _warned:
+        _warned.add((str(project.path), "generic"))
+        print(f"note: {info.path / 'config.json'} names its classes {', '.join(labels)} only; set labels in "
+              f"{project.path.name} for readable names", file=sys.stderr, flush=True)
+    return labels
+
+
+def _check_labels(project, info: HFFolder, labels) -> None:
+    """edgepack.toml's labels must be config.json's id2label, in the same order: a reordered list would
+    ship a mislabelled model. Generic LABEL_i names in config.json carry no meaning: the toml wins."""
+    if not labels:
+        return
+    config_path = info.path / "config.json"
+    try:
+        known = _id2label(info)
+    except ModelLoadError as exc:
+        raise type(exc)(f"{project.path}: [model] hf: {exc}") from None
+    count = len(known) if known is not None else info.num_labels
+    if len(labels) != count:
+        raise ProjectError(f"{project.path}: labels: {len(labels)} given, but {config_path} "
+                           f"has {count} classes ({', '.join(known or info.id2label)})")
+    if known is None:
+        return
+    if _generic(known):
+        key = (str(project.path), "generic-toml")
+        if key not in _warned:
+            _warned.add(key)
+            print(f"note: {config_path} has generic labels ({', '.join(known)}); using the labels of "
+                  f"{project.path.name} in that order: {', '.join(labels)}", file=sys.stderr, flush=True)
+        return
+    if [l.casefold() for l in labels] != [l.casefold() for l in known]:
+        what = "the same labels in another order" if sorted(l.casefold() for l in labels) == \
+            sorted(l.casefold() for l in known) else "different labels"
+        raise ProjectError(
+            f"{project.path}: labels = {labels} but {config_path} id2label is {known} ({what}): the model's "
+            "outputs follow id2label, so these names would be attached to the wrong classes. List the labels in "
+            "id2label order, or omit labels to take them from config.json.")
 
 
 def default_inputs(project) -> list[str]:
@@ -335,12 +447,7 @@ def build_hf_module(project):
     info = project_folder(project)
     names = list(project.section("model").get("inputs", info.default_inputs))
     model = load_transformers_model(info, project.task)
-    if project.task == "text-classification":
-        labels = project.labels
-        if info.id2label and labels and [l.lower() for l in labels] != [l.lower() for l in info.id2label] \
-                and not all(l.startswith("LABEL_") for l in info.id2label):
-            warnings.warn(f"{project.path}: labels {labels} differ from id2label {info.id2label} in "
-                          f"{info.path / 'config.json'}; outputs follow the model's class order", stacklevel=2)
+    if project.task == "text-classification":  # labels were checked against id2label by project_folder
         return HFClassifier(model, names)
     return HFEmbedder(model, names, info.pooling)
 

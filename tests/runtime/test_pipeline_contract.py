@@ -5,16 +5,20 @@ the last test runs the runtime with torch and onnx unimportable."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgepack.errors import ArtifactError, EdgepackError
 from edgepack.runtime.pipeline import Pipeline
-from edgepack.runtime.postprocess import TextInputError, check_golden_probabilities, check_outputs, text_batch
+from edgepack.runtime.postprocess import (TextInputError, check_golden_probabilities, check_outputs, label_results,
+                                          text_batch)
+from tests.runtime.misfits import MISFIT_MESSAGES
 from tests.test_runtime_isolation import BLOCKER
 from tests.web.tiny_artifact import DIM, LABELS, TEXTS
 
@@ -116,13 +120,7 @@ def test_results_equal_the_golden_vectors(clf, emb):
 
 
 # ---------------------------------------------------------------- outputs must fit the task
-@pytest.mark.parametrize("case, message", [
-    ("logits-output", "needs a model output named 'probabilities'"),
-    ("logits-named-probabilities", "these are not probabilities"),
-    ("fewer-labels", "has 3 columns but the manifest lists 2 labels (negative, positive)"),
-    ("classifier-as-embedder", "needs a model output named 'embeddings'"),
-    ("unknown-task", "'token-classification' is not one this runtime serves"),
-])
+@pytest.mark.parametrize("case, message", sorted(MISFIT_MESSAGES.items()))
 def test_model_that_cannot_answer_its_task_is_refused_at_load(misfits, case, message):
     with pytest.raises(ArtifactError) as info:
         Pipeline.load(misfits[case])
@@ -132,17 +130,6 @@ def test_model_that_cannot_answer_its_task_is_refused_at_load(misfits, case, mes
         found = "logits" if case == "logits-output" else "probabilities"
         assert text.endswith(f"the model's outputs are: {found}"), text  # names what it found
     assert info.value.exit_code == 5
-
-
-def test_check_outputs_rules():
-    assert check_outputs("text-classification", {"probabilities": ["batch", 3]}, LABELS, "m") == "probabilities"
-    assert check_outputs("text-classification", {"probabilities": ["batch", "n"]}, LABELS, "m") == "probabilities"
-    assert check_outputs("text-classification", {"x": None, "probabilities": None}, LABELS, "m") == "probabilities"
-    assert check_outputs("feature-extraction", {"embeddings": ["batch", 384]}, [], "m") == "embeddings"
-    with pytest.raises(ArtifactError, match=r"m: output 'embeddings' has shape \['batch', 'seq', 8\]"):
-        check_outputs("feature-extraction", {"embeddings": ["batch", "seq", 8]}, [], "m")
-    with pytest.raises(ArtifactError, match="the model's outputs are: none"):
-        check_outputs("text-classification", {}, LABELS, "m")
 
 
 def test_golden_probability_check():
@@ -182,3 +169,45 @@ def test_contract_holds_with_torch_and_onnx_unimportable(classifier, misfits):
     out = json.loads(result.stdout)
     assert out["keys"] == ["label", "score", "probabilities"]
     assert "the model's outputs are: logits" in out["refused"]
+
+
+# ---------------------------------------------------------------- the cases JS is held to as well
+CASES = json.loads((Path(__file__).with_name("contract_cases.json")).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES["text_batch"], ids=lambda c: json.dumps(c["texts"])[:40])
+def test_shared_text_batch_cases(case):
+    if "error" in case:
+        with pytest.raises(TextInputError, match=re.escape(case["error"])):
+            text_batch(case["texts"])
+    else:
+        assert text_batch(case["texts"]) == (case["items"], case["single"])
+
+
+@pytest.mark.parametrize("case", CASES["check_outputs"], ids=lambda c: f"{c['task']}-{','.join(c['outputs'])}")
+def test_shared_check_outputs_cases(case):
+    args = (case["task"], case["outputs"], case["labels"], "model.onnx")
+    if "error" in case:
+        with pytest.raises(ArtifactError, match=re.escape(case["error"])):
+            check_outputs(*args)
+    else:
+        assert check_outputs(*args) == case["output"]
+
+
+@pytest.mark.parametrize("case", CASES["golden_probabilities"], ids=lambda c: json.dumps(c["row"]))
+def test_shared_golden_probability_cases(case):
+    golden = [{"outputs": {"fp32": {"probabilities": case["row"]}}}]
+    if case["ok"]:
+        check_golden_probabilities(golden, "probabilities", "manifest.json")
+    else:
+        with pytest.raises(ArtifactError, match="are not probabilities"):
+            check_golden_probabilities(golden, "probabilities", "manifest.json")
+
+
+@pytest.mark.parametrize("case", CASES["label_result"], ids=lambda c: json.dumps(c["row"]))
+def test_shared_label_result_cases(case):
+    if "error" in case:
+        with pytest.raises(ArtifactError, match=re.escape(case["error"])):
+            label_results([case["row"]], case["labels"])
+    else:
+        assert label_results([case["row"]], case["labels"]) == [case["result"]]

@@ -142,7 +142,7 @@ async function embedCached(text) {
   if (text.trim() === '') return null;
   let e = sim.cache.get(text);
   if (!e) {
-    [e] = await state.pipeline.embed([text]);
+    e = await state.pipeline.embed(text);
     sim.cache.set(text, e);
     // Map keeps insertion order: drop the oldest entry. An evicted example is simply embedded again.
     if (sim.cache.size > CACHE_MAX) sim.cache.delete(sim.cache.keys().next().value);
@@ -162,10 +162,8 @@ function renderEmbedding(a, ea) {
   $('label').textContent = label;
   $('latency').textContent = `${ea.latencyMs.toFixed(1)} ms (model ${ea.inferenceMs.toFixed(1)} ms, ${ea.tokens} tokens)`;
   $('bars').replaceChildren();
-  demo.last = {
-    text: a, label, index: -1, scores: [], probabilities: [], latencyMs: ea.latencyMs, inferenceMs: ea.inferenceMs,
-    tokens: ea.tokens, ids: ea.ids, embedding: Array.from(v),
-  };
+  // The pipeline's own result, edgepack's shape: {embedding, ...}.
+  demo.last = { ...ea, text: a };
 }
 
 function renderCosine(a, b, ea, eb) {

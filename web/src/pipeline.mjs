@@ -2,6 +2,11 @@
 // start-up self-test against the golden vectors in manifest.json.
 //
 // Usable by any web app: `const p = await Pipeline.load(new URL('./', import.meta.url))`.
+//
+// The result shape is edgepack's, the same as Python's Pipeline.predict (edgepack.runtime.postprocess):
+//   text-classification  {label, score, probabilities: {label: p}}   (+ index, scores, ids, tokens, *Ms)
+//   feature-extraction   {embedding: [numbers]}                       (+ text, ids, tokens, *Ms)
+// A string argument gives one result, an array gives an array; anything else throws InputError.
 
 import { MANIFEST_NAME, PRECISION_TOLERANCE, SUPPORTED_FORMAT_VERSIONS } from './artifacts.mjs';
 import { fetchVerified } from './integrity.mjs';
@@ -13,6 +18,110 @@ export class ManifestError extends Error {
     super(message);
     this.name = 'ManifestError';
   }
+}
+
+/** A model whose outputs cannot answer its task (logits, a missing output, the wrong width). */
+export class ModelOutputError extends ManifestError {
+  constructor(message) {
+    super(message);
+    this.name = 'ModelOutputError';
+  }
+}
+
+/** predict/classify/embed got something other than a string or an array of strings. */
+export class InputError extends TypeError {
+  constructor(message) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+// Same table and rules as edgepack.runtime.postprocess (TASK_OUTPUT, check_outputs, ...).
+export const TASK_OUTPUT = Object.freeze({ 'text-classification': 'probabilities', 'feature-extraction': 'embeddings' });
+const PROBABILITY_SUM_TOLERANCE = 1e-3;
+
+function typeName(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (ArrayBuffer.isView(v)) return v.constructor.name;
+  return typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+}
+
+/**
+ * {items, single}: a string is ONE text (never split into characters); an array is a batch whose
+ * items are strings or [text, pair] arrays of strings. Anything else throws InputError.
+ */
+export function textBatch(texts, argument = 'texts') {
+  if (typeof texts === 'string') return { items: [texts], single: true };
+  if (!Array.isArray(texts)) throw new InputError(`${argument}: expected a string or an array of strings, got ${typeName(texts)}`);
+  texts.forEach((t, i) => {
+    const pair = Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && (t[1] == null || typeof t[1] === 'string');
+    if (typeof t !== 'string' && !pair) {
+      throw new InputError(`${argument}[${i}]: expected a string (or a [text, pair] array of strings), got ${typeName(t)}`);
+    }
+  });
+  return { items: texts, single: false };
+}
+
+/**
+ * The output name the task's results come from, or ModelOutputError naming what the model has.
+ * outputs: {name: shape | null} (shape entries: numbers or symbolic names).
+ */
+export function checkOutputs(task, outputs, labels, where) {
+  const want = TASK_OUTPUT[task];
+  const found = Object.keys(outputs).join(', ') || 'none';
+  if (!want) throw new ModelOutputError(`${where}: task '${task}' is not one this runtime serves (${Object.keys(TASK_OUTPUT).join(', ')}); rebuild with a supported task`);
+  if (!(want in outputs)) {
+    const hint = task === 'text-classification'
+      ? ' (softmax in the graph); logits are not probabilities. Re-export with `edgepack export`: an ONNX source with output = "logits" gets softmax added'
+      : ' (pooled, L2-normalised sentence vectors)';
+    throw new ModelOutputError(`${where}: task ${task} needs a model output named '${want}'${hint}; the model's outputs are: ${found}`);
+  }
+  const shape = outputs[want];
+  if (shape) {
+    if (shape.length !== 2) {
+      throw new ModelOutputError(`${where}: output '${want}' has shape [${shape.join(', ')}]; task ${task} needs [batch, width] (one row per text); re-export the model`);
+    }
+    const width = shape[1];
+    if (task === 'text-classification' && labels.length && Number.isInteger(width) && width !== labels.length) {
+      throw new ModelOutputError(`${where}: output '${want}' has ${width} columns but the manifest lists ${labels.length} labels (${labels.join(', ')}); fix labels in edgepack.toml and rebuild`);
+    }
+  }
+  return want;
+}
+
+/** Classification golden outputs must be probability rows (a graph returning logits as 'probabilities' would pass its own self-test). */
+export function checkGoldenProbabilities(golden, output, where) {
+  (golden ?? []).forEach((g, i) => {
+    for (const [precision, outs] of Object.entries(g.outputs ?? {})) {
+      const row = outs?.[output];
+      if (!Array.isArray(row) || row.length === 0) continue;
+      const values = flat(row);
+      const total = values.reduce((a, b) => a + b, 0);
+      const min = Math.min(...values);
+      if (min < -PROBABILITY_SUM_TOLERANCE || !(Math.abs(total - 1) <= PROBABILITY_SUM_TOLERANCE)) {
+        throw new ModelOutputError(`${where}: golden[${i}] ${precision} '${output}' sums to ${total.toPrecision(4)} (min ${min.toPrecision(4)}): these are not probabilities (logits without softmax?); re-export the model`);
+      }
+    }
+  });
+}
+
+/** {label, score, probabilities: {label: p}} plus JS extras index and scores ([{label, probability}] in label order). */
+export function labelResult(row, labels) {
+  const values = Array.from(row, Number);
+  if (values.length === 0) throw new ModelOutputError('the model returned an empty probabilities row; re-export the model');
+  if (labels.length && values.length !== labels.length) {
+    throw new ModelOutputError(`the model returned ${values.length} probabilities for ${labels.length} labels (${labels.join(', ')}); fix labels in edgepack.toml and rebuild`);
+  }
+  let index = 0;
+  values.forEach((p, i) => {
+    if (p > values[index]) index = i;
+  });
+  const name = (i) => labels[i] ?? String(i);
+  const probabilities = {};
+  values.forEach((p, i) => (probabilities[name(i)] = p));
+  const scores = values.map((p, i) => ({ label: name(i), probability: p }));
+  return { label: name(index), score: values[index], probabilities, index, scores };
 }
 
 /** Load and check manifest.json (the bundle's root of trust: it holds every other file's hash). */
@@ -123,6 +232,13 @@ export class Pipeline {
     this.padId = padIdOf(tokenizerSpec);
     this.inputNames = (manifest.inputs ?? []).map((i) => i.name);
     if (this.inputNames.length === 0) this.inputNames = session.inputNames;
+    // Refuse at load a model whose outputs cannot answer the task: a green self-test over logits
+    // would be a silent wrong answer. Names come from the session, shapes from the (hash-checked) manifest.
+    const declared = Object.fromEntries((manifest.outputs ?? []).map((o) => [o.name, o.shape ?? null]));
+    const outputs = Object.fromEntries((session.outputNames ?? Object.keys(declared)).map((n) => [n, declared[n] ?? null]));
+    const where = manifest.precisions[precision].file ?? MANIFEST_NAME;
+    this.resultOutput = checkOutputs(this.task, outputs, this.labels, where);
+    if (this.task === 'text-classification') checkGoldenProbabilities(manifest.golden, this.resultOutput, MANIFEST_NAME);
   }
 
   /** Runtime facts for display: backend, simd, threads (+ why not), ORT version, model size. */
@@ -153,47 +269,72 @@ export class Pipeline {
     return feeds;
   }
 
-  /** Run the model on texts (strings or [text, pair]); returns raw outputs, encodings and timings. */
+  /**
+   * Run the model: the raw outputs ({name: {data, dims}}, one row per text), encodings and timings.
+   * texts: a string (a batch of one) or an array of strings / [text, pair] arrays.
+   */
   async run(texts) {
+    const { items } = textBatch(texts);
     const t0 = performance.now();
-    const encodings = texts.map((t) => (Array.isArray(t) ? this.tokenizer.encode(t[0], t[1]) : this.tokenizer.encode(t)));
+    const encodings = items.map((t) => (Array.isArray(t) ? this.tokenizer.encode(t[0], t[1] ?? undefined) : this.tokenizer.encode(t)));
     const t1 = performance.now();
     const outputs = await this.session.run(this.feeds(encodings));
     const t2 = performance.now();
     return { outputs, encodings, tokenizeMs: t1 - t0, inferenceMs: t2 - t1, latencyMs: t2 - t0 };
   }
 
-  /** Classify one text: {label, index, probabilities, scores, latencyMs, inferenceMs, tokens, ids}. */
-  async classify(text, pair) {
-    const { outputs, encodings, latencyMs, inferenceMs, tokenizeMs } = await this.run([pair === undefined ? text : [text, pair]]);
-    const out = outputs.probabilities;
-    if (!out) throw new ManifestError(`the model has no "probabilities" output (task ${this.task}); classify() needs one`);
-    const probabilities = Array.from(out.data);
-    let index = 0;
-    probabilities.forEach((p, i) => {
-      if (p > probabilities[index]) index = i;
-    });
-    const label = this.labels[index] ?? String(index);
-    const scores = probabilities.map((p, i) => ({ label: this.labels[i] ?? String(i), probability: p }));
-    return { label, index, probabilities, scores, latencyMs, inferenceMs, tokenizeMs, tokens: encodings[0].ids.length, ids: encodings[0].ids };
+  /** Results in edgepack's shape for this model's task: classify() or embed(). A string -> one result, an array -> an array. */
+  async predict(texts) {
+    return this.task === 'text-classification' ? this.classify(texts) : this.embed(texts);
+  }
+
+  requireTask(task, method) {
+    if (this.task !== task) {
+      const other = this.task === 'text-classification' ? 'classify()' : 'embed()';
+      throw new ModelOutputError(`${method} needs a ${task} model; this one is ${this.task}: use ${other} or predict()`);
+    }
   }
 
   /**
-   * Sentence embeddings (feature-extraction models): [{text, embedding: Float32Array, ids, tokens,
-   * latencyMs, inferenceMs}], one per text. One model run per text on purpose: an int8 model
-   * quantizes activations with one scale per tensor (DynamicQuantizeLinear), so a text's vector
-   * would depend on the texts batched with it; alone, it equals what every other target computes.
+   * Classify: a string -> {label, score, probabilities: {label: p}, index, scores, latencyMs,
+   * inferenceMs, tokenizeMs, tokens, ids}; an array -> one such result per text. classify(text, pair)
+   * classifies one pair. One model run per text, like embed() (see there).
+   */
+  async classify(texts, pair) {
+    this.requireTask('text-classification', 'classify()');
+    let batch;
+    if (pair !== undefined) {
+      if (typeof texts !== 'string' || typeof pair !== 'string') throw new InputError(`classify(text, pair): both must be strings, got ${typeName(texts)} and ${typeName(pair)}`);
+      batch = { items: [[texts, pair]], single: true };
+    } else {
+      batch = textBatch(texts);
+    }
+    const out = [];
+    for (const item of batch.items) {
+      const { outputs, encodings, latencyMs, inferenceMs, tokenizeMs } = await this.run([item]);
+      const result = labelResult(outputs[this.resultOutput].data, this.labels);
+      out.push({ ...result, latencyMs, inferenceMs, tokenizeMs, tokens: encodings[0].ids.length, ids: encodings[0].ids });
+    }
+    return batch.single ? out[0] : out;
+  }
+
+  /**
+   * Sentence embeddings (feature-extraction models): a string -> {embedding: number[], text, ids,
+   * tokens, latencyMs, inferenceMs}; an array -> one per text. One model run per text on purpose: an
+   * int8 model quantizes activations with one scale per tensor (DynamicQuantizeLinear), so a text's
+   * vector would depend on the texts batched with it; alone, it equals what every other target computes.
    */
   async embed(texts) {
+    this.requireTask('feature-extraction', 'embed()');
+    const { items, single } = textBatch(texts);
     const out = [];
-    for (const text of texts) {
+    for (const text of items) {
       const { outputs, encodings, latencyMs, inferenceMs } = await this.run([text]);
-      const name = outputs.embeddings ? 'embeddings' : this.task === 'feature-extraction' ? Object.keys(outputs)[0] : null;
-      if (!name) throw new ManifestError(`the model has no "embeddings" output (task ${this.task}); embed() needs one`);
-      const embedding = Float32Array.from(outputs[name].data);
-      out.push({ text, embedding, ids: encodings[0].ids, tokens: encodings[0].ids.length, latencyMs, inferenceMs });
+      // A plain array, as in Python: JSON.stringify(Float32Array) would give {"0": ...}, not a list.
+      const embedding = Array.from(outputs[this.resultOutput].data);
+      out.push({ embedding, text, ids: encodings[0].ids, tokens: encodings[0].ids.length, latencyMs, inferenceMs });
     }
-    return out;
+    return single ? out[0] : out;
   }
 
   /** Cosine similarity of two texts' embeddings. */

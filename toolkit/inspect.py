@@ -1,7 +1,17 @@
-"""`edgepack inspect`: what an artifact holds -- manifest, op types, sizes."""
+"""`edgepack inspect`: what an artifact holds -- manifest, op types, sizes.
+
+Artifacts: a build directory or web bundle (a manifest.json), a `.onnx` file, and a Raspberry Pi
+package -- its `.tar.gz`, read in one streaming pass without unpacking it anywhere, or its unpacked
+directory. A package is held to the member rules install.sh applies on the device (see
+`edgepack.edge.deploy.package_rules`): a hostile archive is an ArtifactError naming the member;
+checksum problems (SHA256SUMS, the manifest's sha256) are reported under "integrity".
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,20 +20,32 @@ from edgepack.errors import ArtifactError
 from edgepack.runtime.manifest import load_manifest
 
 
-def onnx_summary(path: Path) -> dict[str, Any]:
+MODEL_DIR = "model"
+ONNX_SUMMARY_LIMIT = 2 << 30  # protobuf cannot parse a larger ONNX file anyway
+TEXT_LIMIT = 64 << 20  # manifest.json (golden vectors inside), package.env, requirements.txt
+
+
+def onnx_summary(path: Path, data: bytes | None = None, name: str | None = None) -> dict[str, Any]:
+    """Op types and weight sizes of an ONNX file (``data``: its bytes, read from an archive)."""
     import onnx
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        if data is None:
+            _require_regular(path)
+            model = onnx.load(str(path), load_external_data=False)
+        else:
+            model = onnx.load_model_from_string(data)
+    except ArtifactError:
+        raise
     except Exception as exc:
-        raise ArtifactError(f"{path}: not a readable ONNX model ({exc})") from None
+        raise ArtifactError(f"{path}: not a readable ONNX model ({exc}); rebuild the artifact") from None
     ops = Counter(n.op_type for n in model.graph.node)
     init_bytes: Counter[str] = Counter()
     for t in model.graph.initializer:
         init_bytes[onnx.TensorProto.DataType.Name(t.data_type).lower()] += len(t.raw_data) or _field_bytes(t)
     return {
-        "file": path.name,
-        "bytes": path.stat().st_size,
+        "file": name or path.name,
+        "bytes": len(data) if data is not None else path.stat().st_size,
         "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "nodes": sum(ops.values()),
@@ -38,10 +60,33 @@ def _field_bytes(t) -> int:
     return 4 * (len(t.float_data) + len(t.int32_data)) + 8 * (len(t.int64_data) + len(t.double_data))
 
 
+def _require_regular(path: Path) -> os.stat_result:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot be read ({exc.strerror}); give a build directory, web bundle, "
+                            "package (.tar.gz or unpacked) or .onnx file") from None
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise ArtifactError(f"{path}: not a regular file or directory; give a build directory, web bundle, "
+                            "package (.tar.gz or unpacked) or .onnx file")
+    return st
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:  # a regular file (checked): reading cannot block
+        return f.read(2) == b"\x1f\x8b"
+
+
 def inspect_artifact(artifact: str | Path, verify: bool = True) -> dict[str, Any]:
     path = Path(artifact)
-    if path.is_file() and path.suffix == ".onnx":
-        return {"models": [onnx_summary(path)]}
+    st = _require_regular(path)
+    if stat.S_ISREG(st.st_mode):
+        if path.suffix == ".onnx":
+            return {"models": [onnx_summary(path)]}
+        if path.name.endswith((".tar.gz", ".tgz")) or _is_gzip(path):
+            return inspect_package(path, verify=verify)
+    elif (path / "SHA256SUMS").exists() and (path / MODEL_DIR / "manifest.json").exists():
+        return inspect_package(path, verify=verify)
     manifest = load_manifest(path, verify=False)
     integrity = "not checked"
     if verify:
@@ -60,6 +105,88 @@ def inspect_artifact(artifact: str | Path, verify: bool = True) -> dict[str, Any
         "files": data.get("files", {}),
         "golden_vectors": len(data.get("golden", [])),
         "models": models,
+    }
+
+
+def inspect_package(path: str | Path, verify: bool = True) -> dict[str, Any]:
+    """A Raspberry Pi package, as its .tar.gz or unpacked: manifest, integrity (SHA256SUMS and the
+    manifest's sha256), the model's op types and sizes, the wheelhouse, total size."""
+    from edgepack.edge.deploy import package_rules
+
+    rules = package_rules()
+    path = Path(path)
+
+    def keep(rel: str, size: int) -> bool:
+        parts = rel.split("/")
+        if parts[0] == MODEL_DIR and rel.endswith(".onnx"):
+            return size <= ONNX_SUMMARY_LIMIT
+        wanted = rel in (f"{MODEL_DIR}/manifest.json", "package.env") or (
+            parts[0] == "wheelhouse" and len(parts) == 3 and parts[2] == "requirements.txt")
+        return wanted and size <= TEXT_LIMIT
+
+    try:
+        if path.is_dir():
+            scan = rules.scan_tree(path, keep=keep, hash_files=verify)
+        else:
+            scan = rules.scan_archive(path, keep=keep, hash_files=verify)
+        problems = rules.check_sums(scan) if verify else []
+    except rules.Refused as exc:
+        raise ArtifactError(str(exc)) from None
+    where = f"{path}: {scan.top}/"
+    raw = scan.kept.get(f"{MODEL_DIR}/manifest.json")
+    if raw is None:
+        why = "larger than %d bytes" % TEXT_LIMIT if f"{MODEL_DIR}/manifest.json" in scan.files else "missing"
+        raise ArtifactError(f"{where}{MODEL_DIR}/manifest.json {why}: not an edgepack Raspberry Pi package")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ArtifactError(f"{where}{MODEL_DIR}/manifest.json is not valid JSON ({exc}); rebuild the package") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict) or not isinstance(data.get("files", {}), dict):
+        raise ArtifactError(f"{where}{MODEL_DIR}/manifest.json is not an edgepack manifest; rebuild the package")
+    if verify:
+        for rel, meta in sorted(data.get("files", {}).items()):
+            found = scan.files.get(f"{MODEL_DIR}/{rel}")
+            want = meta.get("sha256") if isinstance(meta, dict) else None
+            if found is None:
+                problems.append(f"{MODEL_DIR}/{rel}: listed in the manifest but not in the package")
+            elif found[1] != want:
+                problems.append(f"{MODEL_DIR}/{rel}: sha256 does not match the manifest")
+    models = []
+    for rel in sorted(scan.kept):
+        if rel.endswith(".onnx"):
+            models.append(onnx_summary(Path(f"{where}{rel}"), data=scan.kept[rel], name=rel))
+    wheelhouses: dict[str, Any] = {}
+    for rel, (size, _digest) in sorted(scan.files.items()):
+        parts = rel.split("/")
+        if parts[0] == "wheelhouse" and len(parts) == 3:
+            python = parts[1][2] + "." + parts[1][3:] if parts[1][:3] == "py3" else parts[1]
+            house = wheelhouses.setdefault(python, {"wheels": {}, "bytes": 0, "requirements": []})
+            house["bytes"] += size
+            if parts[2].endswith(".whl"):
+                house["wheels"][parts[2]] = size
+            elif parts[2] == "requirements.txt":
+                house["requirements"] = scan.kept.get(rel, b"").decode("utf-8", "replace").split()
+    env = {}
+    for line in scan.kept.get("package.env", b"").decode("utf-8", "replace").splitlines():
+        key, eq, value = line.partition("=")
+        if eq:
+            env[key.strip()] = value.strip().strip("'\"")
+    return {
+        "artifact": str(path),
+        "kind": "rpi-package",
+        "integrity": ("ok" if not problems else "\n".join(problems)) if verify else "not checked",
+        "manifest": {k: v for k, v in data.items() if k not in ("golden", "files")},
+        "files": data.get("files", {}),
+        "golden_vectors": len(data.get("golden") or []),
+        "models": models,
+        "package": {
+            "top": scan.top,
+            "members": len(scan.files) + len(scan.dirs),
+            "archive_bytes": scan.archive_bytes,
+            "unpacked_bytes": sum(size for size, _ in scan.files.values()),
+            "env": env,
+            "wheelhouse": wheelhouses,
+        },
     }
 
 
@@ -84,6 +211,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"precisions: {', '.join(m.get('precisions', {}))} (default {m.get('default_precision')})")
         lines.append(f"golden vectors: {report['golden_vectors']}")
         lines.append("tools: " + ", ".join(f"{k} {v}" for k, v in m.get("tools", {}).items()))
+        pkg = report.get("package")
+        if pkg:
+            archive = f"{_size(pkg['archive_bytes'])} archive, " if pkg["archive_bytes"] is not None else ""
+            lines.append(f"package: {pkg['top']}/  {archive}{_size(pkg['unpacked_bytes'])} unpacked, "
+                         f"{pkg['members']} members")
+            for py, house in pkg["wheelhouse"].items():
+                lines.append(f"  wheelhouse for Python {py}: {_size(house['bytes'])}, " + ", ".join(house["requirements"]))
         lines.append("files:")
         for rel, meta in report["files"].items():
             lines.append(f"  {_size(meta['bytes']):>9}  {meta['sha256'][:12]}  {rel}")

@@ -5,7 +5,9 @@
 #
 # What it does, in an order chosen so that a failure -- or a kill at any point -- leaves the
 # previous version serving:
-#   1. verify the sha256 of every file in the package (SHA256SUMS) -- before touching anything;
+#   1. check the package before touching anything: only regular files and directories, each
+#      listed once in SHA256SUMS (no symlink, hard link, device, FIFO, unlisted file), and the
+#      sha256 of every file;
 #   2. build versions/<version>-<id>/ beside the live one: a venv made offline from the bundled
 #      wheelhouse (pip --no-index), the model, the runtime; run the model's self-test there;
 #   3. switch the `current` link atomically (rename), restart the service, wait for /readyz;
@@ -88,6 +90,266 @@ if [ "${1:-}" = --recover ]; then
 fi
 
 # ---- 1. integrity, before anything else ---------------------------------------------------
+# The member rules run with the device's python3 (the interpreter the venv is made from) on the
+# unpacked directory, before the checksums and before anything outside it is touched. Python, not
+# `find`/`tar -t` parsing: one definition, shared with `edgepack deploy` (which checks the .tar.gz
+# before sending it) and `edgepack inspect`, which load the text between the PACKAGE_CHECK markers.
+PYTHON=${EDGEPACK_PYTHON:-}
+if [ -z "$PYTHON" ]; then
+    for candidate in python3 python3.11 python3.13; do
+        if command -v "$candidate" >/dev/null; then PYTHON=$(command -v "$candidate"); break; fi
+    done
+fi
+[ -n "$PYTHON" ] || die 4 "no python3 found; install it (sudo apt install python3) and re-run"
+
+check_members() { # $1: the unpacked package; exit 3: refused (reasons on stderr)
+    # -I: no PYTHONPATH, user site or current directory on sys.path
+    # shellcheck disable=SC2086
+    $EXEC "$PYTHON" -I - "$1" <<'PACKAGE_CHECK'
+"""The package's member rules -- their one definition: `edgepack deploy` / `check_package` and
+`edgepack inspect` load this same text from install.sh.
+
+A package is one top directory holding only regular files and directories, every file but
+SHA256SUMS listed there exactly once, and SHA256SUMS names nothing else. Refused, naming the
+member: a symlink or hard link (unpacked, it replaces or aliases a file -- install.sh itself, or
+one outside the package), a device, FIFO or socket, a path outside the top directory (absolute,
+'..'), a member that appears twice (the later one silently wins when unpacked), a file missing
+from SHA256SUMS or a SHA256SUMS line naming no file. Sizes are bounded before anything is read.
+Standard library only: it runs with the device's python3 before anything is installed.
+"""
+import hashlib
+import os
+import re
+import stat
+import sys
+import tarfile
+import zlib
+
+SUMS = "SHA256SUMS"
+MAX_MEMBERS = 100000
+MAX_FILE_BYTES = 4 << 30  # a model file is far below; a "zip bomb" member is refused by its header
+MAX_TOTAL_BYTES = 16 << 30
+MAX_SUMS_BYTES = 4 << 20
+MAX_DEPTH = 32
+SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
+ODD = re.compile(r"[\x00-\x1f\x7f\\]")  # sha256sum escapes these: a name it would print differently
+REBUILD = "rebuild it with `edgepack build PROJECT --target rpi` and copy the .tar.gz as it is"
+KINDS = ((tarfile.SYMTYPE, "symbolic link"), (tarfile.LNKTYPE, "hard link"), (tarfile.CHRTYPE, "character device"),
+         (tarfile.BLKTYPE, "block device"), (tarfile.FIFOTYPE, "FIFO"))
+
+
+class Refused(Exception):
+    """The package breaks a rule; the message names the member and what to do."""
+
+
+class Scan:
+    """What a scan found: ``files`` rel -> [bytes, sha256 or None], ``dirs``, ``kept`` rel -> bytes."""
+
+    def __init__(self, label):
+        self.label, self.top, self.files, self.dirs, self.kept = label, None, {}, set(), {}
+        self.total = 0
+        self.archive_bytes = self.archive_sha256 = None
+
+    def refuse(self, what):
+        raise Refused("%s: %s; %s" % (self.label, what, REBUILD))
+
+    def add(self, name, kind, size, linkname=""):
+        """Apply the rules to one member; return its path relative to the top directory."""
+        if kind == "dir":
+            name = name.rstrip("/")
+        parts = name.split("/")
+        if not name or name.startswith("/") or ODD.search(name) or any(p in ("", ".", "..") for p in parts):
+            self.refuse("member %r is outside the package directory (absolute path, '..' or odd characters)" % name)
+        if self.top is None:
+            self.top = parts[0]
+        if parts[0] != self.top:
+            self.refuse("member %r is outside the package directory %r (one top directory only)" % (name, self.top))
+        if len(parts) > MAX_DEPTH:
+            self.refuse("member %r is nested more than %d deep" % (name, MAX_DEPTH))
+        if kind not in ("file", "dir"):
+            self.refuse("member %r is a %s%s, not a regular file or directory"
+                        % (name, kind, " (-> %r)" % linkname if linkname else ""))
+        rel = "/".join(parts[1:])
+        if rel in self.files or rel in self.dirs:
+            self.refuse("member %r appears twice (unpacking would silently keep the later one)" % name)
+        if len(self.files) + len(self.dirs) >= MAX_MEMBERS:
+            self.refuse("more than %d members" % MAX_MEMBERS)
+        if kind == "dir":
+            self.dirs.add(rel)
+            return rel
+        if rel == "":
+            self.refuse("the top member %r is a file; a package is one directory" % name)
+        limit = MAX_SUMS_BYTES if rel == SUMS else MAX_FILE_BYTES
+        if size > limit:
+            self.refuse("member %r declares %d bytes (limit %d)" % (name, size, limit))
+        self.total += size
+        if self.total > MAX_TOTAL_BYTES:
+            self.refuse("more than %d bytes unpacked" % MAX_TOTAL_BYTES)
+        self.files[rel] = [size, None]
+        return rel
+
+
+class _HashingReader:
+    def __init__(self, f):
+        self.f, self.h, self.n = f, hashlib.sha256(), 0
+
+    def read(self, n=-1):
+        data = self.f.read(n)
+        self.h.update(data)
+        self.n += len(data)
+        return data
+
+
+def open_regular(path, follow=True):
+    """Open ``path`` for reading only if it is a regular file: never blocks on a FIFO or reads /dev/zero."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise Refused("%s: cannot be read (%s)" % (path, exc.strerror or exc)) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise Refused("%s: %s; give the package's .tar.gz (or its unpacked directory to `edgepack inspect`)" % (path, what))
+    return os.fdopen(fd, "rb")
+
+
+def _read(f, rel, scan, keep, hash_files):
+    h = hashlib.sha256() if hash_files else None
+    chunks = [] if keep else None
+    n = 0
+    while True:
+        block = f.read(1 << 20)
+        if not block:
+            break
+        n += len(block)
+        if n > scan.files[rel][0]:
+            scan.refuse("member %r grew while being read" % rel)
+        if h:
+            h.update(block)
+        if chunks is not None:
+            chunks.append(block)
+    if n != scan.files[rel][0]:
+        scan.refuse("member %r is truncated (%d of %d bytes)" % (rel, n, scan.files[rel][0]))
+    if h:
+        scan.files[rel][1] = h.hexdigest()
+    if chunks is not None:
+        scan.kept[rel] = b"".join(chunks)
+
+
+def scan_archive(path, keep=lambda rel, size: False, hash_files=True):
+    """Check every member of the .tar.gz at ``path`` in one streaming pass (nothing is extracted);
+    also record the sha256 of the archive's bytes as read, so exactly these bytes can be re-checked."""
+    scan = Scan(str(path))
+    with open_regular(path) as raw:
+        reader = _HashingReader(raw)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|gz") as tar:
+                for m in tar:
+                    kind = "file" if m.isreg() else "dir" if m.isdir() else dict(KINDS).get(m.type, "special member (type %r)" % m.type)
+                    rel = scan.add(m.name, kind, m.size, m.linkname if m.issym() or m.islnk() else "")
+                    if kind == "file":
+                        want = rel == SUMS or keep(rel, m.size)
+                        if want or hash_files:
+                            _read(tar.extractfile(m), rel, scan, want, hash_files)
+            while reader.read(1 << 20):
+                pass
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+            raise Refused("%s: not a readable .tar.gz (%s); copy or build it again" % (path, exc)) from None
+    if scan.top is None:
+        scan.refuse("the archive is empty")
+    scan.archive_bytes, scan.archive_sha256 = reader.n, reader.h.hexdigest()
+    return scan
+
+
+def scan_tree(root, keep=lambda rel, size: False, hash_files=True):
+    """The same rules for an unpacked package directory (what `tar xzf` made of the archive):
+    entries are examined with lstat, never followed; a file with more than one link is a hard link."""
+    root = os.path.abspath(root)
+    scan = Scan(root)
+    top = os.path.basename(root)
+    scan.add(top, "dir", 0)
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = sorted(os.scandir(os.path.join(root, rel_dir)), key=lambda e: e.name)
+        except OSError as exc:
+            scan.refuse("%r cannot be listed (%s)" % (rel_dir or ".", exc.strerror or exc))
+        for entry in entries:
+            rel = rel_dir + "/" + entry.name if rel_dir else entry.name
+            st = entry.stat(follow_symlinks=False)
+            mode = st.st_mode
+            if stat.S_ISDIR(mode):
+                scan.add(top + "/" + rel, "dir", 0)
+                stack.append(rel)
+                continue
+            if stat.S_ISREG(mode) and st.st_nlink > 1:
+                scan.add(top + "/" + rel, "hard link", 0, "%d links" % st.st_nlink)
+            kind = ("file" if stat.S_ISREG(mode) else "symbolic link" if stat.S_ISLNK(mode) else "FIFO" if stat.S_ISFIFO(mode)
+                    else "character device" if stat.S_ISCHR(mode) else "block device" if stat.S_ISBLK(mode) else "socket")
+            link = os.readlink(entry.path) if stat.S_ISLNK(mode) else ""
+            scan.add(top + "/" + rel, kind, st.st_size, link)
+            want = rel == SUMS or keep(rel, st.st_size)
+            if want or hash_files:
+                with open_regular(entry.path, follow=False) as f:
+                    _read(f, rel, scan, want, hash_files)
+    return scan
+
+
+def check_sums(scan):
+    """SHA256SUMS against what the scan found: structural faults raise; a missing, unlisted or
+    changed file is returned as a problem (``edgepack inspect`` reports those, install refuses)."""
+    if SUMS not in scan.kept:
+        scan.refuse("no %s in %r: not an edgepack package" % (SUMS, scan.top))
+    try:
+        text = scan.kept[SUMS].decode("utf-8")
+    except UnicodeDecodeError:
+        scan.refuse("%s is not UTF-8 text" % SUMS)
+    listed = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        match = SUM_LINE.fullmatch(line)
+        if not match:
+            scan.refuse("%s line %d is not '<sha256>  <path>': %r" % (SUMS, n, line[:100]))
+        digest, rel = match.groups()
+        if rel.startswith("/") or ODD.search(rel) or any(p in ("", ".", "..") for p in rel.split("/")):
+            scan.refuse("%s line %d names %r, a path outside the package directory" % (SUMS, n, rel))
+        if rel in listed:
+            scan.refuse("%s line %d lists %r a second time" % (SUMS, n, rel))
+        listed[rel] = digest
+    problems = []
+    for rel in sorted(set(listed) | set(scan.files) - {SUMS}):
+        if rel not in scan.files:
+            problems.append("%s: listed in %s but not in the package" % (rel, SUMS))
+        elif rel not in listed:
+            problems.append("%s: in the package but not listed in %s" % (rel, SUMS))
+        elif scan.files[rel][1] is not None and scan.files[rel][1] != listed[rel]:
+            problems.append("%s: FAILED (sha256 does not match %s)" % (rel, SUMS))
+    return problems
+
+
+if __name__ == "__main__":  # install.sh: check the unpacked package before anything is touched
+    try:
+        found = scan_tree(sys.argv[1], hash_files=False)  # the digests: `sha256sum -c` next, natively
+        faults = check_sums(found)
+    except Refused as exc:
+        faults = [str(exc)]
+    for fault in faults:
+        print(fault, file=sys.stderr)
+    sys.exit(3 if faults else 0)
+PACKAGE_CHECK
+}
+
+rc=0
+out=$(check_members "$PKG" 2>&1) || rc=$?
+case $rc in
+    0) ;;
+    3) die 3 "the package was refused, nothing was changed:
+$out
+Unpack the .tar.gz again into an empty directory (tar xzf PKG.tar.gz) and re-run; if it is refused again, rebuild the package." ;;
+    *) die 4 "$PYTHON does not run (checking the package's members failed: $out)" ;;
+esac
 cd "$PKG"
 if ! out=$(sha256sum --quiet --strict -c SHA256SUMS 2>&1); then
     die 3 "checksum verification failed, nothing was changed:
@@ -98,13 +360,6 @@ ID=$(sha256sum SHA256SUMS | cut -c1-12)
 VID="$VERSION-$ID"
 
 # ---- the device python ---------------------------------------------------------------------
-PYTHON=${EDGEPACK_PYTHON:-}
-if [ -z "$PYTHON" ]; then
-    for candidate in python3 python3.11 python3.13; do
-        if command -v "$candidate" >/dev/null; then PYTHON=$(command -v "$candidate"); break; fi
-    done
-fi
-[ -n "$PYTHON" ] || die 4 "no python3 found; install it (sudo apt install python3) and re-run"
 # shellcheck disable=SC2086
 info=$($EXEC "$PYTHON" -c 'import platform, sys; print("%d%d %s" % (sys.version_info[0], sys.version_info[1], platform.machine()))') \
     || die 4 "$PYTHON does not run"

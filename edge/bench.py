@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import edgepack
+from edgepack.atomic import atomic_publish
 from edgepack.edge import devbench, emulate, wheelhouse
 
 PRECISIONS = ("fp32", "int8")
@@ -35,14 +35,10 @@ def _venv(py: emulate.Arm64Python) -> Path:
     dest = emulate.default_root().parent / f"arm64-venv-cp{py.python.replace('.', '')}-ort{house.wheels['onnxruntime']['version']}"
     if (dest / ".complete").is_file():
         return dest
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        py.make_venv(tmp / "venv", house.path, list(wheelhouse.TOP_LEVEL))
-        (tmp / "venv" / ".complete").touch()
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(tmp / "venv", dest)  # the venv links to the root's python by absolute path: movable
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # The venv links to the root's python by absolute path, so it can be built aside and renamed in.
+    with atomic_publish(dest) as tmp:
+        py.make_venv(tmp, house.path, list(wheelhouse.TOP_LEVEL))
+        (tmp / ".complete").touch()
     return dest
 
 

@@ -23,15 +23,14 @@ import json
 import os
 import re
 import shutil
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import edgepack
+from edgepack.atomic import atomic_publish
 from edgepack.edge import wheelhouse
 from edgepack.edge import DEFAULT_PORT
-from edgepack.errors import TargetError
+from edgepack.errors import ProjectError, TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
@@ -48,7 +47,6 @@ BENCH_SOURCES = ("__init__.py", "worker.py", "stats.py")
 EDGE_SOURCES = ("__init__.py", "service.py", "device.py", "devbench.py")
 LAYOUT_VERSION = 1
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_EPOCH = 315532800  # 1980-01-01: reproducible archives
 
 
 @dataclass
@@ -67,6 +65,23 @@ def _pythons(python: str | list[str] | None) -> list[str]:
         return list(wheelhouse.DEVICE_PYTHONS)
     chosen = [python] if isinstance(python, str) else list(python)
     return [wheelhouse.check_python(p) for p in chosen]
+
+
+def _configured_pythons(project) -> list[str] | None:
+    where = f"{project.path}: [targets] rpi.python"
+    value = (project.section("targets").get("rpi") or {}).get("python")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ProjectError(f"{where} must be a non-empty list of versions, e.g. ['3.11'] "
+                           f"(choose from {', '.join(wheelhouse.DEVICE_PYTHONS)})")
+    unknown = [v for v in value if v not in wheelhouse.DEVICE_PYTHONS]
+    if unknown:
+        raise ProjectError(f"{where}: no wheelhouse for {', '.join(unknown)}; choose from "
+                           f"{', '.join(wheelhouse.DEVICE_PYTHONS)}")
+    return list(dict.fromkeys(value))
 
 
 def _narrowed_manifest(data: dict, precision: str, ort_version: str, pythons: list[str]) -> dict:
@@ -136,14 +151,12 @@ def build_package(
     ort_version = houses[pythons[0]].wheels["onnxruntime"]["version"]
 
     base = f"{name}-{version}-linux-aarch64"
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=out))
-    try:
-        root = tmp / base
+    final = Path(out_dir).resolve() / f"{base}.tar.gz"
+    # Only the archive is published (the tree it is made of is thrown away); reproducible, atomic.
+    with atomic_publish(archives=[final], root_name=base) as root:
         # -- model: the chosen precision only, with a manifest narrowed to it
         model_dir = root / "model"
-        model_dir.mkdir(parents=True)
+        model_dir.mkdir()
         model_file = manifest.precisions[precision]["file"]
         other_models = {e["file"] for p, e in manifest.precisions.items() if p != precision}
         for rel in manifest.data.get("files", {}):
@@ -202,17 +215,11 @@ def build_package(
         )
         os.chmod(root / "bin" / name, 0o755)
 
-        # -- checksums of everything, then one reproducible tar.gz
+        # -- checksums of everything; atomic_publish then writes one reproducible tar.gz
         files = sorted(p for p in root.rglob("*") if p.is_file())
         lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}" for p in files]
         (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
         unpacked = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-        final = out / f"{base}.tar.gz"
-        partial = tmp / f"{base}.tar.gz"
-        _tar(root, partial)
-        os.replace(partial, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return RpiPackage(path=final, bytes=final.stat().st_size, unpacked_bytes=unpacked, precision=precision,
                       pythons=pythons, onnxruntime=ort_version, wheelhouse_bytes=wh_bytes)
 
@@ -236,26 +243,14 @@ def _bench_spec(manifest) -> dict:
             "rounds": runner.ROUNDS}
 
 
-def _tar(root: Path, dest: Path) -> None:
-    def norm(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = "root"
-        info.mtime = _EPOCH
-        info.mode = 0o755 if (info.isdir() or info.mode & 0o100) else 0o644
-        return info
-
-    import gzip
-
-    with open(dest, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=_EPOCH, compresslevel=9) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            tar.add(root, arcname=root.name, filter=norm, recursive=False)
-            for p in sorted(root.rglob("*")):
-                tar.add(p, arcname=f"{root.name}/{p.relative_to(root).as_posix()}", filter=norm, recursive=False)
-
-
 def build_target(project, build_dir, out_dir, progress, precision: str | None = None,
                  pythons: list[str] | None = None, **options) -> dict:
-    """Adapter for ``edgepack.build.TARGETS['rpi']`` (``pythons``: the CLI's repeatable --python)."""
+    """Adapter for ``edgepack.build.TARGETS['rpi']``. ``pythons``: the CLI's repeatable --python,
+    else ``[targets] rpi = { python = [...] }`` from edgepack.toml, else every device Python.
+    The precision is the one recorded in the manifest for rpi (the quantize stage's decision,
+    which already applies ``[targets] rpi precision``) unless --precision overrides it."""
+    if not pythons:
+        pythons = _configured_pythons(project)
     with progress.stage("building the Raspberry Pi (linux-aarch64) package"):
         pkg = build_package(build_dir, out_dir, precision=precision, python=pythons or None, **options)
     progress.say(

@@ -20,13 +20,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgepack.atomic import atomic_publish
 from edgepack.errors import TargetError
 from edgepack.runtime.hashing import sha256_file
 
@@ -175,10 +174,8 @@ def build(
 
 def _download(dest: Path, python: str, reqs: list[str], pip: list[str] | None) -> None:
     tag = python.replace(".", "")
-    # Download into a sibling temp dir, rename when complete: a killed build leaves no half
-    # wheelhouse that a later run would trust.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+    # Published only when complete: a killed build leaves no half wheelhouse that a later run would trust.
+    with atomic_publish(dest) as tmp:
         cmd = list(pip or [sys.executable, "-m", "pip"]) + [
             "download", "--quiet", "--disable-pip-version-check",
             "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
@@ -199,12 +196,6 @@ def _download(dest: Path, python: str, reqs: list[str], pip: list[str] | None) -
             raise TargetError(f"aarch64 wheelhouse pulled unpinned packages {extra}; add them to edgepack.edge.wheelhouse.PINS")
         data = {"format_version": FORMAT_VERSION, "python": python, "platforms": list(PLATFORMS), "wheels": wheels}
         (tmp / INDEX_NAME).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _satisfies(house: Wheelhouse, reqs: list[str]) -> bool:

@@ -11,8 +11,10 @@ Layout of the bundle (a static directory, plus ``<dir>.zip`` of it)::
     _headers vercel.json ... nginx.conf      COOP/COEP/CSP for common static hosts (headers.py)
     *.br *.gz                                pre-compressed copies (brotli 11, gzip 9)
 
-The build happens in a temporary sibling directory that is renamed into place at the end, so a
-failed build never leaves a half-written bundle and a server never sees a mix of two builds.
+The directory and its zip are built in a temporary sibling and published together by
+:func:`edgepack.atomic.atomic_publish`: a failed or interrupted build leaves the previous bundle and
+zip (from one build) in place, and a server never sees a mix of two builds. The zip is reproducible
+(edgepack.archive).
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ import copy
 import json
 import os
 import shutil
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import edgepack
+from edgepack.atomic import atomic_publish
 from edgepack.errors import OutputError, TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
-from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, gzip_bytes, worth_keeping
+from edgepack.web.compress import compress_tree
 from edgepack.web.headers import HOST_FILES, write_host_files
 from edgepack.web.vendor import WEB_DIR, ort_files
 
@@ -44,8 +45,6 @@ ORT_PREFIX = "ort"
 BUNDLE_LAYOUT_VERSION = 1
 # Tasks the runtime knows how to post-process; the demo page shows classification.
 SUPPORTED_TASKS = ("text-classification", "feature-extraction")
-# 1980-01-01: the earliest zip timestamp; fixed so two builds of the same inputs give the same zip.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -79,27 +78,11 @@ def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
 
 
 def _speed_gate(manifest, precision: str | None, measured: dict | None, max_slowdown: float):
-    """Precision "auto" (or None while quantize left the wasm speed decision pending): time fp32 vs
-    int8 in the browser (edgepack.web.browser_bench) -> (precision, decision or None)."""
-    wasm = (manifest.data.get("targets") or {}).get("wasm") or {}
-    status = (wasm.get("speed") or {}).get("status")
-    if precision is None:
-        if status != "pending" or str(wasm.get("reason", "")).startswith("set in"):
-            return wasm.get("precision"), None  # what `edgepack quantize` recorded stands
-        precision = "auto"
-    if precision != "auto":
-        return precision, None
-    if "int8" not in manifest.precisions or "fp32" not in manifest.precisions:
-        return None, None  # nothing to choose between: the recorded / default precision
-    if wasm.get("precision") == "fp32" and status == "pending":
-        return "fp32", None  # quantize refused int8 for this target (ops), with its reason
-    if not (manifest.data.get("parity") or {}).get("int8", {}).get("ok", True):
-        return "fp32", {"precision": "fp32", "reason": "int8 did not pass the accuracy gate", "fp32_ms": None,
-                        "int8_ms": None}
-    from edgepack.web.browser_bench import wasm_speed_decision
+    """(precision, decision record or None): what `edgepack quantize` decided for wasm, read, never
+    re-measured (the rule and the reading: edgepack.quantize.decision)."""
+    from edgepack.quantize.decision import for_target
 
-    decision = wasm_speed_decision(manifest.root, measured=measured, max_slowdown=max_slowdown)
-    return decision["precision"], decision
+    return for_target(manifest, "wasm", precision, measured, max_slowdown)
 
 
 def _bundle_manifest(data: dict, precision: str, ort_version: str, decision: dict | None = None) -> dict:
@@ -123,36 +106,6 @@ def _bundle_manifest(data: dict, precision: str, ort_version: str, decision: dic
     }
     out["targets"] = targets
     return out
-
-
-def _compress_all(root: Path, ready_brotli: dict[str, Path], quality: int) -> None:
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        if path.suffix not in COMPRESSIBLE_SUFFIXES or rel == MANIFEST_NAME or rel in HOST_FILES:
-            continue  # manifest.json is written last (it lists the copies); host files are read by the host
-        data = path.read_bytes()
-        ready = ready_brotli.get(rel)
-        br = ready.read_bytes() if ready is not None else brotli_bytes(data, quality=quality)
-        for suffix, blob in ((".br", br), (".gz", gzip_bytes(data))):
-            if worth_keeping(len(data), len(blob)):
-                path.with_name(path.name + suffix).write_bytes(blob)
-
-
-def _zip_dir(root: Path, zip_path: Path) -> None:
-    tmp = zip_path.with_name(f".{zip_path.name}.tmp-{os.getpid()}")
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                info = zipfile.ZipInfo(f"{root.name}/{path.relative_to(root).as_posix()}", date_time=_ZIP_EPOCH)
-                info.external_attr = 0o644 << 16
-                # Already-compressed payloads are stored, the rest deflated.
-                stored = path.suffix in (".br", ".gz", ".zip", ".png")
-                info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-                zf.writestr(info, path.read_bytes())
-        os.replace(tmp, zip_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def check_out_dir(out: Path, target: str, marker: str | None = None, name: str | None = None) -> None:
@@ -213,11 +166,9 @@ def build_wasm_bundle(
 
     out = Path(out_dir).resolve()
     check_out_dir(out, "wasm", marker="index.html")
-    out.parent.mkdir(parents=True, exist_ok=True)
     zip_path = Path(zip_path).resolve() if zip_path else out.with_name(out.name + ".zip")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a bundle is meant to be served
-    try:
+    # The directory and its zip are published together (same build, or both the previous one).
+    with atomic_publish(out, archives=[zip_path]) as tmp:
         for src in sorted(DEMO_DIR.iterdir()):
             if src.is_file() and not src.name.startswith(".") and src.name not in DEMO_DOCS_ONLY:
                 shutil.copyfile(src, tmp / src.name)
@@ -233,7 +184,7 @@ def build_wasm_bundle(
         write_host_files(tmp)
 
         ready = {f"{ORT_PREFIX}/{name}": path for name, path in ort.brotli.items()}
-        _compress_all(tmp, ready, brotli_quality)
+        compress_tree(tmp, ready, brotli_quality, skip=(MANIFEST_NAME, *HOST_FILES))
 
         data = _bundle_manifest(manifest.data, precision, ort.version, decision)
         files = {}
@@ -242,18 +193,6 @@ def build_wasm_bundle(
             files[rel] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         data["files"] = files
         (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _zip_dir(out, zip_path)
 
     plain = {rel: meta["bytes"] for rel, meta in files.items() if not rel.endswith((".br", ".gz"))}
     plain[MANIFEST_NAME] = (out / MANIFEST_NAME).stat().st_size

@@ -33,17 +33,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import edgepack
+from edgepack.archive import zip_bytes
+from edgepack.atomic import atomic_publish, atomic_write_bytes
 from edgepack.errors import TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
 from edgepack.web.bundle import check_out_dir
-from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, gzip_bytes, worth_keeping
+from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, compress_tree, worth_keeping
 from edgepack.web.headers import HOST_FILES, write_host_files
 from edgepack.web.vendor import WEB_DIR, ort_files
 
@@ -63,7 +64,6 @@ WHEEL_DIST = "edgepack_runtime"
 NATIVE_IMPORTS = ("numpy", "onnxruntime")
 SUPPORTED_TASKS = ("text-classification", "feature-extraction")
 BUNDLE_LAYOUT_VERSION = 1
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 # --- the Pyodide core ------------------------------------------------------------------------------
@@ -152,9 +152,8 @@ def vendor_pyodide(npm_dir: Path = NPM_DIR, brotli_quality: int = 11) -> Pyodide
     if src is None:
         raise TargetError(f"{npm_dir / 'node_modules'}: {PACKAGE} is not installed; run `npm ci` in {npm_dir}")
     dest = npm_dir / "vendor"
-    tmp = Path(tempfile.mkdtemp(prefix=".vendor-", dir=npm_dir))
-    os.chmod(tmp, 0o755)
-    try:
+    with atomic_publish(dest) as tmp:
+        os.chmod(tmp, 0o755)  # package data, whatever the umask
         stamp = {"package": PACKAGE, "version": version, "files": {}}
         for name, path in src.files.items():
             shutil.copyfile(path, tmp / name)
@@ -168,10 +167,6 @@ def vendor_pyodide(npm_dir: Path = NPM_DIR, brotli_quality: int = 11) -> Pyodide
             stamp["files"][name] = meta
         (tmp / f"{PACKAGE}.json").write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / ".gitignore").write_text("*\n", encoding="utf-8")
-        _replace_dir(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return _core_from_vendor(dest, version)
 
 
@@ -250,7 +245,7 @@ def build_wheel_stdlib(out_dir: Path, package_root: Path | None = None) -> Path:
         "Name: edgepack-runtime",
         f"Version: {version}",
         "Summary: edgepack's pure-Python runtime (tokenizer, manifest) for Pyodide; the model runs in onnxruntime-web",
-        "License: Apache-2.0",
+        "License: MIT",
         "Requires-Python: >=3.10",
         "",
     ])
@@ -260,20 +255,8 @@ def build_wheel_stdlib(out_dir: Path, package_root: Path | None = None) -> Path:
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
     record += f"{dist_info}/RECORD,,\n"
     entries.append((f"{dist_info}/RECORD", record.encode()))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / wheel_name(version)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in entries:
-                info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    path = Path(out_dir) / wheel_name(version)
+    atomic_write_bytes(path, zip_bytes((name, data, 0o644) for name, data in entries))
     return path
 
 
@@ -336,28 +319,6 @@ def build_runtime_wheel(out_dir: str | os.PathLike, builder: str = "auto",
 
 # --- the bundle ------------------------------------------------------------------------------------
 
-def _replace_dir(tmp: Path, dest: Path) -> None:
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _compress(root: Path, ready: dict[str, Path], quality: int) -> None:
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        if path.suffix not in COMPRESSIBLE_SUFFIXES or rel == MANIFEST_NAME or rel in HOST_FILES:
-            continue
-        data = path.read_bytes()
-        br = ready[rel].read_bytes() if rel in ready else brotli_bytes(data, quality=quality)
-        for suffix, blob in ((".br", br), (".gz", gzip_bytes(data))):
-            if worth_keeping(len(data), len(blob)):
-                path.with_name(path.name + suffix).write_bytes(blob)
-
-
 @dataclass(frozen=True)
 class PyodideBundle:
     directory: Path
@@ -392,10 +353,7 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
 
     out = Path(out_dir).resolve()
     check_out_dir(out, "pyodide", name="Pyodide")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    os.chmod(tmp, 0o755)
-    try:
+    with atomic_publish(out) as tmp:
         for src in sorted(PAGE_DIR.iterdir()):
             if src.is_file() and not src.name.startswith(".") and src.suffix != ".pyc":
                 shutil.copyfile(src, tmp / src.name)
@@ -411,7 +369,7 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
         write_host_files(tmp)
         ready = {f"{PYODIDE_PREFIX}/{n}": p for n, p in core.brotli.items()}
         ready.update({f"{ORT_PREFIX}/{n}": p for n, p in ort.brotli.items()})
-        _compress(tmp, ready, brotli_quality)
+        compress_tree(tmp, ready, brotli_quality, skip=(MANIFEST_NAME, *HOST_FILES))
 
         data = copy.deepcopy(manifest.data)
         data["precisions"] = {precision: data["precisions"][precision]}
@@ -434,10 +392,6 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
         data["files"] = {p.relative_to(tmp).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                          for p in sorted(tmp.rglob("*")) if p.is_file()}
         (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     total = sum(m["bytes"] for r, m in data["files"].items() if not r.endswith((".br", ".gz")))
     return PyodideBundle(out, precision, model_file, core.version, ort.version, f"{WHEEL_PREFIX}/{wheel.name}",
                          wheel_info, total + (out / MANIFEST_NAME).stat().st_size)

@@ -24,10 +24,10 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgepack.atomic import atomic_publish
 from edgepack.errors import TargetError
 from edgepack.runtime.hashing import sha256_file
 from edgepack.web.compress import brotli_bytes, worth_keeping
@@ -127,10 +127,8 @@ def vendor_ort(dest: Path | None = None, web_dir: Path = WEB_DIR, brotli_quality
     if src is None:
         raise TargetError(f"{web_dir / 'node_modules'}: {PACKAGE} is not installed; run `npm ci` in {web_dir}")
     dest = Path(dest) if dest is not None else web_dir / "vendor"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".vendor-", dir=dest.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the vendored files are package data
-    try:
+    with atomic_publish(dest) as tmp:
+        os.chmod(tmp, 0o755)  # package data, whatever the umask
         stamp = {"package": PACKAGE, "version": version, "files": {}}
         for name, path in src.files.items():
             shutil.copyfile(path, tmp / name)
@@ -144,17 +142,6 @@ def vendor_ort(dest: Path | None = None, web_dir: Path = WEB_DIR, brotli_quality
         (tmp / STAMP_NAME).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         # Keep a .gitignore inside so the 14 MB wasm never lands in git by accident.
         (tmp / ".gitignore").write_text("*\n", encoding="utf-8")
-        old = None
-        if dest.exists():
-            old = dest.with_name(dest.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-        os.replace(tmp, dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return _from_vendor(dest, version)
 
 

@@ -7,13 +7,17 @@ the error's code (see EXIT_CODES, documented in the README).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import signal
 import sys
+import threading
 
 import click
 
 from edgepack import __version__
+from edgepack.atomic import Interrupted
 from edgepack.errors import EdgepackError
 
 # command -> "module:function". Commands load lazily so `edgepack --help` stays fast and a
@@ -40,7 +44,29 @@ EXIT_CODES = {
     6: "quantization produced nothing or failed its accuracy gate",
     7: "target cannot be built here (e.g. unsupported platform, no GPU)",
     8: "output location not writable",
+    130: "interrupted by SIGINT (Ctrl-C); the previous artifacts are kept",
+    143: "interrupted by SIGTERM; the previous artifacts are kept",
 }
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _interrupts_raise():
+    """SIGINT and SIGTERM raise :class:`Interrupted` (a KeyboardInterrupt): ``finally`` blocks and the
+    atomic rollback run, then the handler below reports it. SIGTERM's default would kill the process
+    on the spot, leaving temporary directories behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 class EdgepackGroup(click.Group):
@@ -61,13 +87,20 @@ class EdgepackGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _interrupts_raise():
+                return super().invoke(ctx)
         except EdgepackError as exc:
-            if ctx.meta.get("edgepack.json"):
-                click.echo(json.dumps({"ok": False, "error": {"type": type(exc).__name__, "message": str(exc),
-                                                              "exit_code": exc.exit_code}}))
-            click.secho(f"error: {exc}", fg="red", err=True)
-            ctx.exit(exc.exit_code)
+            self._fail(ctx, type(exc).__name__, str(exc), exc.exit_code)
+        except KeyboardInterrupt as exc:
+            exc = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+            self._fail(ctx, "Interrupted", exc.message, exc.exit_code)
+
+    @staticmethod
+    def _fail(ctx, kind: str, message: str, code: int):
+        if ctx.meta.get("edgepack.json"):
+            click.echo(json.dumps({"ok": False, "error": {"type": kind, "message": message, "exit_code": code}}))
+        click.secho(f"error: {message}", fg="red", err=True)
+        ctx.exit(code)
 
 
 def json_option(f):
@@ -99,7 +132,8 @@ def cli():
 
     \b
     Exit codes: 0 ok, 1 error, 2 bad project/config/usage, 3 export failed, 4 parity failed,
-    5 bad artifact, 6 quantization gate failed, 7 target unavailable, 8 output not writable.
+    5 bad artifact, 6 quantization gate failed, 7 target unavailable, 8 output not writable,
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM): previous artifacts kept.
     """
 
 

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from edgepack.errors import TokenizerSpecError
 
+# Every integer in a spec (ids, lengths, strides, type ids) is far below this; a larger one is a
+# corrupt or hostile file, and would overflow int64 arrays or allocate without end downstream.
+INT_LIMIT = 1 << 31
+# Longest sequence a spec may ask for (truncation max_length, fixed padding); edgepack.toml's
+# max_length has the same bound. Far above any text model's position table.
+MAX_LENGTH = 1 << 16
+# A message quotes the value at fault; a 60 MiB token string is cut, not printed.
+_MESSAGE_LIMIT = 600
+
 
 class Ctx:
     """Where we are in the document: ``source`` (file name) and a JSON path like ``normalizer.normalizers[1]``."""
@@ -20,6 +29,8 @@ class Ctx:
         return Ctx(self.source, f"{self.path}.{key}" if self.path else str(key))
 
     def error(self, msg: str) -> TokenizerSpecError:
+        if len(msg) > _MESSAGE_LIMIT:
+            msg = msg[:_MESSAGE_LIMIT] + "... (cut)"
         where = f"{self.source}: {self.path}" if self.path else self.source
         # `path "Value" is not supported` / `path is required` read as one phrase; others follow a colon.
         sep = " " if (msg.startswith('"') or msg.startswith("is ")) and self.path else ": "
@@ -42,6 +53,8 @@ class Ctx:
         # bool is an int in Python; JSON true is never a valid count.
         if not isinstance(v, kind) or (kind in (int, (int,)) and isinstance(v, bool)):
             raise self.at(key).error(f"expected {_kind_name(kind)}, got {_kind(v)}")
+        if isinstance(v, int) and not isinstance(v, bool) and not -INT_LIMIT < v < INT_LIMIT:
+            raise self.at(key).error(f"{_short(v)} is out of range (integers must be between -2**31 and 2**31)")
         return v
 
     def type_of(self, obj: dict, supported) -> str:
@@ -50,6 +63,14 @@ class Ctx:
             shown = f'"{t}"' if isinstance(t, str) else _kind(t) if "type" in obj else "missing"
             raise self.at("type").error(f"{shown} is not supported; supported: {', '.join(supported)}")
         return t
+
+
+def _short(v) -> str:
+    """An integer as shown in an error: a 10,000-digit number is described, not printed (str() of
+    one over 4,300 digits raises ValueError)."""
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10 ** 15:
+        return f"{'-' if v < 0 else ''}a number of about {int(abs(v).bit_length() * 0.30103) + 1} digits"
+    return repr(v)
 
 
 def _kind(v) -> str:

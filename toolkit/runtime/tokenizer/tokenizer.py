@@ -17,8 +17,9 @@ import os
 import re
 
 from edgepack.errors import TokenizerSpecError
+from edgepack.runtime import files
 from edgepack.runtime.tokenizer import added_vocab, decoders, models, normalizers, pre_tokenizers, processors
-from edgepack.runtime.tokenizer._spec import Ctx
+from edgepack.runtime.tokenizer._spec import INT_LIMIT, MAX_LENGTH, Ctx, _short
 from edgepack.runtime.tokenizer.encoding import Encoding
 from edgepack.runtime.tokenizer.normalized import NormalizedString
 
@@ -50,16 +51,81 @@ def _direction(value: str, what: str) -> str:
     return v
 
 
+def _check_numbers(spec: dict, ctx: Ctx) -> None:
+    """Ids in range and dense, lengths bounded: a corrupt or hostile number fails here, named by its
+    JSON path, not as an OverflowError (int64 arrays) or an endless allocation later."""
+
+    def check_id(value, c: Ctx, what: str = "") -> int | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None  # wrong types are reported by the component reader
+        if not 0 <= value < INT_LIMIT:
+            raise c.error(f"{what}must be a non-negative integer below 2**31, got {_short(value)}")
+        return value
+
+    ids: set[int] = set()
+    model = spec.get("model")
+    if isinstance(model, dict) and isinstance(model.get("vocab"), dict):
+        vc = ctx.at("model").at("vocab")
+        for token, value in model["vocab"].items():
+            i = check_id(value, vc, f"id of {token[:40]!r} ")
+            if i is not None:
+                ids.add(i)
+    added = spec.get("added_tokens")
+    for k, tok in enumerate(added if isinstance(added, list) else []):
+        if isinstance(tok, dict):
+            i = check_id(tok.get("id"), ctx.at("added_tokens").at(k).at("id"))
+            if i is not None:
+                ids.add(i)
+    post = spec.get("post_processor")
+    if isinstance(post, dict):
+        pc = ctx.at("post_processor")
+        for key in ("sep", "cls"):  # BertProcessing: ["token", id]
+            pair = post.get(key)
+            if isinstance(pair, list) and len(pair) == 2:
+                check_id(pair[1], pc.at(key).at(1))
+        special = post.get("special_tokens")
+        for name, entry in (special.items() if isinstance(special, dict) else ()):
+            if isinstance(entry, dict) and isinstance(entry.get("ids"), list):
+                for k, value in enumerate(entry["ids"]):
+                    c = pc.at("special_tokens").at(name).at("ids").at(k)
+                    if check_id(value, c) is None:
+                        raise c.error("expected a token id (an integer)")
+    if ids and max(ids) >= len(ids) + (1 << 16):
+        raise ctx.at("model").at("vocab").error(
+            f"ids are too sparse: the largest is {max(ids)} for {len(ids)} tokens (ids are rows of the model's "
+            "embedding table; renumber them from 0)")
+    for section, key in (("truncation", "max_length"), ("padding", "pad_to_multiple_of")):
+        table = spec.get(section)
+        if isinstance(table, dict):
+            value = table.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_LENGTH:
+                raise ctx.at(section).at(key).error(f"{_short(value)} is longer than the {MAX_LENGTH} tokens allowed")
+    padding = spec.get("padding")
+    if isinstance(padding, dict):
+        fixed = padding.get("strategy")
+        fixed = fixed.get("Fixed") if isinstance(fixed, dict) else None
+        if isinstance(fixed, int) and not isinstance(fixed, bool) and not 0 <= fixed <= MAX_LENGTH:
+            raise ctx.at("padding").at("strategy").at("Fixed").error(
+                f"{_short(fixed)} must be between 0 and {MAX_LENGTH}")
+        check_id(padding.get("pad_id"), ctx.at("padding").at("pad_id"))
+
+
 class Tokenizer:
     def __init__(self, spec: dict, source: str = "tokenizer.json"):
         ctx = Ctx(source)
         spec = ctx.obj(spec)
+        # Before any component reads the spec: the readers recurse (Sequence in Sequence) and
+        # allocate by ids and lengths, so depth and numbers are checked once, up front.
+        if files.nesting_depth(spec) > files.MAX_DEPTH:
+            raise ctx.error(f"nested deeper than {files.MAX_DEPTH} levels; a tokenizer.json needs fewer than 10")
         version = spec.get("version")
         if version not in SUPPORTED_VERSIONS:
             if "version" not in spec:
                 raise ctx.at("version").error('is missing; supported: "1.0"')
-            shown = f'"{version}"' if isinstance(version, str) else json.dumps(version)
+            shown = f'"{version}"' if isinstance(version, str) else _short(version) if isinstance(version, int) \
+                else type(version).__name__ if isinstance(version, (dict, list)) else json.dumps(version)
             raise ctx.at("version").error(f'{shown} is not supported; supported: "1.0"')
+        _check_numbers(spec, ctx)
         self.normalizer = normalizers.from_spec(spec.get("normalizer"), ctx.at("normalizer"))
         self.pre_tokenizer = pre_tokenizers.from_spec(spec.get("pre_tokenizer"), ctx.at("pre_tokenizer"))
         if "model" not in spec:
@@ -80,17 +146,15 @@ class Tokenizer:
     # ---- construction ------------------------------------------------------------------------
     @classmethod
     def from_file(cls, path) -> "Tokenizer":
+        """Regular files only (a FIFO or /dev/zero is refused before it is opened), at most
+        files.TOKENIZER_LIMIT bytes."""
         name = os.fspath(path)
-        try:
-            with open(name, "rb") as f:
-                raw = f.read()
-        except OSError as e:
-            raise TokenizerSpecError(f"{name}: cannot read tokenizer file ({e.strerror}); check the path") from e
+        raw = files.read_bytes(name, "cannot read tokenizer file", files.TOKENIZER_LIMIT, TokenizerSpecError)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             raise TokenizerSpecError(f"{name}: not valid UTF-8 (byte {e.start}: {e.reason}); "
-                                     "tokenizer.json must be UTF-8 encoded JSON") from e
+                                     "tokenizer.json must be UTF-8 encoded JSON") from None
         return cls.from_str(text, source=name)
 
     @classmethod
@@ -98,7 +162,12 @@ class Tokenizer:
         try:
             obj = json.loads(json_text.removeprefix("\ufeff"))
         except json.JSONDecodeError as e:
-            raise TokenizerSpecError(f"{source}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from e
+            raise TokenizerSpecError(f"{source}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        except RecursionError:  # the C parser's own limit, hit before our depth check can run
+            raise TokenizerSpecError(f"{source}: nested deeper than {files.MAX_DEPTH} levels; "
+                                     "a tokenizer.json needs fewer than 10") from None
+        except ValueError as e:  # an integer of more than 4,300 digits
+            raise TokenizerSpecError(f"{source}: not valid JSON ({e})") from None
         return cls(obj, source)
 
     @classmethod

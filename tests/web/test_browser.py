@@ -48,7 +48,8 @@ def assert_matches(page_results, oracle, tolerance):
     worst = 0.0
     for got, want in zip(page_results, oracle, strict=True):
         assert got["ids"] == want["ids"], "JS tokenizer ids differ from HF tokenizers'"
-        diff = float(np.max(np.abs(np.asarray(got["probabilities"]) - want["probabilities"])))
+        assert list(got["probabilities"]) == LABELS, "probabilities: {label: p} in label order"
+        diff = float(np.max(np.abs(np.asarray(list(got["probabilities"].values())) - want["probabilities"])))
         worst = max(worst, diff)
         assert diff <= tolerance, f"|Δ| {diff:.3g} > {tolerance}"
         assert got["label"] == LABELS[int(np.argmax(want["probabilities"]))]
@@ -188,7 +189,7 @@ def test_bad_inputs_empty_huge_emoji_rtl(browser, served_bundle):
         page.fill("#text", "هذا فيلم رائع 😀")
         page.wait_for_function(f"() => Number(document.body.dataset.runs) > {runs}")
         assert page.inner_text("#label") in LABELS
-        total = page.evaluate("() => edgepackDemo.last.probabilities.reduce((a, b) => a + b, 0)")
+        total = page.evaluate("() => Object.values(edgepackDemo.last.probabilities).reduce((a, b) => a + b, 0)")
         assert abs(total - 1) < 1e-5
         assert page.get_attribute("body", "data-state") == "ready"
         log.assert_clean()
@@ -262,3 +263,73 @@ def test_feature_extraction_bundle(browser, tmp_path):
     session = create_session(bundle / "model.fp32.onnx")
     feeds = {"input_ids": np.array([last["ids"]], dtype=np.int64), "attention_mask": np.ones((1, len(last["ids"])), dtype=np.int64)}
     np.testing.assert_allclose(last["v"], session.run(["embeddings"], feeds)[0][0], atol=1e-5)
+
+
+# The keys every runtime shares (edgepack.runtime.postprocess) and the JS-only extras allowed beside them.
+JS_EXTRAS = {"index", "scores", "ids", "tokens", "latencyMs", "inferenceMs", "tokenizeMs"}
+
+
+def test_js_argument_rule_and_result_shape(browser, served_bundle, tiny_bundle):
+    from edgepack.runtime.pipeline import Pipeline
+
+    text = TEXTS[0]
+    with open_page(browser, served_bundle) as (page, log):
+        got = page.evaluate(
+            """async (text) => {
+                const p = edgepackDemo.pipeline;
+                const one = await p.classify(text), list = await p.classify([text, text]), pred = await p.predict(text);
+                const errors = [];
+                for (const bad of [null, 42, new Uint8Array([1]), [text, 7], {text}]) {
+                    try { await p.predict(bad); errors.push('accepted'); } catch (e) { errors.push(`${e.name}: ${e.message}`); }
+                }
+                try { await p.embed(text); errors.push('accepted'); } catch (e) { errors.push(`${e.name}: ${e.message}`); }
+                const strip = (r) => ({label: r.label, score: r.score, probabilities: r.probabilities, keys: Object.keys(r)});
+                return {one: strip(one), list: list.map(strip), pred: strip(pred), isArray: Array.isArray(list), errors};
+            }""",
+            text,
+        )
+        log.assert_clean()
+    want = Pipeline.load(tiny_bundle).predict(text)
+    assert not isinstance(got["one"], list) and got["isArray"] and len(got["list"]) == 2
+    for r in (got["one"], got["pred"], *got["list"]):
+        assert {"label", "score", "probabilities"} <= set(r["keys"]) <= {"label", "score", "probabilities"} | JS_EXTRAS
+        assert r["label"] == want["label"] and list(r["probabilities"]) == list(want["probabilities"])
+        assert abs(r["score"] - want["score"]) < 1e-5
+    assert got["errors"][:5] == [
+        "InputError: texts: expected a string or an array of strings, got null",
+        "InputError: texts: expected a string or an array of strings, got number",
+        "InputError: texts: expected a string or an array of strings, got Uint8Array",
+        "InputError: texts[1]: expected a string (or a [text, pair] array of strings), got number",
+        "InputError: texts: expected a string or an array of strings, got Object",
+    ]
+    assert got["errors"][5].startswith("ModelOutputError: embed() needs a feature-extraction model; this one is text-classification")
+
+
+@pytest.fixture(scope="module")
+def misfit_bundles(tmp_path_factory):
+    from tests.runtime.misfits import build_misfits
+
+    base = tmp_path_factory.mktemp("misfit")
+    cases = ("logits-output", "logits-named-probabilities", "fewer-labels", "classifier-as-embedder")
+    return {case: build_bundle(art, base / f"{case}-wasm", "fp32") for case, art in build_misfits(base, cases).items()}
+
+
+@pytest.mark.parametrize("case", ["logits-output", "logits-named-probabilities", "fewer-labels", "classifier-as-embedder"])
+def test_outputs_that_do_not_fit_the_task_never_show_a_green_self_test(browser, misfit_bundles, case):
+    from tests.runtime.misfits import MISFIT_MESSAGES
+
+    with edgepack_server(misfit_bundles[case]) as url, open_page(browser, url) as (page, log):
+        assert page.get_attribute("body", "data-state") == "error"
+        message = page.inner_text("#error")
+        assert message.startswith("Could not start: ") and MISFIT_MESSAGES[case] in message, message
+        assert "not run" in page.inner_text("#selftest") and page.locator(".selftest.pass").count() == 0
+        assert page.is_disabled("#text")
+        # The JS API refuses the same bundle with a typed error (not a result, not a green self-test).
+        err = page.evaluate(
+            """async () => {
+                const {Pipeline} = await import('./edgepack/pipeline.mjs');
+                try { await Pipeline.load(new URL('./', location.href)); return null; }
+                catch (e) { return {name: e.name, message: e.message}; }
+            }""")
+        assert err["name"] == "ModelOutputError" and MISFIT_MESSAGES[case] in err["message"], err
+        assert not log.page_errors and not log.off_origin and not log.failed

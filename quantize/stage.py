@@ -15,10 +15,11 @@ Manifest fields written (other stages read these):
   parity.int8            {reference, candidate, ok, agreement, max/mean_prob_delta, accuracy_*, failures}
   quantization           {precision, mode, format, per_channel, report (per op type), gate {evaluation,
                           thresholds, result}, fallback, per_channel_choice, timing, extra_precisions}
-  targets.cpu / .rpi     {precision, reason, fp32_ms, quantized_ms, speedup, rounds, threads, measured_on}
-  targets.wasm           {precision, reason, form, ops, probe (onnxruntime-web in Node: loads?, max diff
-                          vs native, timing), speed: {status: "measured (node)" | "pending", fp32_ms,
-                          int8_ms, decided_precision}} -- the web target may re-time in the browser
+  targets.cpu/.rpi/.wasm  edgepack.quantize.decision.Decision.as_dict(): {precision, decided_by (config | ops |
+                          accuracy | speed | tie-rule), rule, reason, candidate, threshold, rounds, ratio,
+                          ratio_interval, medians_ms, measured_on, stopped_by, measurements}; wasm adds
+                          form, ops, probe (onnxruntime-web in Node: loads?, max diff vs native). Decided
+                          once per fingerprint; `build` copies them, never re-measures.
   stages.quantize        {fingerprint, precision}
 """
 
@@ -26,9 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace as dc_replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,8 @@ from edgepack.errors import ProjectError, QuantizationError
 from edgepack.manifest_writer import write_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
-from edgepack.quantize import dynamic, extra, ops, report, speed, static, wasm_probe
+from edgepack.quantize import decision, dynamic, extra, ops, report, speed, static, wasm_probe
+from edgepack.quantize.decision import Decision, Policy
 from edgepack.quantize.evalset import calibration_feeds, evaluation_set, project_encoder, read_calibration_file
 from edgepack.quantize.fallback import Fallback, select
 from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all
@@ -48,7 +51,7 @@ from edgepack.runtime.artifacts import PRECISION_FILES, PRECISION_TOLERANCE
 from edgepack.runtime.manifest import load_manifest
 from edgepack.runtime.session import create_session
 
-STAGE_VERSION = "1"  # bump when the stage's decisions change, so `build` re-runs it
+STAGE_VERSION = "2"  # bump when the stage's decisions change, so `build` re-runs it
 MODES = ("auto", "dynamic", "static", "none")
 QUANTIZERS = {"dynamic": dynamic.quantize, "static": static.quantize}
 SPEED_TEXTS = 32
@@ -137,8 +140,15 @@ def _golden_outputs(session, manifest: dict, pad_id: int) -> list[dict]:
     return results
 
 
-def _target_choices(project: Project, q_model, numbers: dict, settings: dict, precision: str) -> dict:
-    targets = {}
+def _policy(settings: dict, policy: Policy | None) -> Policy:
+    base = policy or Policy()
+    return dc_replace(base, max_slowdown=settings["max_slowdown"])
+
+
+def _target_decisions(project: Project, q_model, timed: dict, settings: dict, policy: Policy,
+                      precision: str) -> dict[str, Decision]:
+    """One Decision per target, in the order config -> ops -> speed (the tie rule inside speed)."""
+    out: dict[str, Decision] = {}
     user = project.section("targets")
     for target in ops.TARGETS:
         forced = (user.get(target) or {}).get("precision")
@@ -146,41 +156,84 @@ def _target_choices(project: Project, q_model, numbers: dict, settings: dict, pr
         if missing and forced == precision:
             raise QuantizationError(f"{project.path}: [targets] {target} precision = {precision!r}, but the "
                                     f"{precision} model uses ops {target} cannot run: {missing}")
-        if missing:
-            targets[target] = {"precision": "fp32", "reason": f"{precision} model uses ops {target} cannot run: "
-                               + "; ".join(f"{k}: {v}" for k, v in missing.items()), "unsupported_ops": sorted(missing)}
+        if forced and forced != "auto":
+            out[target] = decision.fixed(target, forced, "config", f"set in edgepack.toml ([targets] {target} "
+                                         f"precision = {forced!r})", precision)
+        elif missing:
+            out[target] = decision.fixed(target, "fp32", "ops", f"{precision} model uses ops {target} cannot run: "
+                                         + "; ".join(f"{k}: {v}" for k, v in missing.items()), precision)
         elif target == "wasm":
-            targets[target] = _wasm_choice(numbers, settings, precision, forced)
+            out[target] = timed["wasm"]() if callable(timed["wasm"]) else timed["wasm"]
         else:
-            targets[target] = speed.native_choice(target, numbers["timing"], settings["max_slowdown"], precision, forced)
-    return targets
+            out[target] = speed.native_decision(target, timed["native"], policy, precision)
+    return out
 
 
-def _wasm_choice(numbers: dict, settings: dict, precision: str, forced: str | None) -> dict:
-    probe = numbers["wasm_probe"]
-    base = {"form": numbers.get("form"), "ops": numbers["ops"], "probe": probe}
-    pending = {"status": "pending", "measure": "in the browser (web target)", "fp32_ms": None,
-               f"{precision}_ms": None, "decided_precision": None}
-    q_model = probe.get("models", {}).get(precision, {})
-    if probe["status"] == "ran" and not q_model.get("loads", False):
-        return {**base, "precision": "fp32", "speed": pending,
-                "reason": f"onnxruntime-web could not load the {precision} model: {q_model.get('error')}"}
-    if forced and forced != "auto":
-        return {**base, "precision": forced, "speed": pending,
-                "reason": "set in edgepack.toml ([targets] wasm precision)"}
-    timing = probe.get("timing")
-    if not timing:
-        return {**base, "precision": precision, "speed": pending,
-                "reason": f"every op of the {precision} model is supported by onnxruntime-web; not timed "
-                          f"({probe.get('reason', 'probe did not time')}), the web target decides in the browser"}
-    # Same wasm binary and V8 engine as Chromium: a first decision the web target may overrule
-    # with in-browser numbers (design.md: an int8 LSTM ran slower than fp32 in onnxruntime-web).
-    choice = speed.native_choice("wasm", {"fp32_ms": timing["fp32_ms"], "quantized_ms": timing[f"{precision}_ms"],
-                                          "speedup": timing["speedup"]}, settings["max_slowdown"], precision, None)
-    return {**base, "precision": choice["precision"],
-            "reason": choice["reason"] + " in onnxruntime-web under Node; the web target may re-measure in the browser",
-            "speed": {"status": "measured (node)", "measure": "Node, same onnxruntime-web wasm", **timing,
-                      "decided_precision": choice["precision"]}}
+def _wasm_decision(project, manifest, fp32_path, q_path, goldens, probe_feeds, policy, precision, timing, scratch,
+                   progress) -> tuple[Decision, dict]:
+    """The wasm target's decision and the Node probe's record. Timed in Chromium (the page a user
+    opens) when it can run here, else in Node (same onnxruntime-web wasm, same V8), else not at all:
+    the tie rule. ``timing``: "auto" (Chromium, else Node), "node" or "none"."""
+    q_session = create_session(q_path)
+    native = [q_session.run(None, f)[0][0] for f in probe_feeds]
+    chromium_why = None
+    if timing == "auto":
+        from edgepack.web.browser_bench import chromium_available
+
+        chromium_why = chromium_available()
+        timing = "chromium" if chromium_why is None else "node"
+    with progress.stage("onnxruntime-web probe in Node (loads? outputs vs native" +
+                        (", timing)" if timing == "node" else ")")):
+        probe = wasm_probe.probe(fp32_path, q_path, probe_feeds, native, precision,
+                                 rounds=policy.max_rounds if timing == "node" else 0, max_seconds=policy.max_seconds)
+    q_entry = probe.get("models", {}).get(precision, {})
+    if probe["status"] == "ran" and not q_entry.get("loads", False):
+        return decision.fixed("wasm", "fp32", "ops", f"onnxruntime-web could not load the {precision} model: "
+                              f"{q_entry.get('error')}", precision), probe
+    measurements, why = [], None
+    if timing == "chromium":
+        with progress.stage("wasm speed gate in Chromium (fp32 vs int8, interleaved rounds)"):
+            from edgepack.web.browser_bench import gate_measurements
+
+            art = _candidate_artifact(project, manifest, q_path, goldens, scratch, precision)
+            measurements, why = gate_measurements(art, precision, policy)
+        if not measurements:  # the browser failed: Node's reading is the next best
+            chromium_why = why
+            probe = wasm_probe.probe(fp32_path, q_path, probe_feeds, native, precision,
+                                     rounds=policy.max_rounds, max_seconds=policy.max_seconds)
+    t = probe.pop("timing", None)
+    if not measurements and t:
+        measurements = [decision.from_rounds(t["rounds"]["fp32"], t["rounds"][precision], policy, t["measured_on"],
+                                             {"threads": 1, "texts_per_round": t["texts_per_round"],
+                                              "clock": t["clock"]})]
+    note = ""
+    if chromium_why and measurements:
+        note = f"timed in Node, not Chromium ({chromium_why})"
+    elif not measurements:
+        note = "not measured: " + "; ".join(x for x in (chromium_why, probe.get("reason")) if x) \
+            if (chromium_why or probe.get("reason")) else "not measured (wasm timing off)"
+    return decision.by_speed("wasm", measurements, policy, precision, note), probe
+
+
+def _candidate_artifact(project, manifest, q_path, goldens, scratch: Path, precision: str) -> Path:
+    """A scratch build directory with fp32 and the candidate, so the browser gate times (and the page
+    verifies) exactly the bytes that will be published."""
+    art = scratch / "candidate"
+    art.mkdir()
+    data = json.loads(json.dumps(manifest))
+    others = {e["file"] for p, e in data.get("precisions", {}).items() if p != "fp32"}
+    for rel in data.get("files", {}):
+        if rel not in others and "/" not in rel:
+            os.symlink((project.build_dir / rel).resolve(), art / rel)
+    os.symlink(Path(q_path).resolve(), art / PRECISION_FILES[precision])
+    data["precisions"] = {"fp32": data["precisions"]["fp32"],
+                          precision: {"file": PRECISION_FILES[precision], "tolerance": PRECISION_TOLERANCE[precision]}}
+    for g, out in zip(data.get("golden", []), goldens):
+        g["outputs"] = {"fp32": (g.get("outputs") or {}).get("fp32"), precision: out}
+        if g["outputs"]["fp32"] is None:
+            g["outputs"].pop("fp32")
+    write_manifest(art, data)
+    return art
 
 
 class _Run:
@@ -229,11 +282,14 @@ def _choose_per_channel(run: _Run, scratch: Path, progress: Progress) -> tuple[b
 
 def quantize_project(project: Project | str | Path, *, mode: str | None = None, per_channel: bool | None = None,
                      calibration: str | Path | None = None, precisions: list[str] | None = None,
-                     progress: Progress = QUIET) -> QuantizeResult:
+                     progress: Progress = QUIET, policy: Policy | None = None,
+                     wasm_timing: str = "auto") -> QuantizeResult:
     """Quantize ``<project>/build/model.fp32.onnx`` to INT8 behind the gates and update the build.
 
     Raises QuantizationError (nothing written) when nothing could be quantized or the gate cannot
-    be met even with per-node fp32 fallback.
+    be met even with per-node fp32 fallback. ``policy``: the speed gate's limits (rounds, seconds,
+    confidence; max_slowdown always comes from the project). ``wasm_timing``: "auto" (Chromium, else
+    Node), "node" or "none" (tie rule: fp32).
     """
     if not isinstance(project, Project):
         project = load_project(project)
@@ -302,20 +358,27 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
             progress.say("  " + line)
         progress.say(gate_result.lines()[0])
 
-        with progress.stage("timing fp32 vs int8 (interleaved)"):
-            timing = speed.measure(fp32_path, q_path, evalset.feeds[:SPEED_TEXTS])
+        policy = _policy(settings, policy)
+        with progress.stage("timing fp32 vs int8 (interleaved rounds until the interval is clear)"):
+            native = speed.measure(fp32_path, q_path, evalset.feeds[:SPEED_TEXTS], policy)
         form = f"{info['format']} ({info['mode']}), ops: " + ", ".join(
             sorted(op for op in ops.op_counts(q_model) if "Integer" in op or "Quant" in op or op.startswith("QLinear")))
-        with progress.stage("onnxruntime-web probe (load + time fp32 and int8 in Node)"):
-            probe_feeds = evalset.feeds[:WASM_PROBE_TEXTS]
-            q_session = create_session(q_path)
-            native = [q_session.run(None, f)[0][0] for f in probe_feeds]
-            probe = wasm_probe.probe(fp32_path, q_path, probe_feeds, native)
-        numbers = {"timing": timing, "form": form, "ops": sorted(ops.op_counts(q_model)), "wasm_probe": probe}
-        targets = _target_choices(project, q_model, numbers, settings, "int8")
-
         pad_id = project_encoder(project, names).pad_id
         goldens = _golden_outputs(create_session(q_path), manifest, pad_id)
+        wasm_extra: dict = {"form": form, "ops": sorted(ops.op_counts(q_model))}
+
+        def wasm_decision() -> Decision:  # only when no config / op table decided it first
+            d, probe = _wasm_decision(project, manifest, fp32_path, q_path, goldens,
+                                      evalset.feeds[:WASM_PROBE_TEXTS], policy, "int8", wasm_timing, scratch,
+                                      progress)
+            wasm_extra["probe"] = probe
+            return d
+
+        decisions = _target_decisions(project, q_model, {"native": native, "wasm": wasm_decision}, settings,
+                                      policy, "int8")
+        targets = {t: d.as_dict() for t, d in decisions.items()}
+        targets["wasm"] = {**targets["wasm"], **wasm_extra}
+
         extras = _extra_precisions(run, settings["extra_precisions"], fp32_path, pre_path, scratch, manifest, pad_id,
                                    progress)
 
@@ -329,7 +392,7 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
                      "evaluated": "one text per call, as the runtimes serve"},
             "fallback": fallback.as_dict() if fallback.ranking else None,
             "per_channel_choice": pc_choice,
-            "timing": timing,
+            "timing": native.as_dict("int8"),
             "extra_precisions": {k: v["record"] for k, v in extras.items()},
         }
         return _publish(project, manifest, q_path, info, goldens, gate_result, section, targets, extras, requested)

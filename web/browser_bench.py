@@ -11,9 +11,10 @@ those of the page a user opens.
   each gives one cold start (navigation -> first result, from the page's own performance marks);
   native ONNX Runtime runs the same texts in this process between visits (interleaved), and every
   row carries its ratio to native and the issue's goals (reported, never gated).
-* :func:`measure_precisions` / :func:`wasm_speed_decision` are the speed gate `edgepack build
-  --target wasm` applies when the wasm precision is "auto" (design.md: an int8 LSTM ran slower than
-  fp32 in onnxruntime-web): fp32 and int8 timed model-only in one page, interleaved round by round.
+* :func:`measure_precisions` / :func:`gate_measurements` give the wasm speed gate its rounds
+  (design.md: an int8 LSTM ran slower than fp32 in onnxruntime-web): fp32 and int8 timed model-only
+  in one page, interleaved round by round, until the rule in edgepack.quantize.decision decides.
+  `edgepack quantize` runs it once per inputs and records the decision; builds only read it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ VISIT = {
 }
 # V8 runs new wasm code in its baseline tier and optimizes hot functions later (dynamic tiering),
 # so a page's first hundreds of calls are slower: time-based warm-up before anything is timed.
-GATE = {"rounds": 11, "round_ms": 50, "warmup_ms": 1500}
+GATE = {"round_ms": 30, "warmup_ms": 1500}
 
 
 # ---------------------------------------------------------------- browser and server
@@ -147,33 +148,40 @@ _TIME_CLASSIFY = """async ([texts, o]) => {
     return {e2e, model, chunks};
 }"""
 
-_TIME_PRECISIONS = """async ([texts, precisions, o]) => {
+# The speed gate in one page: load both precisions once (setup), then rounds in batches so the
+# Python side can stop as soon as the interval is clear (edgepack.quantize.decision.measure).
+_GATE_SETUP = """async ([texts, precisions, o]) => {
     const Pipeline = globalThis.edgepackDemo.pipeline.constructor;
     const base = new URL('./', location.href);
     const runs = {};
     for (const precision of precisions) {
         const p = await Pipeline.load(base, {precision});
         const feeds = texts.map((t) => p.feeds([p.tokenizer.encode(t)]));
-        runs[precision] = {p, feeds, per_call_ms: []};
+        runs[precision] = {p, feeds};
     }
     const w0 = performance.now();
     for (let i = 0; i < 5 || performance.now() - w0 < o.warmup_ms; i++) {
         const {p, feeds} = runs[precisions[i % precisions.length]];
         await p.session.run(feeds[i % feeds.length]);
     }
-    for (let r = 0; r < o.rounds; r++) {
-        const order = r % 2 === 0 ? precisions : [...precisions].reverse();
+    globalThis.edgepackGate = {runs, precisions, done: 0};
+    const info = globalThis.edgepackDemo.pipeline.info;
+    return {threads: info.threads, isolated: globalThis.crossOriginIsolated === true, ort: info.ortVersion};
+}"""
+
+_GATE_ROUNDS = """async ([k, o]) => {
+    const g = globalThis.edgepackGate;
+    const out = Object.fromEntries(g.precisions.map((p) => [p, []]));
+    for (let r = 0; r < k; r++, g.done++) {
+        const order = g.done % 2 === 0 ? g.precisions : [...g.precisions].reverse();
         for (const precision of order) {
-            const {p, feeds, per_call_ms} = runs[precision];
+            const {p, feeds} = g.runs[precision];
             const start = performance.now();
             let n = 0;
             while (n < 3 || performance.now() - start < o.round_ms) await p.session.run(feeds[n++ % feeds.length]);
-            per_call_ms.push((performance.now() - start) / n);
+            out[precision].push((performance.now() - start) / n);
         }
     }
-    const info = globalThis.edgepackDemo.pipeline.info;
-    const out = {threads: info.threads, isolated: globalThis.crossOriginIsolated === true, ort: info.ortVersion};
-    for (const precision of precisions) out[precision] = runs[precision].per_call_ms;
     return out;
 }"""
 
@@ -212,38 +220,45 @@ def _probe_dir(artifact_dir: Path, root: Path) -> Path:
     return probe
 
 
-def measure_precisions(artifact_dir, precisions=("fp32", "int8"), *, isolations=(True, False), browser=None) -> dict:
+def measure_precisions(artifact_dir, candidate: str = "int8", *, isolations=(True, False), browser=None,
+                       policy=None) -> list:
+    """The wasm speed gate's rounds in headless Chromium: one Measurement (fp32 vs ``candidate``,
+    model-only ms per text, interleaved) per thread mode in ``isolations`` (True: `edgepack serve`,
+    N threads; False: a plain static host, 1 thread), each run until ``policy`` decides."""
     if browser is None:
-        return _own_thread(_measure_precisions)(artifact_dir, precisions, isolations=isolations)
-    return _measure_precisions(artifact_dir, precisions, isolations=isolations, browser=browser)
+        return _own_thread(_measure_precisions)(artifact_dir, candidate, isolations=isolations, policy=policy)
+    return _measure_precisions(artifact_dir, candidate, isolations=isolations, browser=browser, policy=policy)
 
 
-def _measure_precisions(artifact_dir, precisions=("fp32", "int8"), *, isolations=(True, False), browser=None) -> dict:
-    """Model-only ms per text of each precision in headless Chromium, per thread mode.
+def _measure_precisions(artifact_dir, candidate="int8", *, isolations=(True, False), browser=None, policy=None):
+    from edgepack.quantize.decision import Policy, measure
 
-    Returns {"measured_with", "configs": [{"threads", "isolated", "fp32_ms", "int8_ms", "rounds": {...}}]}:
-    one config per entry of ``isolations`` (True: `edgepack serve`, N threads; False: a plain host, 1).
-    """
+    policy = policy or Policy()
     artifact_dir = Path(artifact_dir)
     data = json.loads((artifact_dir / "manifest.json").read_text(encoding="utf-8"))
     texts = _gate_texts(data)
-    configs = []
+    precisions = ["fp32", candidate]
+    out = []
     with tempfile.TemporaryDirectory(prefix="edgepack-wasm-gate-") as tmp, \
             (_nullcontext(browser) if browser is not None else chromium()) as b:
         probe = _probe_dir(artifact_dir, Path(tmp))
+        version = _browser_version(b)
         for isolate in isolations:
             with running(probe, isolate=isolate) as url, open_demo(b, url) as (page, visit):
-                got = page.evaluate(_TIME_PRECISIONS, [texts, list(precisions), GATE])
+                info = page.evaluate(_GATE_SETUP, [texts, precisions, GATE])
+
+                def rounds(k, page=page):
+                    got = page.evaluate(_GATE_ROUNDS, [k, GATE])
+                    return list(zip(got["fp32"], got[candidate]))
+
+                where = (f"{version}, onnxruntime-web {info['ort']}, {info['threads']} thread(s), "
+                         f"{'cross-origin isolated' if info['isolated'] else 'not isolated'}, model-only")
+                m = measure(rounds, policy, where, {"threads": info["threads"], "isolated": info["isolated"],
+                                                    "texts": len(texts)})
             if visit["errors"]:
                 raise PageError(f"speed probe page reported errors: {visit['errors'][:3]}")
-            config = {"threads": got["threads"], "isolated": got["isolated"], "rounds": {}}
-            for p in precisions:
-                config[f"{p}_ms"] = round(statistics.median(got[p]), 5)
-                config["rounds"][p] = [round(v, 5) for v in got[p]]
-            configs.append(config)
-        version = _browser_version(b)
-    return {"measured_with": f"{version}, onnxruntime-web {got['ort']}, model-only, one text per call",
-            "texts": len(texts), "configs": configs}
+            out.append(m)
+    return out
 
 
 @contextmanager
@@ -276,62 +291,16 @@ def _own_thread(fn):
     return run
 
 
-def wasm_speed_decision(artifact_dir, *, measured: dict | None = None, max_slowdown: float = 0.05) -> dict:
-    """The wasm target's precision when it is "auto": int8 only if it is not slower in the browser.
-
-    ``measured``: numbers to decide on instead of measuring ({"fp32_ms", "int8_ms"} or the
-    :func:`measure_precisions` result). Returns {precision, reason, fp32_ms, int8_ms, speed}.
-    Without a browser to measure in, the quantize stage's timing of the same onnxruntime-web wasm
-    under Node decides when it exists; otherwise fp32 ships: "not measured".
-    """
-    if measured is None:
-        why = chromium_available()
-        node = _node_timing(artifact_dir)
-        if why and node:
-            decision = wasm_speed_decision(artifact_dir, measured=node, max_slowdown=max_slowdown)
-            decision["reason"] += f" (timed under Node by `edgepack quantize`; no browser here: {why})"
-            decision["speed"]["status"] = "measured (node)"
-            return decision
-        if why:
-            return {"precision": "fp32", "reason": f"not measured ({why}): shipping fp32, the precision that is "
-                    "never slower in onnxruntime-web", "fp32_ms": None, "int8_ms": None,
-                    "speed": {"status": "not measured", "why": why}}
-        try:
-            measured = measure_precisions(artifact_dir)
-        except Exception as exc:  # a broken browser must not break the build: ship the safe precision
-            why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
-            return {"precision": "fp32", "reason": f"not measured (the browser timing failed: {why}): shipping fp32",
-                    "fp32_ms": None, "int8_ms": None, "speed": {"status": "not measured", "why": why}}
-    configs = measured.get("configs") or [{"fp32_ms": measured["fp32_ms"], "int8_ms": measured["int8_ms"],
-                                           "threads": measured.get("threads"), "isolated": measured.get("isolated")}]
-    # The deciding configuration is the one where int8 fares worst: the bundle runs under both.
-    worst = max(configs, key=lambda c: c["int8_ms"] / c["fp32_ms"])
-    ratio = worst["int8_ms"] / worst["fp32_ms"]
-    where = "; ".join((f"{c['threads']} thread(s): " if c.get("threads") else "")
-                      + f"int8 {c['int8_ms']:.4f} vs fp32 {c['fp32_ms']:.4f} ms" for c in configs)
-    if ratio <= 1 + max_slowdown:
-        precision = "int8"
-        reason = (f"int8 is not slower than fp32 in onnxruntime-web ({where}; worst int8/fp32 {ratio:.2f}, "
-                  f"max_slowdown {max_slowdown:.0%})")
-    else:
-        precision = "fp32"
-        reason = (f"int8 was slower than fp32 in onnxruntime-web ({where}; int8/fp32 {ratio:.2f} > "
-                  f"1 + max_slowdown {max_slowdown:.0%}): shipping fp32")
-    speed = {"status": "measured" if "measured_with" in measured else "given", "measured_with": measured.get("measured_with", "numbers given by the caller"),
-             "configs": configs, "max_slowdown": max_slowdown, "decided_precision": precision}
-    return {"precision": precision, "reason": reason, "fp32_ms": worst["fp32_ms"], "int8_ms": worst["int8_ms"],
-            "speed": speed}
-
-
-def _node_timing(artifact_dir) -> dict | None:
+def gate_measurements(artifact_dir, candidate: str = "int8", policy=None) -> tuple[list, str | None]:
+    """(measurements, None) from Chromium, or ([], why not) -- the quantize stage then tries Node.
+    A broken browser must not break the build: its failure is a reason, recorded."""
+    why = chromium_available()
+    if why:
+        return [], why
     try:
-        data = json.loads((Path(artifact_dir) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    speed = ((data.get("targets") or {}).get("wasm") or {}).get("speed") or {}
-    if speed.get("status") == "measured (node)" and speed.get("fp32_ms") and speed.get("int8_ms"):
-        return {"fp32_ms": speed["fp32_ms"], "int8_ms": speed["int8_ms"], "measured_with": speed.get("measure", "Node")}
-    return None
+        return measure_precisions(artifact_dir, candidate, policy=policy), None
+    except Exception as exc:
+        return [], f"the browser timing failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:300]
 
 
 # ---------------------------------------------------------------- bundles for the benchmark

@@ -310,11 +310,11 @@ def _export(project, out, progress: Progress) -> ExportResult:
             with progress.stage("building the PyTorch model"):
                 from edgepack.sources import build_module, torch_embedding_rows
 
-                module = build_module(project)
                 if hf_info is not None and isinstance(hf_info.config.get("vocab_size"), int):
                     check_vocabulary(tokenizer, hf_info.config["vocab_size"],
                                      f"vocab_size in {hf_info.path / 'config.json'}", project.tokenizer_path)
-                else:
+                module = build_module(project)
+                if hf_info is None:
                     rows = torch_embedding_rows(module, names)
                     if rows:
                         check_vocabulary(tokenizer, rows[0], f"nn.Embedding {rows[1]!r}", project.tokenizer_path)
@@ -406,6 +406,9 @@ def _onnx_output_mode(model, project: Project, model_cfg: dict) -> str:
     if project.task != "text-classification":
         return "embeddings"
     if "output" in model_cfg:
+        if model_cfg["output"] not in ("logits", "probabilities"):
+            raise ProjectError(f"{project.path}: [model] output = {model_cfg['output']!r}: a text-classification "
+                               "ONNX source returns \"logits\" or \"probabilities\"")
         return model_cfg["output"]
     outs = [o.name for o in model.graph.output]
     return "probabilities" if outs == ["probabilities"] or ("probabilities" in outs and "logits" not in outs) else "logits"

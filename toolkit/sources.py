@@ -202,6 +202,9 @@ def load_onnx_source(path: Path, where: str):
         raise ModelLoadError(
             f"{where}: {path.name} is not a readable ONNX model ({_first_line(exc)}); the file is truncated, "
             "corrupt or not ONNX: export it again (torch.onnx.export) and copy it whole") from None
+    if not model.HasField("graph"):
+        raise ModelLoadError(f"{where}: {path.name} holds no graph: it is empty or not an ONNX model; export the "
+                             "model again (torch.onnx.export) and copy it whole")
     folder = path.parent.resolve()
     try:
         tensors = list(edh._get_all_tensors(model))

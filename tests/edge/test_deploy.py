@@ -63,7 +63,7 @@ def test_damaged_package_is_not_sent(rpi_packages, tmp_path):
                 data = data[:-1] + bytes([data[-1] ^ 1])
             tout.addfile(m, None if data is None else io.BytesIO(data))
     assert check_package(src).endswith("-linux-aarch64")
-    with pytest.raises(ArtifactError, match=r"do not match SHA256SUMS \(model/model\.\w+\.onnx\)"):
+    with pytest.raises(ArtifactError, match=r"do not match SHA256SUMS:\n  model/model\.\w+\.onnx: FAILED"):
         deploy(bad, "root@127.0.0.1", port=1)
     shutil.copyfile(src, tmp_path / "trunc.tar.gz")
     with open(tmp_path / "trunc.tar.gz", "r+b") as f:

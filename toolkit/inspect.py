@@ -72,6 +72,43 @@ def _require_regular(path: Path) -> os.stat_result:
     return st
 
 
+def _check_shape(data: Any, where: str) -> dict[str, Any]:
+    """The manifest keys the report reads, with their types: a hand-edited or hostile manifest is
+    an error naming the key, not a KeyError later."""
+    def bad(key: str, want: str):
+        raise ArtifactError(f"{where}: manifest key {key!r} must be {want}; rebuild the artifact")
+
+    if not isinstance(data, dict):
+        bad("(top level)", "an object")
+    model = data.get("model")
+    if not isinstance(model, dict):
+        bad("model", "an object")
+    for key in ("name", "version", "task"):
+        if not isinstance(model.get(key), str):
+            bad(f"model.{key}", "a string")
+    for key in ("inputs", "outputs"):
+        items = data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) and {"name", "dtype", "shape"} <= i.keys()
+                                                  for i in items):
+            bad(key, "a list of {name, dtype, shape}")
+    for key in ("precisions", "tools"):
+        if not isinstance(data.get(key, {}), dict):
+            bad(key, "an object")
+    for precision, entry in data.get("precisions", {}).items():
+        file = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(file, str) or file.startswith("/") or not file or ".." in file.split("/"):
+            bad(f"precisions.{precision}.file", "a file name inside the artifact")
+    files = data.get("files", {})
+    if not isinstance(files, dict) or not all(
+        isinstance(m, dict) and isinstance(m.get("sha256"), str) and isinstance(m.get("bytes"), int)
+        for m in files.values()
+    ):
+        bad("files", "an object of {sha256, bytes}")
+    if not isinstance(data.get("golden") or [], list):
+        bad("golden", "a list")
+    return data
+
+
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:  # a regular file (checked): reading cannot block
         return f.read(2) == b"\x1f\x8b"
@@ -87,7 +124,11 @@ def inspect_artifact(artifact: str | Path, verify: bool = True) -> dict[str, Any
             return inspect_package(path, verify=verify)
     elif (path / "SHA256SUMS").exists() and (path / MODEL_DIR / "manifest.json").exists():
         return inspect_package(path, verify=verify)
-    manifest = load_manifest(path, verify=False)
+    try:
+        manifest = load_manifest(path, verify=False)
+    except RecursionError:  # load_manifest's json.loads has no depth limit (yet)
+        raise ArtifactError(f"{path}: manifest.json is nested too deeply to be a manifest; rebuild the artifact") from None
+    _check_shape(manifest.data, str(manifest.root / "manifest.json"))
     integrity = "not checked"
     if verify:
         try:
@@ -141,15 +182,13 @@ def inspect_package(path: str | Path, verify: bool = True) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ArtifactError(f"{where}{MODEL_DIR}/manifest.json is not valid JSON ({exc}); rebuild the package") from None
-    if not isinstance(data, dict) or not isinstance(data.get("model"), dict) or not isinstance(data.get("files", {}), dict):
-        raise ArtifactError(f"{where}{MODEL_DIR}/manifest.json is not an edgepack manifest; rebuild the package")
+    _check_shape(data, f"{where}{MODEL_DIR}/manifest.json")
     if verify:
         for rel, meta in sorted(data.get("files", {}).items()):
             found = scan.files.get(f"{MODEL_DIR}/{rel}")
-            want = meta.get("sha256") if isinstance(meta, dict) else None
             if found is None:
                 problems.append(f"{MODEL_DIR}/{rel}: listed in the manifest but not in the package")
-            elif found[1] != want:
+            elif found[1] != meta["sha256"]:
                 problems.append(f"{MODEL_DIR}/{rel}: sha256 does not match the manifest")
     models = []
     for rel in sorted(scan.kept):

@@ -427,3 +427,31 @@ def test_install_sh_refuses_before_touching_the_live_install(case, slim, tmp_pat
         assert word in proc.stderr, proc.stderr
     assert _snapshot(live) == before
 
+
+
+@pytest.mark.parametrize("how,words", [
+    ("deep", "not valid JSON"),
+    ("no-model", "'model' must be an object"),
+    ("files-not-objects", "'files' must be an object of {sha256, bytes}"),
+    ("escaping-model-file", "'precisions.fp32.file' must be a file name inside the artifact"),
+])
+def test_inspect_refuses_a_malformed_manifest_in_a_package(how, words, slim, tmp_path):
+    def mutate(data: bytes) -> bytes:
+        if how == "deep":
+            return b'{"model": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+        d = json.loads(data)
+        if how == "no-model":
+            d.pop("model")
+        elif how == "files-not-objects":
+            d["files"] = {"model.fp32.onnx": "abc"}
+        else:
+            d["precisions"]["fp32"]["file"] = "../../../etc/passwd"
+        return json.dumps(d).encode()
+
+    entries = []
+    for m, d in slim:
+        if m.name.endswith("/model/manifest.json"):
+            m, d = _file(m.name, mutate(d))
+        entries.append((m, d))
+    message = _refused(inspect_artifact, _pack(_reseal(entries), tmp_path / f"{how}.tar.gz"))
+    assert "model/manifest.json" in message and words in message, message

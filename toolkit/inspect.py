@@ -122,6 +122,12 @@ def inspect_artifact(artifact: str | Path, verify: bool = True) -> dict[str, Any
             return {"models": [onnx_summary(path)]}
         if path.name.endswith((".tar.gz", ".tgz")) or _is_gzip(path):
             return inspect_package(path, verify=verify)
+        if path.suffix == ".zip":
+            raise ArtifactError(f"{path}: a web bundle's .zip is not read directly; inspect the bundle directory "
+                                "beside it (the same build), or unzip it first")
+        if path.name != "manifest.json":
+            raise ArtifactError(f"{path}: not an artifact edgepack can inspect; give a build directory, web bundle, "
+                                "package (.tar.gz or unpacked) or .onnx file")
     elif (path / "SHA256SUMS").exists() and (path / MODEL_DIR / "manifest.json").exists():
         return inspect_package(path, verify=verify)
     try:

@@ -455,3 +455,13 @@ def test_inspect_refuses_a_malformed_manifest_in_a_package(how, words, slim, tmp
         entries.append((m, d))
     message = _refused(inspect_artifact, _pack(_reseal(entries), tmp_path / f"{how}.tar.gz"))
     assert "model/manifest.json" in message and words in message, message
+
+
+@pytest.mark.parametrize("name,data,words", [
+    ("notes.txt", b"hello", "not an artifact edgepack can inspect"),
+    ("bundle.zip", b"PK\x05\x06" + b"\0" * 18, "inspect the bundle directory"),
+    ("fake.tar.gz", b"\x1f\x8b\x08\x00garbage", "not a readable .tar.gz"),
+])
+def test_inspect_names_what_it_cannot_read(name, data, words, tmp_path):
+    (tmp_path / name).write_bytes(data)
+    assert words in _refused(inspect_artifact, tmp_path / name)

@@ -266,7 +266,7 @@ def test_feature_extraction_bundle(browser, tmp_path):
 
 
 # The keys every runtime shares (edgepack.runtime.postprocess) and the JS-only extras allowed beside them.
-JS_EXTRAS = {"index", "scores", "ids", "tokens", "latencyMs", "inferenceMs", "tokenizeMs"}
+JS_EXTRAS = {"index", "scores", "text", "ids", "tokens", "latencyMs", "inferenceMs", "tokenizeMs"}
 
 
 def test_js_argument_rule_and_result_shape(browser, served_bundle, tiny_bundle):

@@ -50,6 +50,15 @@ class SelfTestReport:
 
 
 class Pipeline:
+    """Text in, results out, for one built artifact (a build directory, bundle or package).
+
+    ``predict("text")`` -> one result dict, ``predict([...])`` -> a list (see ``predict`` for the
+    shape, shared with the browser and the Pi service); ``pipe(texts)`` -> the raw output arrays by
+    output name. Loading refuses (ArtifactError) a model whose outputs cannot answer the manifest's
+    task: no ``probabilities`` output for text-classification (logits are not probabilities), no
+    ``embeddings`` for feature-extraction, or a width other than the number of labels.
+    """
+
     def __init__(self, manifest: Manifest, precision: str | None = None, provider: str = "cpu",
                  threads: int | None = None):
         self.manifest = manifest

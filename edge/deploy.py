@@ -143,7 +143,8 @@ def deploy(
         f"cat > {q(scratch)}/package.tar.gz; cd {q(scratch)}; "
         # exactly the bytes checked here, or nothing is unpacked (exit 3: arrived damaged)
         f"echo '{digest}  package.tar.gz' | sha256sum --quiet --strict -c - >&2 || exit 3; "
-        f"tar xzf package.tar.gz --no-same-owner; rm -f package.tar.gz; "
+        # -k: a member never replaces one already unpacked (there are none in a checked package)
+        f"tar -xkzf package.tar.gz --no-same-owner; rm -f package.tar.gz; "
         f"{'sudo -n ' if sudo else ''}env {env} sh {q(scratch)}/{q(top)}/install.sh"
     )
     if progress is not None:

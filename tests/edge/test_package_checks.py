@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from edgepack.edge.deploy import check_package
+from edgepack.edge.deploy import check_package, deploy
 from edgepack.errors import ArtifactError
 from edgepack.inspect import inspect_artifact
 from tests.conftest import run_cli
@@ -228,6 +228,12 @@ def test_check_package_refuses(case, slim, tmp_path):
     assert str(archive) in message
     for word in words:
         assert word in message, message
+
+
+def test_deploy_sends_nothing_hostile(slim, tmp_path):
+    # port 1: were anything sent, ssh would fail with a TargetError instead
+    hostile = _pack(_symlink_install_sh(list(slim)), tmp_path / "hostile.tar.gz")
+    assert "symbolic link" in _refused(deploy, hostile, "root@127.0.0.1", 1)
 
 
 def test_check_package_refuses_a_changed_file(slim, tmp_path):

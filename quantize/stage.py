@@ -140,6 +140,17 @@ def _golden_outputs(session, manifest: dict, pad_id: int) -> list[dict]:
     return results
 
 
+WASM_TIMINGS = ("auto", "chromium", "node", "none")
+
+
+def _wasm_timing(given: str | None) -> str:
+    value = given if given is not None else os.environ.get("EDGEPACK_WASM_TIMING", "").strip() or "auto"
+    if value not in WASM_TIMINGS:
+        where = "wasm_timing" if given is not None else "the environment variable EDGEPACK_WASM_TIMING"
+        raise ProjectError(f"{where} = {value!r}: must be one of {', '.join(WASM_TIMINGS)} (unset: auto)")
+    return value
+
+
 def _policy(settings: dict, policy: Policy | None) -> Policy:
     base = policy or Policy()
     return dc_replace(base, max_slowdown=settings["max_slowdown"])
@@ -283,16 +294,18 @@ def _choose_per_channel(run: _Run, scratch: Path, progress: Progress) -> tuple[b
 def quantize_project(project: Project | str | Path, *, mode: str | None = None, per_channel: bool | None = None,
                      calibration: str | Path | None = None, precisions: list[str] | None = None,
                      progress: Progress = QUIET, policy: Policy | None = None,
-                     wasm_timing: str = "auto") -> QuantizeResult:
+                     wasm_timing: str | None = None) -> QuantizeResult:
     """Quantize ``<project>/build/model.fp32.onnx`` to INT8 behind the gates and update the build.
 
     Raises QuantizationError (nothing written) when nothing could be quantized or the gate cannot
     be met even with per-node fp32 fallback. ``policy``: the speed gate's limits (rounds, seconds,
-    confidence; max_slowdown always comes from the project). ``wasm_timing``: "auto" (Chromium, else
-    Node), "node" or "none" (tie rule: fp32).
+    confidence; max_slowdown always comes from the project). ``wasm_timing``: where the wasm speed
+    gate times: "auto" (Chromium, else Node), "chromium", "node" or "none" (the tie rule: fp32);
+    default: the EDGEPACK_WASM_TIMING environment variable, else "auto".
     """
     if not isinstance(project, Project):
         project = load_project(project)
+    wasm_timing = _wasm_timing(wasm_timing)
     settings = requested = _settings(project, mode, per_channel, calibration, precisions)
     if settings["mode"] == "none":
         return QuantizeResult(project.build_dir, "skipped (mode = none)")

@@ -231,3 +231,16 @@ def test_decided_once_then_read_by_every_build(sentiment_project, tmp_path):
     wasm = json.loads(texts[0])["targets"]["wasm"]
     assert {k: v for k, v in wasm.items() if k not in ("onnxruntime_web", "bundle_layout")} == targets["wasm"]
     assert manifest_path.read_bytes() == before  # building read the decision, wrote nothing back
+
+
+def test_wasm_timing_setting_is_checked_before_any_work(sentiment_project, monkeypatch):
+    from edgepack.errors import ProjectError
+    from edgepack.quantize import quantize_project
+
+    before = (sentiment_project / "build" / "manifest.json").read_bytes()
+    monkeypatch.setenv("EDGEPACK_WASM_TIMING", "firefox")
+    with pytest.raises(ProjectError, match="EDGEPACK_WASM_TIMING = 'firefox'.*auto, chromium, node, none"):
+        quantize_project(sentiment_project)
+    with pytest.raises(ProjectError, match="wasm_timing = 'safari'"):
+        quantize_project(sentiment_project, wasm_timing="safari")
+    assert (sentiment_project / "build" / "manifest.json").read_bytes() == before

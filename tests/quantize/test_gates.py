@@ -10,6 +10,10 @@ from edgepack.quantize import quantize_project, run_stage
 from edgepack.project import load_project
 from tests.quantize.zoo_helpers import clone, run_cli, set_quantization
 
+# These tests are about the accuracy gate and the stage: the wasm speed gate is not timed here
+# (tests/quantize/test_decision.py and tests/web/test_browser_bench.py time it).
+NO_WASM_TIMING = {"EDGEPACK_WASM_TIMING": "none"}
+
 
 def _snapshot(build):
     return {p.name: p.read_bytes() for p in sorted(build.iterdir())}
@@ -21,7 +25,7 @@ def test_failing_gate_keeps_the_most_harmful_nodes_in_fp32(zoo_built, tmp_path):
     # Half the fully quantized model's worst |Δprob|: the full model fails, a partial one can pass.
     limit = full["gate"]["result"]["max_prob_delta"] / 2
     set_quantization(project, max_prob_delta=limit)
-    result = quantize_project(project)
+    result = quantize_project(project, wasm_timing="none")
     q = result.section
     assert q["fallback"]["ranking"] and len(q["fallback"]["ranking"]) == full["report"]["nodes_int8"]
     harms = [r["harm"] for r in q["fallback"]["ranking"]]
@@ -39,25 +43,30 @@ def test_impossible_threshold_exits_6_and_writes_nothing(zoo_built, tmp_path):
     set_quantization(project, max_prob_delta=1e-9)
     from edgepack.export import export_project
 
-    export_project(project)  # the toml changed: a fresh fp32 build (no int8 in it yet)
+    export_project(project)  # the toml changed; fp32 did not, so export keeps the earlier int8
     before = _snapshot(project / "build")
-    proc = run_cli("quantize", str(project))
+    assert "model.int8.onnx" in before
+    proc = run_cli("quantize", str(project), env=NO_WASM_TIMING)
     assert proc.returncode == 6, proc.stderr
     assert "fails the accuracy gate" in proc.stderr and "max_prob_delta" in proc.stderr
     assert "Nothing was written" in proc.stderr
-    assert _snapshot(project / "build") == before
-    assert not (project / "build" / "model.int8.onnx").exists()
+    assert _snapshot(project / "build") == before  # the earlier int8 and its manifest, byte for byte
 
 
-def test_build_stage_skips_when_inputs_are_unchanged(zoo_built, tmp_path):
+def test_build_stage_skips_when_inputs_are_unchanged(zoo_built, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEPACK_WASM_TIMING", "none")
     project = load_project(clone(zoo_built("sentiment"), tmp_path))
+    decisions = json.loads((project.build_dir / "manifest.json").read_text())["targets"]
     assert run_stage(project) == "skipped (inputs unchanged)"
+    assert json.loads((project.build_dir / "manifest.json").read_text())["targets"] == decisions  # not re-decided
     assert run_stage(project, force=True) == "ran"
+    wasm = json.loads((project.build_dir / "manifest.json").read_text())["targets"]["wasm"]
+    assert (wasm["decided_by"], wasm["note"]) == ("tie-rule", "not measured (wasm timing off)")
 
 
 def test_cli_json_reports_per_op_types_and_targets(zoo_built, tmp_path):
     project = clone(zoo_built("sentiment"), tmp_path)
-    proc = run_cli("quantize", str(project), "--per-tensor", "--json")
+    proc = run_cli("quantize", str(project), "--per-tensor", "--json", env=NO_WASM_TIMING)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["ok"] and data["status"] == "ran"
@@ -65,14 +74,14 @@ def test_cli_json_reports_per_op_types_and_targets(zoo_built, tmp_path):
     assert q["per_channel"] is False and q["per_channel_choice"]["chosen"] == "per-tensor"
     assert q["report"]["per_op_type"]["LSTM"]["nodes_int8"] == 1
     assert set(data["targets"]) == {"cpu", "rpi", "wasm"}
-    human = run_cli("quantize", str(project))
+    human = run_cli("quantize", str(project), env=NO_WASM_TIMING)
     assert human.returncode == 0
     assert "LSTM" in human.stdout and "cpu:" in human.stdout and "wasm:" in human.stdout
 
 
 def test_extra_precisions_pass_the_same_gate(zoo_built, tmp_path):
     project = clone(zoo_built("sentiment"), tmp_path)
-    result = quantize_project(project, precisions=["fp16", "int4"])
+    result = quantize_project(project, precisions=["fp16", "int4"], wasm_timing="none")
     extras = result.section["extra_precisions"]
     assert set(extras) == {"fp16", "int4"}
     fp16 = extras["fp16"]
@@ -90,7 +99,7 @@ def test_extra_precisions_pass_the_same_gate(zoo_built, tmp_path):
 
 def test_int4_converts_the_transformer_matmuls(zoo_built, tmp_path):
     project = clone(zoo_built("transformer"), tmp_path)
-    result = quantize_project(project, precisions=["int4"])
+    result = quantize_project(project, precisions=["int4"], wasm_timing="none")
     int4 = result.section["extra_precisions"]["int4"]
     assert int4["nodes_int4"] >= 4 and int4["written"] == int4["gate"]["ok"]
     if int4["written"]:
@@ -104,7 +113,7 @@ def test_calibration_file_is_used_for_static_quantization(zoo_built, tmp_path):
     cal = tmp_path / "calibration.txt"
     cal.write_text("\n".join(["the food was great", "i hated the service", "the museum opens at 9"] * 5) + "\n",
                    encoding="utf-8")
-    result = quantize_project(project, calibration=cal)
+    result = quantize_project(project, calibration=cal, wasm_timing="none")
     info = result.manifest["precisions"]["int8"]["quantization"]
     assert info["mode"] == "static" and info["format"] == "QDQ"
     assert str(cal) in info["calibration"] and "15 texts" in info["calibration"]
@@ -122,7 +131,7 @@ def test_dynamo_exported_lstm_is_really_quantized(zoo_built, tmp_path):
     toml.write_text(toml.read_text(encoding="utf-8").replace("[examples]", '[export]\nexporter = "dynamo"\n\n[examples]'),
                     encoding="utf-8")
     export_project(project)
-    result = quantize_project(project, per_channel=False)
+    result = quantize_project(project, per_channel=False, wasm_timing="none")
     lstm = result.section["report"]["per_op_type"]["LSTM"]
     assert lstm["nodes_int8"] == 1 and lstm["weights_int8_after"] > 0
     import onnx
@@ -136,7 +145,7 @@ def test_exclude_nodes_keeps_named_nodes_fp32(zoo_built, tmp_path):
     lstm = next(n for n in full["nodes_quantized"] if n.endswith("LSTM"))
     project = clone(zoo_built("sentiment"), tmp_path)
     set_quantization(project, exclude_nodes=[lstm])
-    result = quantize_project(project)
+    result = quantize_project(project, wasm_timing="none")
     report = result.section["report"]
     assert lstm not in report["nodes_quantized"] and lstm in report["nodes_kept_fp32"]
     assert report["per_op_type"]["LSTM"]["nodes_int8"] == 0

@@ -134,8 +134,8 @@ MAX_DEPTH = 32
 SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 ODD = re.compile(r"[\x00-\x1f\x7f\\]")  # sha256sum escapes these: a name it would print differently
 REBUILD = "rebuild it with `edgepack build PROJECT --target rpi` and copy the .tar.gz as it is"
-KINDS = ((tarfile.SYMTYPE, "symbolic link"), (tarfile.LNKTYPE, "hard link"), (tarfile.CHRTYPE, "character device"),
-         (tarfile.BLKTYPE, "block device"), (tarfile.FIFOTYPE, "FIFO"))
+KINDS = {tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE: "hard link", tarfile.CHRTYPE: "character device",
+         tarfile.BLKTYPE: "block device", tarfile.FIFOTYPE: "FIFO"}
 
 
 class Refused(Exception):
@@ -211,7 +211,8 @@ def open_regular(path, follow=True):
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise Refused("%s: %s; give the package's .tar.gz (or its unpacked directory to `edgepack inspect`)" % (path, what))
+        raise Refused("%s: %s; give the package's .tar.gz (or its unpacked directory to `edgepack inspect`)"
+                      % (path, what))
     return os.fdopen(fd, "rb")
 
 
@@ -247,7 +248,8 @@ def scan_archive(path, keep=lambda rel, size: False, hash_files=True):
         try:
             with tarfile.open(fileobj=reader, mode="r|gz") as tar:
                 for m in tar:
-                    kind = "file" if m.isreg() else "dir" if m.isdir() else dict(KINDS).get(m.type, "special member (type %r)" % m.type)
+                    kind = ("file" if m.isreg() else "dir" if m.isdir()
+                            else KINDS.get(m.type, "special member (type %r)" % m.type))
                     rel = scan.add(m.name, kind, m.size, m.linkname if m.issym() or m.islnk() else "")
                     if kind == "file":
                         want = rel == SUMS or keep(rel, m.size)
@@ -287,8 +289,9 @@ def scan_tree(root, keep=lambda rel, size: False, hash_files=True):
                 continue
             if stat.S_ISREG(mode) and st.st_nlink > 1:
                 scan.add(top + "/" + rel, "hard link", 0, "%d links" % st.st_nlink)
-            kind = ("file" if stat.S_ISREG(mode) else "symbolic link" if stat.S_ISLNK(mode) else "FIFO" if stat.S_ISFIFO(mode)
-                    else "character device" if stat.S_ISCHR(mode) else "block device" if stat.S_ISBLK(mode) else "socket")
+            kind = ("file" if stat.S_ISREG(mode) else "symbolic link" if stat.S_ISLNK(mode)
+                    else "FIFO" if stat.S_ISFIFO(mode) else "character device" if stat.S_ISCHR(mode)
+                    else "block device" if stat.S_ISBLK(mode) else "socket")
             link = os.readlink(entry.path) if stat.S_ISLNK(mode) else ""
             scan.add(top + "/" + rel, kind, st.st_size, link)
             want = rel == SUMS or keep(rel, st.st_size)

@@ -318,11 +318,11 @@ def check_sums(scan):
         digest, rel = match.groups()
         if rel.startswith("/") or ODD.search(rel) or any(p in ("", ".", "..") for p in rel.split("/")):
             scan.refuse("%s line %d names %r, a path outside the package directory" % (SUMS, n, rel))
-        if rel in listed:
-            scan.refuse("%s line %d lists %r a second time" % (SUMS, n, rel))
+        if rel in listed or rel == SUMS:
+            scan.refuse("%s line %d lists %r a second time (or itself)" % (SUMS, n, rel))
         listed[rel] = digest
     problems = []
-    for rel in sorted(set(listed) | set(scan.files) - {SUMS}):
+    for rel in sorted(set(listed) | (set(scan.files) - {SUMS})):
         if rel not in scan.files:
             problems.append("%s: listed in %s but not in the package" % (rel, SUMS))
         elif rel not in listed:

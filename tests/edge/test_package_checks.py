@@ -186,6 +186,10 @@ def _sums_duplicate(e):
     return _with_sums(e, _sums(e) + first + "\n")
 
 
+def _sums_lists_itself(e):
+    return _with_sums(e, _sums(e) + f"{'0' * 64}  SHA256SUMS\n")
+
+
 def _sums_garbage(e):
     return _with_sums(e, _sums(e) + "this is not a checksum line\n")
 
@@ -200,6 +204,7 @@ SUMS_FAULTS = {  # SHA256SUMS does not describe the files: structural ones refus
     "sums-path-escapes": (_sums_escape, ["../../etc/passwd", "outside the package"]),
     "sums-absolute-path": (_sums_absolute, ["/etc/passwd", "outside the package"]),
     "sums-duplicate-line": (_sums_duplicate, ["a second time"]),
+    "sums-lists-itself": (_sums_lists_itself, ["'SHA256SUMS'", "itself"]),
     "sums-garbage-line": (_sums_garbage, ["not '<sha256>  <path>'"]),
     "no-sums": (_no_sums, ["no SHA256SUMS"]),
 }

@@ -131,6 +131,7 @@ MAX_FILE_BYTES = 4 << 30  # a model file is far below; a "zip bomb" member is re
 MAX_TOTAL_BYTES = 16 << 30
 MAX_SUMS_BYTES = 4 << 20
 MAX_DEPTH = 32
+MAX_HEADER_BYTES = 1 << 20  # a pax / GNU long-name header is read into memory whole: names, not data
 SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 ODD = re.compile(r"[\x00-\x1f\x7f\\]")  # sha256sum escapes these: a name it would print differently
 REBUILD = "rebuild it with `edgepack build PROJECT --target rpi` and copy the .tar.gz as it is"
@@ -187,6 +188,20 @@ class Scan:
             self.refuse("more than %d bytes unpacked" % MAX_TOTAL_BYTES)
         self.files[rel] = [size, None]
         return rel
+
+
+class _HeaderTooLarge(Exception):
+    pass
+
+
+class _TarInfo(tarfile.TarInfo):
+    def _proc_member(self, tar):
+        # tarfile reads an extended header's payload in one piece: bound it before it does
+        if self.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+                         tarfile.GNUTYPE_LONGLINK) and self.size > MAX_HEADER_BYTES:
+            raise _HeaderTooLarge("an extended (pax / long-name) header declares %d bytes (limit %d)"
+                                  % (self.size, MAX_HEADER_BYTES))
+        return super()._proc_member(tar)
 
 
 class _HashingReader:
@@ -246,7 +261,7 @@ def scan_archive(path, keep=lambda rel, size: False, hash_files=True):
     with open_regular(path) as raw:
         reader = _HashingReader(raw)
         try:
-            with tarfile.open(fileobj=reader, mode="r|gz") as tar:
+            with tarfile.open(fileobj=reader, mode="r|gz", tarinfo=_TarInfo) as tar:
                 for m in tar:
                     kind = ("file" if m.isreg() else "dir" if m.isdir()
                             else KINDS.get(m.type, "special member (type %r)" % m.type))
@@ -257,6 +272,8 @@ def scan_archive(path, keep=lambda rel, size: False, hash_files=True):
                             _read(tar.extractfile(m), rel, scan, want, hash_files)
             while reader.read(1 << 20):
                 pass
+        except _HeaderTooLarge as exc:
+            scan.refuse(str(exc))
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             raise Refused("%s: not a readable .tar.gz (%s); copy or build it again" % (path, exc)) from None
     if scan.top is None:

@@ -261,6 +261,17 @@ def test_a_huge_declared_member_is_refused_by_its_header(slim, tmp_path):
     assert "model/huge.onnx" in message and "declares 5497558138880 bytes" in message
 
 
+def test_a_huge_extended_header_is_refused_before_it_is_read(slim, tmp_path):
+    # tarfile would read a pax header's payload into memory in one piece: 5 TiB of it here
+    pax = tarfile.TarInfo(f"{_top(slim)}/@PaxHeader")
+    pax.type, pax.size = tarfile.XHDTYPE, 5 << 40
+    archive = tmp_path / "pax-bomb.tar.gz"
+    archive.write_bytes(gzip.compress(slim[0][0].tobuf(tarfile.GNU_FORMAT) + pax.tobuf(tarfile.GNU_FORMAT)
+                                      + b"\0" * 8192, compresslevel=1))
+    message = _refused(check_package, archive)
+    assert str(archive) in message and "extended (pax / long-name) header declares 5497558138880 bytes" in message
+
+
 @pytest.mark.parametrize("how", ["truncated", "not-gzip", "gzip-not-tar", "empty"])
 def test_unreadable_archives(how, real_package, tmp_path):
     bad = tmp_path / "bad.tar.gz"

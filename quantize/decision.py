@@ -112,7 +112,7 @@ class Measurement:
 
     @property
     def ratios(self) -> list[float]:
-        return [c / f for f, c in zip(self.fp32_ms, self.candidate_ms) if f > 0]
+        return _ratios(zip(self.fp32_ms, self.candidate_ms))
 
     @property
     def ratio(self) -> float | None:
@@ -129,9 +129,13 @@ class Measurement:
                               candidate: [round(v, 6) for v in self.candidate_ms]}}
 
 
+def _ratios(pairs) -> list[float]:
+    """Paired ratios; a round with a zero, negative or non-finite reading says nothing and is dropped."""
+    return [c / f for f, c in pairs if f > 0 and c >= 0 and math.isfinite(f) and math.isfinite(c)]
+
+
 def _verdict(pairs: Sequence[tuple[float, float]], policy: Policy) -> tuple[str, tuple[float, float] | None]:
-    ratios = [c / f for f, c in pairs if f > 0]
-    interval = median_interval(ratios, policy.alpha_per_look)
+    interval = median_interval(_ratios(pairs), policy.alpha_per_look)
     if interval is None:
         return "undecided", None
     if interval[1] < policy.threshold:

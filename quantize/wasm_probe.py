@@ -3,9 +3,10 @@
 The op table in ops.py catches known gaps before anything runs; this probe loads the fp32 and
 quantized models with the *pinned* onnxruntime-web build (the same ``ort.wasm.min.mjs`` + wasm
 binary the bundle ships, located by edgepack.web.vendor) in Node's V8, runs a few inputs, and
-times both interleaved on one thread. Node and Chromium share V8's wasm engine, so this is an
-early, cheap reading; the web target's in-browser timing has the last word. When Node or the
-onnxruntime-web files are missing the probe is skipped and says why (the op table still applies).
+(when asked) times both interleaved on one thread, keeping every round. Node and Chromium share
+V8's wasm engine: the quantize stage's wasm speed gate uses these rounds when Chromium cannot run
+here (edgepack.web.browser_bench times the page itself otherwise). When Node or the onnxruntime-web
+files are missing the probe is skipped and says why (the op table still applies).
 """
 
 from __future__ import annotations

@@ -244,3 +244,10 @@ def test_wasm_timing_setting_is_checked_before_any_work(sentiment_project, monke
     with pytest.raises(ProjectError, match="wasm_timing = 'safari'"):
         quantize_project(sentiment_project, wasm_timing="safari")
     assert (sentiment_project / "build" / "manifest.json").read_bytes() == before
+
+
+def test_unusable_readings_are_dropped_not_decisive():
+    bad = [(0.0, 1.0), (float("nan"), 1.0), (1.0, float("inf")), (-1.0, 0.5)] * 3
+    m = decision.from_rounds([f for f, _ in bad], [c for _, c in bad], Policy(), "broken timer")
+    assert m.ratio is None and m.verdict == "undecided"
+    assert by_speed("wasm", [m], Policy()).decided_by == "tie-rule"

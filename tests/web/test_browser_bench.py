@@ -27,7 +27,7 @@ def sentiment(tmp_path_factory):
     shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
     quantize_project(project)  # exports first (the build is missing)
     data = json.loads((project / "build" / "manifest.json").read_text(encoding="utf-8"))
-    assert "int8" in data["precisions"] and data["targets"]["wasm"]["speed"]["status"] in ("pending", "measured (node)")
+    assert "int8" in data["precisions"] and data["targets"]["wasm"]["decided_by"] in ("speed", "tie-rule")
     return project
 
 
@@ -36,98 +36,59 @@ def _wasm_target(bundle: Path) -> dict:
 
 
 # ---------------------------------------------------------------- the speed gate
-@pytest.mark.parametrize("numbers, expected", [
-    ({"fp32_ms": 1.0, "int8_ms": 0.6}, "int8"),
-    ({"fp32_ms": 1.0, "int8_ms": 1.04}, "int8"),  # within max_slowdown (5%): noise, not a slowdown
-    ({"fp32_ms": 1.0, "int8_ms": 1.06}, "fp32"),
-    ({"fp32_ms": 1.0, "int8_ms": 1.5}, "fp32"),
-])
-def test_speed_decision_follows_numbers(numbers, expected):
-    from edgepack.web.browser_bench import wasm_speed_decision
+def test_quantize_timed_wasm_in_chromium(sentiment):
+    """`edgepack quantize` (the fixture) made the wasm decision once, timed in Chromium, both thread modes."""
+    from edgepack.quantize.decision import Decision
 
-    decision = wasm_speed_decision("unused", measured=numbers, max_slowdown=0.05)
-    assert decision["precision"] == expected and decision["speed"]["decided_precision"] == expected
-    assert (decision["fp32_ms"], decision["int8_ms"]) == (numbers["fp32_ms"], numbers["int8_ms"])
+    wasm = json.loads((sentiment / "build" / "manifest.json").read_text(encoding="utf-8"))["targets"]["wasm"]
+    d = Decision.from_dict("wasm", wasm)
+    assert "Chromium" in wasm["measured_on"] and d.rule.startswith("int8 ships when")
+    assert sorted(m["isolated"] for m in wasm["measurements"]) == [False, True]
+    worst = max(wasm["measurements"], key=lambda m: m["ratio"])
+    assert wasm["ratio"] == worst["ratio"]  # the record shows the configuration where int8 fares worst
+    lo, hi = wasm["ratio_interval"] or (None, None)
+    if d.decided_by == "speed":
+        assert (hi < 1.05) if d.precision == "int8" else (lo > 1.05)
+    else:
+        assert d.precision == "fp32" and wasm["stopped_by"] in ("round limit", "time limit")
+    print(f"\nwasm decision on the sentiment sample: {wasm['reason']}")
 
 
-def test_speed_gate_records_given_numbers_in_the_bundle(sentiment, tmp_path):
-    """Numbers that favour int8 ship int8 (the real measurement below shows the other branch here)."""
+def test_given_rounds_are_decided_by_the_same_rule_and_recorded(sentiment, tmp_path):
     from edgepack.web.bundle import build_wasm_bundle
 
-    numbers, expected = {"fp32_ms": 1.0, "int8_ms": 0.6}, "int8"
-
-    result = build_wasm_bundle(sentiment / "build", tmp_path / "b", "auto", wasm_speed=numbers, brotli_quality=1)
+    rounds = {"fp32_ms": [1.0] * 12, "int8_ms": [0.6] * 12}
+    result = build_wasm_bundle(sentiment / "build", tmp_path / "b", "auto", wasm_speed=rounds, brotli_quality=1)
     wasm = _wasm_target(result.directory)
-    assert result.precision == expected == wasm["precision"]
-    assert (wasm["fp32_ms"], wasm["int8_ms"]) == (numbers["fp32_ms"], numbers["int8_ms"])
-    assert wasm["speed"]["status"] == "given" and wasm["speed"]["decided_precision"] == expected
-    assert wasm["reason"].startswith("int8 was slower" if expected == "fp32" else "int8 is not slower")
-    assert (result.directory / f"model.{expected}.onnx").is_file()
+    assert result.precision == "int8" == wasm["precision"] and wasm["decided_by"] == "speed"
+    assert wasm["medians_ms"] == {"fp32": 1.0, "int8": 0.6} and wasm["rounds"] == 12
+    assert (result.directory / "model.int8.onnx").is_file()
 
 
-def test_forced_precision_skips_the_gate(sentiment):
+def test_forced_precision_is_recorded_as_config(sentiment):
     from edgepack.runtime.manifest import load_manifest
     from edgepack.web.bundle import _speed_gate
 
     manifest = load_manifest(sentiment / "build")
-    # Numbers that would choose fp32 are ignored when the precision is given ...
-    assert _speed_gate(manifest, "int8", {"fp32_ms": 1, "int8_ms": 9}, 0.05) == ("int8", None)
-    # ... "auto" decides on them ...
-    chosen, decision = _speed_gate(manifest, "auto", {"fp32_ms": 1, "int8_ms": 9}, 0.05)
-    assert chosen == "fp32" == decision["precision"]
-    # ... and None keeps what `edgepack quantize` recorded, unless it left the decision pending.
-    wasm = manifest.data["targets"]["wasm"]
-    chosen, decision = _speed_gate(manifest, None, {"fp32_ms": 9, "int8_ms": 1}, 0.05)
-    if wasm["speed"]["status"] == "pending":
-        assert chosen == "int8" == decision["precision"]
-    else:
-        assert (chosen, decision) == (wasm["precision"], None)
+    chosen, record = _speed_gate(manifest, "int8", {"fp32_ms": [1] * 12, "int8_ms": [9] * 12}, 0.05)
+    assert chosen == "int8" and record["decided_by"] == "config"
+    # None and "auto" read what `edgepack quantize` recorded: nothing is measured here
+    recorded = manifest.data["targets"]["wasm"]["precision"]
+    assert _speed_gate(manifest, None, None, 0.05) == _speed_gate(manifest, "auto", None, 0.05) == (recorded, None)
 
 
-def test_gate_without_a_browser_ships_fp32(sentiment, monkeypatch):
-    from edgepack.web import browser_bench
+def test_speed_gate_real_measurement(sentiment):
+    """The Chromium rounds themselves, capped (CI time): one measurement per thread mode."""
+    from edgepack.quantize.decision import Policy
+    from edgepack.web.browser_bench import measure_precisions
 
-    monkeypatch.setattr(browser_bench, "CHROMIUM", Path("/nonexistent/chromium"))
-    monkeypatch.setattr(browser_bench, "_node_timing", lambda _dir: None)
-    decision = browser_bench.wasm_speed_decision(sentiment / "build")
-    assert decision["precision"] == "fp32" and decision["reason"].startswith("not measured")
-    assert decision["fp32_ms"] is None and decision["speed"]["status"] == "not measured"
-
-
-@pytest.mark.parametrize("int8_ms, expected", [(2.0, "fp32"), (0.5, "int8")])
-def test_gate_without_a_browser_uses_the_node_timing(sentiment, monkeypatch, int8_ms, expected):
-    from edgepack.web import browser_bench
-
-    monkeypatch.setattr(browser_bench, "CHROMIUM", Path("/nonexistent/chromium"))
-    monkeypatch.setattr(browser_bench, "_node_timing",
-                        lambda _dir: {"fp32_ms": 1.0, "int8_ms": int8_ms, "measured_with": "Node"})
-    decision = browser_bench.wasm_speed_decision(sentiment / "build")
-    assert decision["precision"] == expected
-    assert decision["speed"]["status"] == "measured (node)" and "timed under Node" in decision["reason"]
-
-
-def test_speed_gate_real_measurement(sentiment, tmp_path):
-    """`edgepack build --target wasm` with precision auto: timed in Chromium, decision recorded."""
-    from edgepack.web.bundle import build_wasm_bundle
-
-    # where `edgepack build` puts it: the wasm bench below reuses it
-    result = build_wasm_bundle(sentiment / "build", sentiment / "dist" / "sentiment-wasm", "auto", brotli_quality=1)
-    wasm = _wasm_target(result.directory)
-    speed = wasm["speed"]
-    assert speed["status"] == "measured" and "Chromium" in speed["measured_with"]
-    configs = speed["configs"]
-    # one config per thread mode: a plain host (1 thread) and edgepack serve (isolated)
-    assert sorted(c["isolated"] for c in configs) == [False, True]
-    assert next(c for c in configs if not c["isolated"])["threads"] == 1
-    for c in configs:
-        assert c["fp32_ms"] > 0 and c["int8_ms"] > 0
-        assert len(c["rounds"]["fp32"]) == len(c["rounds"]["int8"]) >= 5
-    # the recorded pair is the configuration where int8 fares worst, and the decision follows it
-    worst = max(configs, key=lambda c: c["int8_ms"] / c["fp32_ms"])
-    assert (wasm["fp32_ms"], wasm["int8_ms"]) == (worst["fp32_ms"], worst["int8_ms"])
-    expected = "int8" if wasm["int8_ms"] <= wasm["fp32_ms"] * (1 + speed["max_slowdown"]) else "fp32"
-    assert wasm["precision"] == result.precision == expected
-    print(f"\nwasm speed gate on the sentiment sample: {wasm['reason']}")
+    policy = Policy(min_rounds=3, max_rounds=6)
+    got = measure_precisions(sentiment / "build", policy=policy)
+    assert sorted(m.details["isolated"] for m in got) == [False, True]
+    assert next(m for m in got if not m.details["isolated"]).details["threads"] == 1
+    for m in got:
+        assert m.rounds == 6 and m.verdict == "undecided" and m.stopped_by == "round limit"  # 6 rounds: no interval
+        assert all(v > 0 for v in m.fp32_ms + m.candidate_ms) and "Chromium" in m.measured_on
 
 
 # ---------------------------------------------------------------- edgepack bench --target wasm

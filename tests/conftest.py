@@ -19,6 +19,9 @@ PYTHON = sys.executable
 def _sandbox_home(tmp_path_factory, monkeypatch):
     """Keep tests away from the user's EDGEPACK_HOME."""
     monkeypatch.setenv("EDGEPACK_HOME", str(tmp_path_factory.getbasetemp() / "edgepack-home"))
+    # The wasm speed gate in Chromium costs 25-50 s per quantize on 2 cores; tests that are about
+    # it ask for it (wasm_timing="chromium"), every other quantize times wasm under Node.
+    monkeypatch.setenv("EDGEPACK_WASM_TIMING", os.environ.get("EDGEPACK_WASM_TIMING", "node"))
 
 
 def copy_sample(name: str, dest: Path) -> Path:

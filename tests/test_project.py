@@ -378,3 +378,11 @@ def test_hf_labels_default_to_config_json(tmp_path):
     text = (project / "edgepack.toml").read_text()
     (project / "edgepack.toml").write_text("\n".join(l for l in text.splitlines() if not l.startswith("labels")))
     assert load_project(project).labels == ["neg", "neutral", "pos"]
+
+
+def test_truncation_from_a_manifest_is_bounded():
+    tok = Tokenizer.from_dict(base.tokenizer_spec())
+    with pytest.raises(TokenizerSpecError, match="enable_truncation: max_length a number of about 31 digits"):
+        tok.enable_truncation(10 ** 30)
+    tok.enable_truncation(64)
+    assert tok.truncation["max_length"] == 64

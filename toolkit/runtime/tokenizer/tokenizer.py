@@ -205,6 +205,9 @@ class Tokenizer:
                                      "use longest_first, only_first or only_second")
         params = {"direction": _direction(direction, "enable_truncation"), "max_length": int(max_length),
                   "strategy": s, "stride": int(stride)}
+        if not 0 <= params["max_length"] <= MAX_LENGTH or not 0 <= params["stride"] <= MAX_LENGTH:
+            raise TokenizerSpecError(f"enable_truncation: max_length {_short(params['max_length'])} and stride "
+                                     f"{_short(params['stride'])} must be between 0 and {MAX_LENGTH}")
         self._check_stride(params, Ctx("enable_truncation"))
         self._truncation = params
 

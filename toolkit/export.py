@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from edgepack.atomic import atomic_directory
-from edgepack.errors import ExportError, ModelLoadError, ProjectError
+from edgepack.errors import ArtifactError, ExportError, ModelLoadError, ProjectError
 from edgepack.manifest_writer import tool_versions, write_manifest
 from edgepack.parity import ParityReport, compare
 from edgepack.progress import QUIET, Progress
@@ -331,7 +331,12 @@ def _export(project, out, progress: Progress) -> ExportResult:
             def reference(feeds):
                 return {output: wrapped(*(torch.from_numpy(feeds[n]) for n in names)).numpy()}
 
-        session = create_session(tmp / fp32_name)
+        try:
+            session = create_session(tmp / fp32_name)
+        except ArtifactError as exc:
+            if onnx_model is None:
+                raise
+            raise ModelLoadError(f"{onnx_where}: {exc}; fix the source model") from None
         session_names = [i.name for i in session.get_inputs()]
         if sorted(session_names) != sorted(names):
             lost = [n for n in names if n not in session_names]

@@ -3,6 +3,8 @@ tokenizer ids equal to Hugging Face's, long inputs, exporter choice."""
 
 from __future__ import annotations
 
+import shutil
+
 import warnings
 
 import numpy as np
@@ -123,7 +125,7 @@ def test_long_inputs_truncated_with_warning(tmp_path, bert_mean, sentence_transf
     theirs = sentence_transformer(folder).encode([long_text], convert_to_numpy=True)
     assert cosine_rows(ours, theirs).min() >= 0.99999
     # Unset max_length defaults to the model's limit, without a warning.
-    write_project(tmp_path / "q", folder)
+    write_project(tmp_path / "q", shutil.copytree(folder, tmp_path / "q" / "model"))  # paths stay inside the project
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_project(tmp_path / "q").max_length == 64
@@ -134,7 +136,8 @@ def test_dynamo_exporter_also_matches(tmp_path, bert_mean):
     yields opset-17 plain ops, dynamo (opset 20, fused Gelu) is kept as an option."""
     from edgepack.export import export_project
 
-    project = write_project(tmp_path / "p", bert_mean[1], extra='[export]\nexporter = "dynamo"')
+    folder = shutil.copytree(bert_mean[1], tmp_path / "p" / "model")  # paths stay inside the project
+    project = write_project(tmp_path / "p", folder, extra='[export]\nexporter = "dynamo"')
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = export_project(project)

@@ -197,11 +197,12 @@ def test_shared_check_outputs_cases(case):
 @pytest.mark.parametrize("case", CASES["golden_probabilities"], ids=lambda c: json.dumps(c["row"]))
 def test_shared_golden_probability_cases(case):
     golden = [{"outputs": {"fp32": {"probabilities": case["row"]}}}]
-    if case["ok"]:
-        check_golden_probabilities(golden, "probabilities", "manifest.json")
+    call = lambda: check_golden_probabilities(golden, "probabilities", "manifest.json", case.get("labels"))  # noqa: E731
+    if case.get("ok"):
+        call()
     else:
-        with pytest.raises(ArtifactError, match="are not probabilities"):
-            check_golden_probabilities(golden, "probabilities", "manifest.json")
+        with pytest.raises(ArtifactError, match=re.escape(case.get("error", "are not probabilities"))):
+            call()
 
 
 @pytest.mark.parametrize("case", CASES["label_result"], ids=lambda c: json.dumps(c["row"]))

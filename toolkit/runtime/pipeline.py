@@ -73,7 +73,7 @@ class Pipeline:
         shapes = {o.name: o.shape for o in self.session.get_outputs()}
         self.result_output = check_outputs(manifest.task, shapes, manifest.labels, str(model_path))
         if manifest.task == "text-classification":
-            check_golden_probabilities(manifest.golden, self.result_output, manifest._where())
+            check_golden_probabilities(manifest.golden, self.result_output, manifest._where(), manifest.labels)
         self.encoder = BatchEncoder.from_manifest(manifest, self.input_names)
         self.tokenizer = self.encoder.tokenizer
         self.pad_id = self.encoder.pad_id

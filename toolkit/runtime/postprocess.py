@@ -76,15 +76,20 @@ def check_outputs(task: str, outputs: dict, labels: list[str], where: str) -> st
     return want
 
 
-def check_golden_probabilities(golden: list[dict], output: str, where: str) -> None:
-    """Classification golden outputs must be probability rows: a graph that returns logits under the
-    name 'probabilities' would otherwise pass its own self-test."""
+def check_golden_probabilities(golden: list[dict], output: str, where: str, labels: list[str] | None = None) -> None:
+    """Classification golden outputs must be probability rows, one per label: a graph that returns
+    logits under the name 'probabilities' (or a width the shape left symbolic) would otherwise pass
+    its own self-test."""
     for i, g in enumerate(golden):
         for precision, outs in (g.get("outputs") or {}).items():
             row = outs.get(output) if isinstance(outs, dict) else None
             if not row:
                 continue
             flat = row[0] if isinstance(row[0], list) else row
+            if labels and len(flat) != len(labels):
+                raise ArtifactError(
+                    f"{where}: golden[{i}] {precision} {output!r} has {len(flat)} values but the manifest lists "
+                    f"{len(labels)} labels ({', '.join(labels)}); fix labels in edgepack.toml and rebuild")
             total = sum(flat)
             if min(flat) < -PROBABILITY_SUM_TOLERANCE or not abs(total - 1.0) <= PROBABILITY_SUM_TOLERANCE:
                 raise ArtifactError(

@@ -70,7 +70,7 @@ class BrowserPipeline:
         where = manifest.precisions[self.precision]["file"]
         self.result_output = check_outputs(manifest.task, shapes, manifest.labels, where)
         if manifest.task == "text-classification":
-            check_golden_probabilities(manifest.golden, self.result_output, MANIFEST_NAME)
+            check_golden_probabilities(manifest.golden, self.result_output, MANIFEST_NAME, manifest.labels)
 
     @classmethod
     async def load(cls, manifest_text: str | None = None):

@@ -90,13 +90,16 @@ export function checkOutputs(task, outputs, labels, where) {
   return want;
 }
 
-/** Classification golden outputs must be probability rows (a graph returning logits as 'probabilities' would pass its own self-test). */
-export function checkGoldenProbabilities(golden, output, where) {
+/** Classification golden outputs must be probability rows, one per label (logits named 'probabilities', or a width the shape left symbolic, would pass the self-test). */
+export function checkGoldenProbabilities(golden, output, where, labels = []) {
   (golden ?? []).forEach((g, i) => {
     for (const [precision, outs] of Object.entries(g.outputs ?? {})) {
       const row = outs?.[output];
       if (!Array.isArray(row) || row.length === 0) continue;
       const values = flat(row);
+      if (labels.length && values.length !== labels.length) {
+        throw new ModelOutputError(`${where}: golden[${i}] ${precision} '${output}' has ${values.length} values but the manifest lists ${labels.length} labels (${labels.join(', ')}); fix labels in edgepack.toml and rebuild`);
+      }
       const total = values.reduce((a, b) => a + b, 0);
       const min = Math.min(...values);
       if (min < -PROBABILITY_SUM_TOLERANCE || !(Math.abs(total - 1) <= PROBABILITY_SUM_TOLERANCE)) {
@@ -238,7 +241,7 @@ export class Pipeline {
     const outputs = Object.fromEntries((session.outputNames ?? Object.keys(declared)).map((n) => [n, declared[n] ?? null]));
     const where = manifest.precisions[precision].file ?? MANIFEST_NAME;
     this.resultOutput = checkOutputs(this.task, outputs, this.labels, where);
-    if (this.task === 'text-classification') checkGoldenProbabilities(manifest.golden, this.resultOutput, MANIFEST_NAME);
+    if (this.task === 'text-classification') checkGoldenProbabilities(manifest.golden, this.resultOutput, MANIFEST_NAME, this.labels);
   }
 
   /** Runtime facts for display: backend, simd, threads (+ why not), ORT version, model size. */

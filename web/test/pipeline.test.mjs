@@ -45,9 +45,9 @@ test('checkOutputs: the task output, or a ModelOutputError naming what the model
 
 test('checkGoldenProbabilities: logits recorded as probabilities are refused', () => {
   for (const c of CASES.golden_probabilities) {
-    const call = () => checkGoldenProbabilities([{ outputs: { fp32: { probabilities: c.row } } }], 'probabilities', 'manifest.json');
+    const call = () => checkGoldenProbabilities([{ outputs: { fp32: { probabilities: c.row } } }], 'probabilities', 'manifest.json', c.labels);
     if (c.ok) call();
-    else throwsWith(call, ModelOutputError, 'are not probabilities');
+    else throwsWith(call, ModelOutputError, c.error ?? 'are not probabilities');
   }
   throwsWith(() => checkGoldenProbabilities([{ outputs: { fp32: { probabilities: [NaN, 1] } } }], 'probabilities', 'm'), ModelOutputError, 'sums to');
 });

@@ -72,8 +72,6 @@ def _configured_pythons(project) -> list[str] | None:
     value = (project.section("targets").get("rpi") or {}).get("python")
     if value is None:
         return None
-    if isinstance(value, str):
-        value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ProjectError(f"{where} must be a non-empty list of versions, e.g. ['3.11'] "
                            f"(choose from {', '.join(wheelhouse.DEVICE_PYTHONS)})")

@@ -294,10 +294,10 @@ def atomic_publish(directory: str | Path | None = None, archives: Sequence[str |
             staged = work / f"archive-{i}-{final.name}"
             pause_once = [True]
 
-            def on_member(_n, name=final.name):
+            def on_member(_n):
                 if pause_once[0]:
                     pause_once[0] = False
-                    _pause("archive", name)
+                    _pause("archive", anchor.name)
 
             write_archive(content, staged, arcroot, on_member)
             os.chmod(staged, 0o666 & ~_umask())
@@ -336,15 +336,17 @@ def _commit(anchor: Path, gen: str, items: list[tuple[Path, Path]]) -> None:
                 raise
             _fsync_dir(anchor.parent)
             journal.unlink()
-    if deferred.signum:
-        # Already published: say so (the CLI prints it) instead of claiming the old build was kept.
-        raise Interrupted(deferred.signum, published=[Path(r["final"]) for r in records])
+    published = [Path(r["final"]) for r in records]
     try:
-        _pause("swapped", anchor.name)
+        if not deferred.signum:
+            _pause("swapped", anchor.name)
         for rec in records:
             _remove(Path(rec["previous"]))  # an interrupted removal is finished by the next repair()
     except KeyboardInterrupt as exc:
-        raise Interrupted(getattr(exc, "signum", signal.SIGINT), published=[Path(r["final"]) for r in records]) from None
+        raise Interrupted(getattr(exc, "signum", signal.SIGINT), published=published) from None
+    if deferred.signum:
+        # Already published: say so (the CLI prints it) instead of claiming the old build was kept.
+        raise Interrupted(deferred.signum, published=published)
 
 
 @contextlib.contextmanager

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SAMPLES, copy_sample, run_cli
-from edgepack.errors import ProjectError
+from tests.fuzz import base
+from tests.fuzz.mutate import make_special, nested_text, sparse_file
+from edgepack.errors import ProjectError, TokenizerSpecError
 from edgepack.project import load_project
+from edgepack.runtime import files
+from edgepack.runtime.tokenizer import Tokenizer
 
 
 @pytest.fixture
@@ -79,17 +87,6 @@ def test_cli_reports_without_traceback(project):
 
 
 # ---- files a project points at: regular files inside the project ---------------------------------
-
-import os
-import signal
-from contextlib import contextmanager
-
-from edgepack.errors import TokenizerSpecError
-from edgepack.runtime import files
-from edgepack.runtime.tokenizer import Tokenizer
-from tests.fuzz import base
-from tests.fuzz.mutate import make_special, nested_text, sparse_file
-
 
 @contextmanager
 def deadline(seconds: int = 10):
@@ -370,10 +367,10 @@ def test_hf_labels_default_to_config_json(tmp_path):
 
     folder = make_folder(tmp_path / "p" / "hf", task="text-classification", num_labels=3)
     config = folder / "config.json"
-    data = __import__("json").loads(config.read_text())
+    data = json.loads(config.read_text())
     data["id2label"] = {"0": "neg", "1": "neutral", "2": "pos"}
     data["label2id"] = {v: int(k) for k, v in data["id2label"].items()}
-    config.write_text(__import__("json").dumps(data))
+    config.write_text(json.dumps(data))
     project = write_project(tmp_path / "p", folder, task="text-classification")
     text = (project / "edgepack.toml").read_text()
     (project / "edgepack.toml").write_text("\n".join(l for l in text.splitlines() if not l.startswith("labels")))

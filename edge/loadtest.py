@@ -3,14 +3,17 @@
     python -m edgepack.edge.loadtest --artifact DIR [--seconds 20] [--overload 10] [--texts 8] [--json]
     python -m edgepack.edge.loadtest --url http://127.0.0.1:8357 ...   (a service already running)
 
-With ``--artifact`` the service is started in a child process on a free loopback port (so the
-client does not share the service's GIL) and stopped afterwards. Phase 1: one client, one request
-after the other, for a quarter of ``--seconds`` (at least 2 s): the unloaded throughput and
-latency. Phase 2: ``overload`` × (the service's capacity: the requests it admits at once, read
-from ``/readyz``) clients, each sending its next request as soon as the last was answered, for
-``--seconds``, while one prober asks ``/healthz`` every 50 ms. Everything stops by itself: the
-flood at its deadline, every request after ``--timeout`` seconds. Standard library only (asyncio
-streams, HTTP/1.1, one connection per request), so it runs on the Pi too.
+With ``--artifact`` the service is started in a child process on a free loopback port and stopped
+afterwards. Phase 1, unloaded: one client, one request after the other, for a quarter of
+``--seconds`` (at least 2 s). Phase 2, the flood: ``overload`` x (the service's capacity, read from
+``/readyz``: the requests it lets wait) clients in ``--workers`` other processes, each sending its
+next request as soon as the last was answered and ignoring Retry-After, for ``--seconds``. Meanwhile
+this process runs two polite probes, 50 ms apart: ``GET /healthz`` and one inference request at a
+time (the latency a client sees, not the delays of a client process busy with hundreds of
+connections). The service's own figures (texts per model call, accepted latency from its
+histogram) are read from ``/metrics``. Everything stops by itself: the flood at its deadline,
+every request after ``--timeout``. Standard library only (asyncio streams, HTTP/1.1, one
+connection per request).
 
 Prints a table on stdout (``--json``: one JSON document) and exits 1 if any request got a 5xx,
 no answer, or a 429 without Retry-After, or if a health probe failed.

@@ -224,6 +224,12 @@ def test_a_full_queue_refuses_before_the_body_is_read(api):
                 reply += chunk
         assert status_of(reply) == 429 and b"queue is full" in reply, reply[:300]
         assert int(re.search(rb"(?i)\r\nretry-after: (\d+)", reply).group(1)) >= 1
+        # Complete requests, answered from the raw bytes: Content-Length first, a body, then a
+        # pipelined probe on the same connection (the body must not be taken for a request).
+        body = b'{"text": "x"}'
+        reply = raw(api.port, b"POST /v1/predict HTTP/1.1\r\nContent-Length: %d\r\nHost: x\r\n\r\n%s" % (len(body), body)
+                    + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert re.findall(rb"HTTP/1\.1 (\d{3}) ", reply) == [b"429", b"200"], reply
     finally:
         gate.set()
         api.service.batcher.predict = real

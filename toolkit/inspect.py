@@ -9,6 +9,7 @@ checksum problems (SHA256SUMS, the manifest's sha256) are reported under "integr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -123,8 +124,7 @@ def inspect_artifact(artifact: str | Path, verify: bool = True) -> dict[str, Any
         if path.name.endswith((".tar.gz", ".tgz")) or _is_gzip(path):
             return inspect_package(path, verify=verify)
         if path.suffix == ".zip":
-            raise ArtifactError(f"{path}: a web bundle's .zip is not read directly; inspect the bundle directory "
-                                "beside it (the same build), or unzip it first")
+            return inspect_bundle_zip(path, verify=verify)
         if path.name != "manifest.json":
             raise ArtifactError(f"{path}: not an artifact edgepack can inspect; give a build directory, web bundle, "
                                 "package (.tar.gz or unpacked) or .onnx file")
@@ -232,6 +232,71 @@ def inspect_package(path: str | Path, verify: bool = True) -> dict[str, Any]:
             "env": env,
             "wheelhouse": wheelhouses,
         },
+    }
+
+
+def inspect_bundle_zip(path: str | Path, verify: bool = True) -> dict[str, Any]:
+    """A web bundle's .zip (files under ``<name>/``), read in place: its members are held to the
+    package rules (regular files inside one top directory, no duplicates, bounded sizes)."""
+    import zipfile
+
+    from edgepack.edge.deploy import package_rules
+
+    rules = package_rules()
+    path = Path(path)
+    try:
+        with rules.open_regular(path) as raw, zipfile.ZipFile(raw) as zf:
+            scan = rules.Scan(str(path), hint="rebuild the bundle (`edgepack build PROJECT --target wasm`)")
+            for info in zf.infolist():
+                mode = info.external_attr >> 16
+                kind = ("dir" if info.is_dir() else "file" if not mode or stat.S_ISREG(mode)
+                        else "symbolic link" if stat.S_ISLNK(mode) else "special member")
+                scan.add(info.filename, kind, info.file_size)
+            if scan.top is None:
+                scan.refuse("the archive is empty")
+
+            def read(rel: str, limit: int) -> bytes | None:
+                if rel not in scan.files or scan.files[rel][0] > limit:
+                    return None
+                with zf.open(f"{scan.top}/{rel}") as f:  # reads at most the declared size
+                    return f.read()
+
+            where = f"{path}: {scan.top}/manifest.json"
+            raw_manifest = read("manifest.json", TEXT_LIMIT)
+            if raw_manifest is None:
+                raise ArtifactError(f"{where} missing or too large: not a web bundle's .zip")
+            try:
+                data = _check_shape(json.loads(raw_manifest.decode("utf-8")), where)
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                raise ArtifactError(f"{where} is not valid JSON ({exc}); rebuild the bundle") from None
+            problems = []
+            for rel, meta in sorted(data.get("files", {}).items()) if verify else ():
+                if rel not in scan.files:
+                    problems.append(f"{rel}: listed in the manifest but not in the .zip")
+                    continue
+                h = hashlib.sha256()
+                with zf.open(f"{scan.top}/{rel}") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+                if h.hexdigest() != meta["sha256"]:
+                    problems.append(f"{rel}: sha256 does not match the manifest")
+            models = []
+            for entry in data.get("precisions", {}).values():
+                blob = read(entry["file"], ONNX_SUMMARY_LIMIT)
+                if blob is not None:
+                    models.append(onnx_summary(Path(f"{path}: {scan.top}/{entry['file']}"), data=blob, name=entry["file"]))
+    except rules.Refused as exc:
+        raise ArtifactError(str(exc)) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise ArtifactError(f"{path}: not a readable .zip ({exc}); copy or build the bundle again") from None
+    return {
+        "artifact": str(path),
+        "kind": "web-bundle-zip",
+        "integrity": ("ok" if not problems else "\n".join(problems)) if verify else "not checked",
+        "manifest": {k: v for k, v in data.items() if k not in ("golden", "files")},
+        "files": data.get("files", {}),
+        "golden_vectors": len(data.get("golden") or []),
+        "models": models,
     }
 
 

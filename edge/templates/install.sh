@@ -146,13 +146,13 @@ class Refused(Exception):
 class Scan:
     """What a scan found: ``files`` rel -> [bytes, sha256 or None], ``dirs``, ``kept`` rel -> bytes."""
 
-    def __init__(self, label):
-        self.label, self.top, self.files, self.dirs, self.kept = label, None, {}, set(), {}
+    def __init__(self, label, hint=REBUILD):
+        self.label, self.hint, self.top, self.files, self.dirs, self.kept = label, hint, None, {}, set(), {}
         self.total = 0
         self.archive_bytes = self.archive_sha256 = None
 
     def refuse(self, what):
-        raise Refused("%s: %s; %s" % (self.label, what, REBUILD))
+        raise Refused("%s: %s; %s" % (self.label, what, self.hint))
 
     def add(self, name, kind, size, linkname=""):
         """Apply the rules to one member; return its path relative to the top directory."""

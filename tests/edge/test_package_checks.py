@@ -481,9 +481,81 @@ def test_inspect_refuses_a_malformed_manifest_in_a_package(how, words, slim, tmp
 
 @pytest.mark.parametrize("name,data,words", [
     ("notes.txt", b"hello", "not an artifact edgepack can inspect"),
-    ("bundle.zip", b"PK\x05\x06" + b"\0" * 18, "inspect the bundle directory"),
+    ("empty.zip", b"PK\x05\x06" + b"\0" * 18, "the archive is empty; rebuild the bundle"),
+    ("garbage.zip", b"PK\x03\x04 not really", "not a readable .zip"),
     ("fake.tar.gz", b"\x1f\x8b\x08\x00garbage", "not a readable .tar.gz"),
 ])
 def test_inspect_names_what_it_cannot_read(name, data, words, tmp_path):
     (tmp_path / name).write_bytes(data)
     assert words in _refused(inspect_artifact, tmp_path / name)
+
+
+# ---------------------------------------------------------------------------------- a web bundle's .zip
+
+
+@pytest.fixture(scope="session")
+def bundle_zip(tmp_path_factory) -> Path:
+    from edgepack.web.bundle import build_wasm_bundle
+    from tests.web.tiny_artifact import build_tiny_artifact
+
+    root = tmp_path_factory.mktemp("bundle-zip")
+    return build_wasm_bundle(build_tiny_artifact(root / "build"), root / "dist" / "tiny-wasm", "fp32").zip_path
+
+
+def _rezip(src: Path, dest: Path, change) -> Path:
+    import warnings
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": on purpose
+        for info, data in change([(i, zin.read(i)) for i in zin.infolist()]):
+            zout.writestr(info, data)
+    return dest
+
+
+def _zip_link(entries):
+    import zipfile
+
+    info = zipfile.ZipInfo("tiny-wasm/model.fp32.onnx.link")
+    info.external_attr = (0o120777 << 16)
+    return entries + [(info, b"/etc/passwd")]
+
+
+def test_inspect_reads_a_bundle_zip(bundle_zip):
+    report = inspect_artifact(bundle_zip)
+    assert report["kind"] == "web-bundle-zip" and report["integrity"] == "ok"
+    directory = inspect_artifact(bundle_zip.with_suffix(""))  # the bundle directory of the same build
+    assert report["files"] == directory["files"] and report["models"][0]["op_types"] == directory["models"][0]["op_types"]
+
+
+def test_inspect_reports_a_changed_file_in_a_bundle_zip(bundle_zip, tmp_path):
+    def flip(entries):
+        return [(i, d[:-1] + bytes([d[-1] ^ 1]) if i.filename.endswith("/tokenizer.json") else d) for i, d in entries]
+
+    report = inspect_artifact(_rezip(bundle_zip, tmp_path / "flipped.zip", flip))
+    assert report["integrity"] == "tokenizer.json: sha256 does not match the manifest"
+
+
+@pytest.mark.parametrize("case,change,words", [
+    ("symlink", _zip_link, ["model.fp32.onnx.link", "symbolic link"]),
+    ("dotdot", lambda e: e + [(__import__("zipfile").ZipInfo("tiny-wasm/../evil.js"), b"x")], ["evil.js", "outside"]),
+    ("absolute", lambda e: e + [(__import__("zipfile").ZipInfo("/tmp/evil.js"), b"x")], ["/tmp/evil.js", "outside"]),
+    ("second-top", lambda e: e + [(__import__("zipfile").ZipInfo("other/app.mjs"), b"x")], ["other/app.mjs", "outside"]),
+    ("duplicate", lambda e: e + [e[-1]], ["appears twice"]),
+])
+def test_inspect_refuses_a_hostile_bundle_zip(case, change, words, bundle_zip, tmp_path):
+    message = _refused(inspect_artifact, _rezip(bundle_zip, tmp_path / f"{case}.zip", change))
+    for word in words:
+        assert word in message, message
+
+
+def test_a_zip_bomb_is_refused_by_its_declared_sizes(bundle_zip, tmp_path):
+    # five members claiming ~4 GiB each in the central directory: over the 16 GiB bound, nothing read
+    data = bytearray(_rezip(bundle_zip, tmp_path / "z.zip", lambda e: e).read_bytes())
+    at, patched = 0, 0
+    while patched < 5:
+        at = data.index(b"PK\x01\x02", at) + 4
+        data[at + 20:at + 24] = (0xFFFFFFF0).to_bytes(4, "little")  # uncompressed size
+        patched += 1
+    (tmp_path / "bomb.zip").write_bytes(bytes(data))
+    assert "bytes unpacked" in _refused(inspect_artifact, tmp_path / "bomb.zip")

@@ -12,10 +12,11 @@ from edgepack.cli import emit_json, json_option
 def inspect(artifact, verify, as_json):
     """Show an artifact's manifest, integrity, its models' op types and sizes.
 
-    ARTIFACT is a build directory, a web bundle, a Raspberry Pi package (its .tar.gz, read
-    without unpacking, or the unpacked directory: also its wheelhouse and total size), or a
-    .onnx file. A package with a member that is not a regular file or directory inside it
-    (symlink, hard link, device, '..'), or a duplicate, is refused (exit 5).
+    ARTIFACT is a build directory, a web bundle (directory or .zip), a Raspberry Pi package
+    (its .tar.gz, or the unpacked directory: also its wheelhouse and total size), or a .onnx
+    file. Archives are read in place, never unpacked; one with a member that is not a regular
+    file or directory inside it (symlink, hard link, device, '..') or a duplicate is refused
+    (exit 5).
 
     \b
     Example:

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import edgepack
+from edgepack.assemble import file_table, narrow_manifest, write_manifest
 from edgepack.atomic import atomic_publish
 from edgepack.edge import wheelhouse
 from edgepack.edge import DEFAULT_PORT
@@ -80,19 +80,6 @@ def _configured_pythons(project) -> list[str] | None:
         raise ProjectError(f"{where}: no wheelhouse for {', '.join(unknown)}; choose from "
                            f"{', '.join(wheelhouse.DEVICE_PYTHONS)}")
     return list(dict.fromkeys(value))
-
-
-def _narrowed_manifest(data: dict, precision: str, ort_version: str, pythons: list[str]) -> dict:
-    out = copy.deepcopy(data)
-    out["precisions"] = {precision: out["precisions"][precision]}
-    out["default_precision"] = precision
-    for entry in out.get("golden", []):
-        entry["outputs"] = {k: v for k, v in (entry.get("outputs") or {}).items() if k == precision}
-    targets = out.get("targets") or {}
-    targets["rpi"] = {**(targets.get("rpi") or {}), "precision": precision, "onnxruntime": ort_version,
-                      "pythons": pythons, "layout": LAYOUT_VERSION}
-    out["targets"] = targets
-    return out
 
 
 def _copy_sources(src_root: Path, names, dest: Path) -> None:
@@ -162,12 +149,10 @@ def build_package(
                 continue  # another precision (and its external data)
             (model_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(manifest.root / rel, model_dir / rel)
-        data = _narrowed_manifest(manifest.data, precision, ort_version, pythons)
-        data["files"] = {
-            p.relative_to(model_dir).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-            for p in sorted(model_dir.rglob("*")) if p.is_file()
-        }  # fmt: skip
-        (model_dir / MANIFEST_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        data = narrow_manifest(manifest.data, precision, "rpi", {
+            "onnxruntime": ort_version, "pythons": pythons, "layout": LAYOUT_VERSION})
+        data["files"] = file_table(model_dir)
+        write_manifest(model_dir, data)
         if not (model_dir / model_file).is_file():
             raise TargetError(f"{manifest.root / model_file}: listed as the {precision} model but not in the manifest's files")
 

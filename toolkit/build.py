@@ -2,7 +2,9 @@
 
 Stages: export (PyTorch -> ONNX + parity) -> quantize (INT8 behind gates, when the quantize stage
 is installed and the project does not set mode = "none") -> target packaging. Targets are a small
-table of builders; each takes the verified build directory and writes its own artifact atomically.
+table of builders; each takes the verified build directory, narrows it to one precision
+(edgepack.assemble) and publishes its directory and archive together through
+edgepack.atomic.atomic_publish, so an interrupted build (exit 130/143) keeps the previous artifacts.
 """
 
 from __future__ import annotations

@@ -19,18 +19,15 @@ zip (from one build) in place, and a server never sees a mix of two builds. The 
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import edgepack
+from edgepack.assemble import check_out_dir, file_table, narrow_manifest, write_manifest
 from edgepack.atomic import atomic_publish
-from edgepack.errors import OutputError, TargetError
+from edgepack.errors import TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
-from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
 from edgepack.web.compress import compress_tree
 from edgepack.web.headers import HOST_FILES, write_host_files
@@ -84,47 +81,6 @@ def _speed_gate(manifest, precision: str | None, measured: dict | None, max_slow
 
     return for_target(manifest, "wasm", precision, measured, max_slowdown)
 
-
-def _bundle_manifest(data: dict, precision: str, ort_version: str, decision: dict | None = None) -> dict:
-    """The artifact's manifest narrowed to one precision (key order kept); files filled in later."""
-    out = copy.deepcopy(data)
-    out["precisions"] = {precision: out["precisions"][precision]}
-    out["default_precision"] = precision
-    for entry in out.get("golden", []):
-        outputs = entry.get("outputs") or {}
-        entry["outputs"] = {k: v for k, v in outputs.items() if k == precision}
-    tools = out.setdefault("tools", {})
-    tools["onnxruntime-web"] = ort_version
-    tools.setdefault("edgepack", edgepack.__version__)
-    targets = out.get("targets") or {}
-    targets["wasm"] = {
-        **(targets.get("wasm") or {}),
-        **(decision or {}),
-        "precision": precision,
-        "onnxruntime_web": ort_version,
-        "bundle_layout": BUNDLE_LAYOUT_VERSION,
-    }
-    out["targets"] = targets
-    return out
-
-
-def check_out_dir(out: Path, target: str, marker: str | None = None, name: str | None = None) -> None:
-    """Refuse to replace a directory that is not an earlier ``target`` bundle (e.g. `--out .` by mistake):
-    it must be empty, or hold a manifest naming ``target`` (and ``marker``, when given)."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a directory; choose another output path")
-    if not any(out.iterdir()):
-        return
-    try:
-        data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        if target in (data.get("targets") or {}) and (marker is None or (out / marker).is_file()):
-            return
-    except (OSError, ValueError, AttributeError):
-        pass
-    raise OutputError(f"{out}: exists and is not an edgepack {name or target} bundle; refusing to replace it "
-                      "(remove it or pick another path)")
 
 def build_wasm_bundle(
     artifact_dir: str | os.PathLike,
@@ -186,13 +142,11 @@ def build_wasm_bundle(
         ready = {f"{ORT_PREFIX}/{name}": path for name, path in ort.brotli.items()}
         compress_tree(tmp, ready, brotli_quality, skip=(MANIFEST_NAME, *HOST_FILES))
 
-        data = _bundle_manifest(manifest.data, precision, ort.version, decision)
-        files = {}
-        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
-            rel = path.relative_to(tmp).as_posix()
-            files[rel] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-        data["files"] = files
-        (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        data = narrow_manifest(manifest.data, precision, "wasm", {
+            **(decision or {}), "onnxruntime_web": ort.version, "bundle_layout": BUNDLE_LAYOUT_VERSION,
+        }, tools={"onnxruntime-web": ort.version})
+        data["files"] = files = file_table(tmp)
+        write_manifest(tmp, data)
 
     plain = {rel: meta["bytes"] for rel, meta in files.items() if not rel.endswith((".br", ".gz"))}
     plain[MANIFEST_NAME] = (out / MANIFEST_NAME).stat().st_size

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import copy
 import hashlib
 import json
 import os
@@ -38,12 +37,12 @@ from pathlib import Path
 
 import edgepack
 from edgepack.archive import zip_bytes
+from edgepack.assemble import check_out_dir, file_table, narrow_manifest, write_manifest
 from edgepack.atomic import atomic_publish, atomic_write_bytes
 from edgepack.errors import TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
-from edgepack.web.bundle import check_out_dir
 from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, compress_tree, worth_keeping
 from edgepack.web.headers import HOST_FILES, write_host_files
 from edgepack.web.vendor import WEB_DIR, ort_files
@@ -371,27 +370,16 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
         ready.update({f"{ORT_PREFIX}/{n}": p for n, p in ort.brotli.items()})
         compress_tree(tmp, ready, brotli_quality, skip=(MANIFEST_NAME, *HOST_FILES))
 
-        data = copy.deepcopy(manifest.data)
-        data["precisions"] = {precision: data["precisions"][precision]}
-        data["default_precision"] = precision
-        for entry in data.get("golden", []):
-            entry["outputs"] = {k: v for k, v in (entry.get("outputs") or {}).items() if k == precision}
-        data.setdefault("tools", {}).update({"pyodide": core.version, "onnxruntime-web": ort.version})
-        data["tools"].setdefault("edgepack", edgepack.__version__)
-        targets = data.get("targets") or {}
-        targets["pyodide"] = {
-            "precision": precision,
+        data = narrow_manifest(manifest.data, precision, "pyodide", {
             "pyodide": core.version,
             "onnxruntime_web": ort.version,
             "wheel": f"{WHEEL_PREFIX}/{wheel.name}",
             "wheel_builder": wheel_info,
             "page_code": PAGE_PY,
             "bundle_layout": BUNDLE_LAYOUT_VERSION,
-        }
-        data["targets"] = targets
-        data["files"] = {p.relative_to(tmp).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-                         for p in sorted(tmp.rglob("*")) if p.is_file()}
-        (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        }, tools={"pyodide": core.version, "onnxruntime-web": ort.version})
+        data["files"] = file_table(tmp)
+        write_manifest(tmp, data)
     total = sum(m["bytes"] for r, m in data["files"].items() if not r.endswith((".br", ".gz")))
     return PyodideBundle(out, precision, model_file, core.version, ort.version, f"{WHEEL_PREFIX}/{wheel.name}",
                          wheel_info, total + (out / MANIFEST_NAME).stat().st_size)

@@ -226,6 +226,34 @@ def test_archive_on_a_non_directory_parent_is_an_output_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("kind", ["fifo", "dir-as-archive", "file-as-directory"])
+def test_final_paths_of_the_wrong_kind_are_refused_untouched(tmp_path, kind):
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "out")
+        target, args = tmp_path / "out", {"directory": tmp_path / "out"}
+    elif kind == "dir-as-archive":
+        (tmp_path / "out.zip").mkdir()
+        (tmp_path / "out.zip" / "mine").write_text("user data")
+        target, args = tmp_path / "out.zip", {"directory": tmp_path / "out", "archives": [tmp_path / "out.zip"]}
+    else:
+        (tmp_path / "out").write_text("user data")
+        target, args = tmp_path / "out", {"directory": tmp_path / "out"}
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(OutputError, match="refusing to replace"):
+        with atomic_publish(**args) as tmp:
+            (tmp / "a").write_text("a")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before and (target.exists() or target.is_fifo())
+
+
+def test_disk_full_is_an_output_error_and_keeps_the_previous(tmp_path):
+    with atomic_directory(tmp_path / "out") as tmp:
+        (tmp / "a").write_text("old")
+    with pytest.raises(OutputError, match="No space left"):
+        with atomic_directory(tmp_path / "out") as tmp, open("/dev/full", "wb", buffering=0) as full:
+            full.write(b"model bytes")  # a real ENOSPC, as from a full disk mid-copy
+    assert (tmp_path / "out" / "a").read_text() == "old" and leftovers(tmp_path) == []
+
+
 def test_unknown_archive_type_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="unknown archive type"):
         with atomic_publish(tmp_path / "out", archives=[tmp_path / "out.rar"]):

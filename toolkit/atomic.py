@@ -266,6 +266,12 @@ def atomic_publish(directory: str | Path | None = None, archives: Sequence[str |
     arcroot = anchor.name if directory is not None else (root_name or _strip_archive_suffix(anchor.name))
     for path in finals:
         archive_format(path)
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            raise OutputError(f"{path}: exists and is not a file; refusing to replace it with an archive "
+                              "(remove it or choose another output path)")
+    if directory is not None and (anchor.exists() or anchor.is_symlink()) and not anchor.is_dir():
+        raise OutputError(f"{anchor}: exists and is not a directory; refusing to replace it (remove it or "
+                          "choose another output path)")
     for path in [anchor, *finals]:
         _prepare_parent(path)
         if path.parent.stat().st_dev != anchor.parent.stat().st_dev:
@@ -287,7 +293,13 @@ def atomic_publish(directory: str | Path | None = None, archives: Sequence[str |
         os.chmod(content, 0o777 & ~_umask())
         if keep_existing and directory is not None and anchor.is_dir():
             shutil.copytree(anchor, content, dirs_exist_ok=True, copy_function=_link_or_copy)
-        yield content
+        try:
+            yield content
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise OutputError(f"{anchor.parent}: {exc.strerror} while writing {anchor.name}; the previous "
+                                  "artifacts are kept (free some space or choose another output directory)") from None
+            raise
         _pause("built", anchor.name)
         items = [(content, anchor)] if directory is not None else []
         for i, final in enumerate(finals):
@@ -299,7 +311,13 @@ def atomic_publish(directory: str | Path | None = None, archives: Sequence[str |
                     pause_once[0] = False
                     _pause("archive", anchor.name)
 
-            write_archive(content, staged, arcroot, on_member)
+            try:
+                write_archive(content, staged, arcroot, on_member)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise OutputError(f"{anchor.parent}: {exc.strerror} while writing {final.name}; the previous "
+                                  "artifacts are kept (free some space or choose another output directory)") from None
             os.chmod(staged, 0o666 & ~_umask())
             items.append((staged, final))
         _commit(anchor, gen, items)

@@ -559,3 +559,22 @@ def test_a_zip_bomb_is_refused_by_its_declared_sizes(bundle_zip, tmp_path):
         patched += 1
     (tmp_path / "bomb.zip").write_bytes(bytes(data))
     assert "bytes unpacked" in _refused(inspect_artifact, tmp_path / "bomb.zip")
+
+
+@pytest.mark.aarch64
+@pytest.mark.slow
+def test_install_sh_on_aarch64_refuses_a_symlink_before_anything_changes(rpi_packages, device, tmp_path):
+    # The check with the device's own python (Bookworm's 3.11 under qemu), on the sample's package;
+    # SHA256SUMS re-sealed through the link, so `sha256sum -c` alone would pass it.
+    import shutil
+
+    from tests.edge.conftest import reseal
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(rpi_packages["v1"], pkg)
+    (pkg / "model" / "notes.txt").symlink_to("/etc/hostname")
+    reseal(pkg)
+    proc = device.run_script(pkg)
+    assert proc.returncode == 3, proc.stderr
+    assert "model/notes.txt' is a symbolic link" in proc.stderr and "nothing was changed" in proc.stderr
+    assert not device.prefix.exists()

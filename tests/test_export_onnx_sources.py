@@ -249,6 +249,15 @@ def test_external_data_next_to_the_model_is_read(tmp_path):
     export_quiet(project)
     assert not (project / "build" / "model.onnx.data").exists()  # consolidated into one file
     assert Pipeline.load(project / "build").self_test().ok
+    # The data file is part of the model: changing it must re-run the export in `build`.
+    from edgepack.export import fingerprint
+    from edgepack.project import load_project
+
+    before = fingerprint(load_project(project))
+    data = bytearray((project / "model.onnx.data").read_bytes())
+    data[0] ^= 1
+    (project / "model.onnx.data").write_bytes(bytes(data))
+    assert fingerprint(load_project(project)) != before
 
 
 def _edit(project: Path, change) -> None:

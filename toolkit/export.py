@@ -75,10 +75,27 @@ def fingerprint(project: Project) -> str:
         paths.append(project.file(factory.split(":")[0]))
     if "hf" in model:
         paths += sorted(p for p in project.file(model["hf"]).rglob("*") if p.is_file())
+    if "onnx" in model:
+        paths += _external_data_files(project.file(model["onnx"]))
     for p in paths:
         h.update(str(p.relative_to(project.root) if p.is_relative_to(project.root) else p).encode())
         h.update(p.read_bytes() if p.is_file() else b"<missing>")
     return h.hexdigest()
+
+
+def _external_data_files(path: Path) -> list[Path]:
+    """The data files an ONNX model keeps its weights in: a changed model.onnx.data is a changed model."""
+    try:
+        import onnx
+        from onnx import external_data_helper as edh
+
+        model = onnx.load(str(path), load_external_data=False)
+        locations = {edh.ExternalDataInfo(t).location for t in edh._get_all_tensors(model) if edh.uses_external_data(t)}
+    except Exception:  # unreadable: export names the problem; the fingerprint only has to differ
+        return []
+    folder = path.parent.resolve()
+    found = [(folder / loc).resolve() for loc in sorted(locations) if loc]
+    return [p for p in found if p.is_relative_to(folder) and p.is_file()]
 
 
 def model_output(out):
@@ -112,9 +129,15 @@ def stdout_to_stderr():
 
     torch's exporter (C++ included: "Torch IR graph at exception"), onnxscript and user model code
     print diagnostics on stdout; `--json` promises stdout holds one JSON document."""
-    sys.stdout.flush()
+    with contextlib.suppress(Exception):  # a closed or broken stdout: nothing to protect
+        sys.stdout.flush()
     _flush_c_stdio()
-    saved = os.dup(1)
+    try:
+        os.fstat(2)
+        saved = os.dup(1)
+    except OSError:  # fd 1 or 2 closed: nothing to redirect from or to
+        yield
+        return
     try:
         os.dup2(2, 1)
         with contextlib.redirect_stdout(sys.stderr):

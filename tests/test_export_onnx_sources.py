@@ -298,3 +298,42 @@ def test_tokenizer_larger_than_the_onnx_embedding_is_refused_up_front(tmp_path):
         export_quiet(project)
     result = run_cli("export", str(project))
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_softmax_output_declared_as_logits_is_refused(tmp_path):
+    project = make_project(tmp_path / "p", output="logits")
+    make_onnx(project / "model.onnx", "probabilities", names=("scores",))
+    with pytest.raises(ProjectError, match=r"output 'scores' comes from a Softmax node: a second softmax"):
+        export_quiet(project)
+
+
+def test_softmax_output_with_output_unset_is_used_as_probabilities(tmp_path):
+    project = make_project(tmp_path / "p")
+    make_onnx(project / "model.onnx", "probabilities", names=("scores",))
+    result = export_quiet(project)
+    assert result.manifest["stages"]["export"]["output"] == "probabilities"
+    model = onnx.load(str(project / "build" / "model.fp32.onnx"))
+    assert sum(n.op_type == "Softmax" for n in model.graph.node) == 1
+
+
+def test_graph_onnx_runtime_cannot_load_names_the_source(tmp_path):
+    """A graph that onnx accepts but ONNX Runtime cannot run (an op from an unknown domain)."""
+    project = make_project(tmp_path / "p")
+    make_onnx(project / "model.onnx", "logits", names=("logits",))
+
+    def change(graph):
+        node = next(n for n in graph.node if n.op_type == "Gemm" or n.op_type == "MatMul")
+        node.domain = "com.example.custom"
+
+    def add_domain(model):
+        model.opset_import.append(onnx.helper.make_opsetid("com.example.custom", 1))
+
+    model = onnx.load(str(project / "model.onnx"))
+    change(model.graph)
+    add_domain(model)
+    onnx.save(model, str(project / "model.onnx"))
+    result = run_cli("export", str(project), "--json")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["error"]["type"] == "ModelLoadError" and "[model] onnx = 'model.onnx'" in doc["error"]["message"]

@@ -433,13 +433,22 @@ def _onnx_output_mode(model, project: Project, model_cfg: dict) -> str:
     (and checked below): appending a second softmax would flatten every score."""
     if project.task != "text-classification":
         return "embeddings"
+    outs = [o.name for o in model.graph.output]
+    producers = {o: n.op_type for n in model.graph.node for o in n.output}
+    softmaxed = len(outs) == 1 and producers.get(outs[0]) in ("Softmax", "LogSoftmax")
     if "output" in model_cfg:
         if model_cfg["output"] not in ("logits", "probabilities"):
             raise ProjectError(f"{project.path}: [model] output = {model_cfg['output']!r}: a text-classification "
                                "ONNX source returns \"logits\" or \"probabilities\"")
+        if model_cfg["output"] == "logits" and softmaxed:
+            raise ProjectError(
+                f"{project.path}: [model] output = \"logits\", but the graph's output {outs[0]!r} comes from a "
+                f"{producers[outs[0]]} node: a second softmax would flatten every score. Set [model] output = "
+                "\"probabilities\" if it returns probabilities, or export the model without its final softmax.")
         return model_cfg["output"]
-    outs = [o.name for o in model.graph.output]
-    return "probabilities" if outs == ["probabilities"] or ("probabilities" in outs and "logits" not in outs) else "logits"
+    if softmaxed or outs == ["probabilities"] or ("probabilities" in outs and "logits" not in outs):
+        return "probabilities"  # checked on the examples: rows must sum to 1
+    return "logits"
 
 
 def _check_output(values, batch: int, project: Project, output: str, onnx_where: str | None,

@@ -14,7 +14,9 @@ def export(project, out, as_json):
     """Export PROJECT's model to ONNX and prove it gives PyTorch's answers.
 
     Writes model.fp32.onnx, tokenizer.json and manifest.json (checksums, golden vectors) into the
-    build directory atomically: a failed export leaves the previous build untouched.
+    build directory atomically: a failed export leaves the previous build untouched. Quantized
+    models already there are kept when the new fp32 model is byte-identical, and removed (said on
+    stderr, listed under "removed" with --json) when it changed: `edgepack quantize` makes them again.
 
     \b
     Example:
@@ -33,3 +35,5 @@ def export(project, out, as_json):
     else:
         click.echo(f"✓ parity PyTorch vs ONNX Runtime fp32 over {parity['cases']} batches (tolerance {parity['tolerance']:.0e})")
     click.echo(f"wrote {result.build_dir} ({len(result.manifest['files'])} files + manifest.json)")
+    if result.kept:
+        click.echo(f"kept {', '.join(result.kept)} (the fp32 model is unchanged)")

@@ -109,7 +109,7 @@ class Batcher:
                     if left <= 0:
                         break
                     self._cond.wait(left)
-            batch, n = [self._waiting.popleft()], 0
+            batch = [self._waiting.popleft()]
             n = len(batch[0][0])
             while self._waiting and n + len(self._waiting[0][0]) <= self.max_batch:
                 item = self._waiting.popleft()
@@ -118,6 +118,13 @@ class Batcher:
             self._waiting_texts -= n
             self._running_texts = n
             return batch
+
+    def _alone(self, texts: list[str], token) -> tuple:
+        """After a failed batch, each request on its own: one bad request fails only itself."""
+        try:
+            return token, self.predict(texts), None
+        except Exception as exc:  # noqa: BLE001
+            return token, None, exc
 
     def _run(self) -> None:
         while True:
@@ -128,9 +135,15 @@ class Batcher:
             start = time.perf_counter()
             try:
                 results, error = self.predict(texts), None
-            except Exception as exc:  # noqa: BLE001 -- every waiter gets the error; the thread keeps serving
+            except Exception as exc:  # noqa: BLE001 -- reported to the waiters; the thread keeps serving
                 results, error = None, exc
             seconds = time.perf_counter() - start
+            if error is not None and len(batch) > 1:
+                self.on_batch(len(texts), seconds)
+                self.deliver([self._alone(item_texts, token) for item_texts, token in batch])
+                with self._cond:
+                    self._running_texts = 0
+                continue
             if error is None:
                 cost = seconds / len(texts)
                 # A slow batch (a busy machine, longer texts) shows at once; a fast one decays it.

@@ -270,6 +270,8 @@ class Service:
         if b"transfer-encoding" in head or b"expect:" in head or head.count(b"\r\ncontent-length:") > 1:
             return None
         length = _CONTENT_LENGTH.search(head)
+        if length is None and b"\r\ncontent-length:" in head:
+            return None  # unusual (huge, signed, listed): h11 decides
         used = end + 4 + (int(length.group(1)) if length else 0)
         if used > len(data):
             return None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edgepack.errors import ArtifactError
+from edgepack.runtime import files
 from edgepack.runtime.artifacts import MANIFEST_FORMAT_VERSION, MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 
@@ -127,12 +128,17 @@ def load_manifest(artifact: str | Path, verify: bool = False) -> Manifest:
     path = Path(artifact)
     if path.is_dir():
         path = path / MANIFEST_NAME
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise ArtifactError(f"{path}: no manifest here; build the artifact first (`edgepack build PROJECT`)")
+    text = files.read_text(path, "manifest", files.JSON_LIMIT, ArtifactError)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except RecursionError:  # the C parser's own limit, hit before a depth check could run
+        raise ArtifactError(f"{path}: nested deeper than {files.MAX_DEPTH} levels; rebuild the artifact") from None
+    except ValueError as exc:  # invalid JSON, or a number too long to convert
         raise ArtifactError(f"{path}: not valid JSON ({exc}); rebuild the artifact") from None
+    if files.nesting_depth(data) > files.MAX_DEPTH:
+        raise ArtifactError(f"{path}: nested deeper than {files.MAX_DEPTH} levels; rebuild the artifact")
     version = data.get("format_version") if isinstance(data, dict) else None
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise ArtifactError(

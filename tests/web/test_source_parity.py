@@ -162,3 +162,45 @@ def test_browser_equals_python_for_every_source(browser, source_build, tmp_path,
     assert np.ptp(np.asarray(rows), axis=0).max() > 1e-4, f"{source}: every text gets the same output"
     if task == "text-classification" and not source.startswith("hf-"):
         assert len(labels_seen) > 1, f"{source}: every text got {labels_seen}"
+
+
+def test_pyodide_page_same_shape_and_refuses_a_misfit(browser, tmp_path):
+    """The Pyodide page's Python pipeline: a str -> one result equal to Python's, a bad argument -> a
+    typed error, and a model that returns logits -> a one-line error on the page, never a self-test."""
+    from edgepack.runtime.pipeline import Pipeline
+    from edgepack.web.pyodide import build_pyodide_bundle
+    from tests.runtime.misfits import MISFIT_MESSAGES, build_misfits
+    from tests.web.tiny_artifact import TEXTS, build_tiny_artifact
+
+    good = build_tiny_artifact(tmp_path / "good", with_int8=False)
+    bad = build_misfits(tmp_path / "misfit", ("logits-output",))["logits-output"]
+    bundles = {name: build_pyodide_bundle(art, tmp_path / f"{name}-pyodide", brotli_quality=1).directory
+               for name, art in (("good", good), ("bad", bad))}
+    with edgepack_server(bundles["good"]) as url, open_page(browser, url) as (page, log):
+        assert page.get_attribute("body", "data-state") == "ready", page.inner_text("#error")
+        assert page.evaluate("() => edgepackPyodide.selfTest.ok") is True
+        got = page.evaluate(
+            """async (text) => {
+                const p = edgepackPyodide.pipeline;
+                const one = JSON.parse(await p.predict_json(JSON.stringify(text)));
+                const many = JSON.parse(await p.predict_json(JSON.stringify([text])));
+                let error = null;
+                try { await p.predict_json('[42]'); } catch (e) { error = String(e.message).trim().split('\\n').pop(); }
+                return {one, many, error};
+            }""",
+            TEXTS[0],
+        )
+        log.assert_clean()
+    want = Pipeline.load(good).predict(TEXTS[0])
+    one = {k: v for k, v in got["one"].items() if k != "input_ids"}
+    assert isinstance(got["many"], list) and got["many"][0] == got["one"]
+    assert list(one) == list(want) and one["label"] == want["label"]
+    assert max(abs(one["probabilities"][k] - p) for k, p in want["probabilities"].items()) <= 1e-5
+    assert got["error"] == "edgepack.runtime.postprocess.TextInputError: texts[0]: expected a str (or a (text, pair) tuple of str), got int"
+
+    with edgepack_server(bundles["bad"]) as url, open_page(browser, url) as (page, log):
+        assert page.get_attribute("body", "data-state") == "error"
+        message = page.inner_text("#error")
+        assert message.startswith("Could not start: ArtifactError: model.fp32.onnx: ") and "Traceback" not in message
+        assert MISFIT_MESSAGES["logits-output"] in message, message
+        assert "not run" in page.inner_text("#selftest") and not log.off_origin

@@ -16,8 +16,17 @@ const state = { running: false, pending: null, runs: 0 };
 const page = { pyodide: null, pipeline: null, selfTest: null, error: null, last: null, startup: null };
 globalThis.edgepackPyodide = page;
 
+// A Python exception reaches JS as a PythonError whose message is the whole traceback: users get its
+// last line ("ArtifactError: model.fp32.onnx: ..."), the console keeps the rest.
+function errorMessage(err) {
+  const text = String(err?.message ?? err);
+  if (!text.includes('Traceback (most recent call last)')) return text;
+  const last = text.trim().split('\n').filter((line) => line.trim() !== '').pop();
+  return last.replace(/^[\w.]+\.(\w+): /, '$1: ');
+}
+
 function showError(err) {
-  page.error = String(err?.message ?? err);
+  page.error = errorMessage(err);
   const box = $('error');
   box.textContent = `Could not start: ${page.error}`;
   box.hidden = false;
@@ -95,7 +104,7 @@ async function classify(text) {
     }
   } catch (err) {
     $('label').textContent = 'error';
-    $('latency').textContent = String(err?.message ?? err);
+    $('latency').textContent = errorMessage(err);
   } finally {
     state.running = false;
   }

@@ -281,7 +281,7 @@ def test_graph_io_is_checked(tmp_path, case, pattern):
         elif case == "no inputs":
             del graph.input[:]
         else:
-            from edgepack.sources import _rename
+            from edgepack.onnx_source import _rename
 
             _rename(graph, "input_ids", "ids")
 

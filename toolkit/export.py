@@ -289,7 +289,7 @@ def _export(project, out, progress: Progress) -> ExportResult:
         hf_info = project_folder(project)
     onnx_where = f"{project.path}: [model] onnx = {model_cfg.get('onnx')!r}"
     if "onnx" in model_cfg:  # read and check the graph before any work too
-        from edgepack.sources import check_onnx_io, load_onnx_source
+        from edgepack.onnx_source import check_onnx_io, load_onnx_source
 
         onnx_model = load_onnx_source(project.file(model_cfg["onnx"]), onnx_where)
         graph_inputs = check_onnx_io(onnx_model, onnx_where)
@@ -316,13 +316,13 @@ def _export(project, out, progress: Progress) -> ExportResult:
     with atomic_directory(out) as tmp, tempfile.TemporaryDirectory(prefix="edgepack-export-") as scratch:
         reference = None
         if onnx_model is not None:
-            from edgepack.sources import adapt_onnx_outputs, onnx_embedding_rows
+            from edgepack.onnx_source import adapt_onnx_outputs, onnx_embedding_rows, output_mode
 
             rows = onnx_embedding_rows(onnx_model)
             if rows:
                 check_vocabulary(tokenizer, rows[0], f"initializer {rows[1]!r} gathered by input_ids",
                                  project.tokenizer_path)
-            source_mode = _onnx_output_mode(onnx_model, project, model_cfg)
+            source_mode = output_mode(onnx_model, project, model_cfg)
             with progress.stage(f"copying {model_cfg['onnx']}"):
                 progress.say("  " + adapt_onnx_outputs(onnx_model, project.task, source_mode, project.labels, onnx_where))
                 _consolidate(onnx_model, tmp / fp32_name,
@@ -426,29 +426,6 @@ def _export(project, out, progress: Progress) -> ExportResult:
                   "(or `edgepack build`) to make them again", file=sys.stderr, flush=True)
         manifest = write_manifest(tmp, manifest)
     return ExportResult(build_dir=out, manifest=manifest, parity=report, kept=kept, removed=removed)
-
-
-def _onnx_output_mode(model, project: Project, model_cfg: dict) -> str:
-    """logits or probabilities. Unset, an output already named ``probabilities`` is taken at its word
-    (and checked below): appending a second softmax would flatten every score."""
-    if project.task != "text-classification":
-        return "embeddings"
-    outs = [o.name for o in model.graph.output]
-    producers = {o: n.op_type for n in model.graph.node for o in n.output}
-    softmaxed = len(outs) == 1 and producers.get(outs[0]) in ("Softmax", "LogSoftmax")
-    if "output" in model_cfg:
-        if model_cfg["output"] not in ("logits", "probabilities"):
-            raise ProjectError(f"{project.path}: [model] output = {model_cfg['output']!r}: a text-classification "
-                               "ONNX source returns \"logits\" or \"probabilities\"")
-        if model_cfg["output"] == "logits" and softmaxed:
-            raise ProjectError(
-                f"{project.path}: [model] output = \"logits\", but the graph's output {outs[0]!r} comes from a "
-                f"{producers[outs[0]]} node: a second softmax would flatten every score. Set [model] output = "
-                "\"probabilities\" if it returns probabilities, or export the model without its final softmax.")
-        return model_cfg["output"]
-    if softmaxed or outs == ["probabilities"] or ("probabilities" in outs and "logits" not in outs):
-        return "probabilities"  # checked on the examples: rows must sum to 1
-    return "logits"
 
 
 def _check_output(values, batch: int, project: Project, output: str, onnx_where: str | None,

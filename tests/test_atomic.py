@@ -202,6 +202,16 @@ def test_live_work_directory_is_not_removed_but_abandoned_ones_are(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_names_with_glob_characters_are_cleaned_exactly(tmp_path):
+    for name in ("a[1]", "a1"):
+        with atomic_directory(tmp_path / name) as tmp:
+            (tmp / "x").write_text(name)
+    (tmp_path / ".a1.previous-1-x").mkdir()  # belongs to a1, which is not being published
+    with atomic_directory(tmp_path / "a[1]") as tmp:
+        (tmp / "x").write_text("again")
+    assert (tmp_path / ".a1.previous-1-x").is_dir() and (tmp_path / "a[1]" / "x").read_text() == "again"
+
+
 def test_legacy_previous_copy_is_restored_when_final_is_missing(tmp_path):
     (tmp_path / "out.previous").mkdir()
     (tmp_path / "out.previous" / "a").write_text("kept")

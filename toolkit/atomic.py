@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
 import secrets
@@ -196,7 +197,7 @@ def repair(final: str | Path, archives: Sequence[str | Path] = ()) -> None:
             legacy = target.with_name(target.name + ".previous")
             if legacy.exists() and not target.exists():
                 os.rename(legacy, target)
-            siblings = sorted(target.parent.glob(f".{target.name}.*"), key=_ctime)
+            siblings = sorted(target.parent.glob(f".{glob.escape(target.name)}.*"), key=_ctime)
             previous = [p for p in siblings if p.name.startswith(f".{target.name}.previous-")]
             if previous and not (target.exists() or target.is_symlink()):
                 # A commit failed in a live process after moving the final aside: put it back.

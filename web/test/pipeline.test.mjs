@@ -70,3 +70,14 @@ test('labelResult: the shared keys equal Python, plus index and ordered scores',
     assert.deepEqual(JSON.parse(JSON.stringify(shared)), shared, 'plain JSON, like Python');
   }
 });
+
+// Known divergence, asserted so a change is noticed: JS objects list integer-like keys first, in
+// numeric order, whatever the insertion order. Labels such as ["1", "0"] therefore come out of
+// `probabilities` in another order than Python's dict (same values per label); `scores` keeps label order.
+test('known divergence: integer-like labels reorder the probabilities object', () => {
+  const r = labelResult([0.3, 0.7], ['1', '0']);
+  assert.deepEqual(Object.keys(r.probabilities), ['0', '1']);
+  assert.deepEqual(r.scores.map((s) => s.label), ['1', '0']);
+  assert.equal(r.probabilities['1'], 0.3);
+  assert.equal(r.label, '0');
+});

@@ -31,6 +31,7 @@ from edgepack.atomic import atomic_publish
 from edgepack.edge import wheelhouse
 from edgepack.edge import DEFAULT_PORT
 from edgepack.errors import ProjectError, TargetError
+from edgepack.quantize.decision import for_target
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
@@ -44,7 +45,7 @@ RUNTIME_SOURCES = ("__init__.py", "errors.py", "runtime")
 # The bench worker and its statistics are standard library + the runtime (the worker imports
 # torch only for torch backends, which a device never runs): bench.sh times with the same code.
 BENCH_SOURCES = ("__init__.py", "worker.py", "stats.py")
-EDGE_SOURCES = ("__init__.py", "service.py", "device.py", "devbench.py")
+EDGE_SOURCES = ("__init__.py", "service.py", "batcher.py", "openapi.py", "device.py", "devbench.py")
 LAYOUT_VERSION = 1
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -127,7 +128,9 @@ def build_package(
                 f"{manifest.root / MANIFEST_NAME}: model.{key} {value!r} cannot name a device service and its "
                 "directories; use lowercase letters, digits, '.', '-', '_' (set it in edgepack.toml)"
             )
-    precision = manifest.target_precision("rpi", override=precision)
+    # The quantize stage's typed decision, read (and validated), never re-measured here.
+    chosen, decision = for_target(manifest, "rpi", precision)
+    precision = manifest.target_precision("rpi", override=chosen)
     pythons = _pythons(python)
     houses = {}
     for py in pythons:
@@ -150,7 +153,7 @@ def build_package(
             (model_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(manifest.root / rel, model_dir / rel)
         data = narrow_manifest(manifest.data, precision, "rpi", {
-            "onnxruntime": ort_version, "pythons": pythons, "layout": LAYOUT_VERSION})
+            **(decision or {}), "onnxruntime": ort_version, "pythons": pythons, "layout": LAYOUT_VERSION})
         data["files"] = file_table(model_dir)
         write_manifest(model_dir, data)
         if not (model_dir / model_file).is_file():

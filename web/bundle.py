@@ -57,6 +57,7 @@ class WasmBundle:
     transfer_bytes: int  # what a brotli-capable browser downloads to reach a first result
     files: dict[str, int]  # relative path -> bytes (uncompressed files only)
     speed: dict | None = None  # the wasm speed gate's decision when precision was "auto" (else None)
+    decision: dict | None = None  # targets.wasm as shipped in the bundle's manifest (the record that decided)
 
 
 def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
@@ -164,6 +165,7 @@ def build_wasm_bundle(
         transfer_bytes=transfer,
         files=plain,
         speed=decision,
+        decision=data["targets"]["wasm"],
     )
 
 
@@ -179,8 +181,9 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
         f"  {result.precision} model, onnxruntime-web {result.onnxruntime_web}, "
         f"{result.total_bytes / 1e6:.1f} MB on disk, {result.transfer_bytes / 1e6:.2f} MB to transfer (brotli)"
     )
-    if result.speed:
-        progress.say(f"  wasm precision: {result.speed['reason']}")
+    reason = (result.decision or {}).get("reason")
+    if reason:
+        progress.say(f"  wasm precision: {reason}")
     return {
         "directory": str(result.directory),
         "zip": str(result.zip_path),
@@ -189,5 +192,5 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
         "onnxruntime_web": result.onnxruntime_web,
         "total_bytes": result.total_bytes,
         "transfer_bytes": result.transfer_bytes,
-        "precision_reason": (result.speed or {}).get("reason"),
+        "precision_reason": reason,
     }

@@ -118,7 +118,7 @@ def classify_in_page(page, texts: list[str]) -> list[dict]:
             const out = [];
             for (const t of texts) {
                 const r = await globalThis.edgepackDemo.pipeline.classify(t);
-                out.push({ids: Array.from(r.ids, Number), probabilities: r.probabilities, label: r.label});
+                out.push({ids: Array.from(r.ids, Number), probabilities: r.scores.map((s) => s.probability), label: r.label});
             }
             return out;
         }""",

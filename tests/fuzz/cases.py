@@ -364,6 +364,26 @@ def special_cases(strict_data_paths: bool) -> list[Case]:
             make_special(kind, project, outside, "edgepack.toml")
         cases.append(Case(f"edgepack.toml is {kind}", "onnx", apply, expect_code=2, mentions="edgepack.toml", timeout=20))
 
+    # An hf folder whose config.json is hostile: read by edgepack.hf before any model is built.
+    hf_configs = {"deep nesting": '{"model_type": "bert", "x": ' + nested_text(100_000) + "}",
+                  "5000-digit number": '{"model_type": "bert", "num_labels": ' + DIGITS_5000 + "}",
+                  "an array": "[1, 2]", "garbage": b"\x00\xff{", "huge id2label id":
+                  '{"model_type": "bert", "id2label": {"99999999999999999999": "a", "0": "b"}}',
+                  "a 20 MiB file": None}
+    for label, text in hf_configs.items():
+        def apply(project: Path, _outside: Path, text=text) -> None:
+            (project / "hf").mkdir()
+            if text is None:
+                sparse_file(project / "hf" / "config.json", 20 << 20)
+            else:
+                (project / "hf" / "config.json").write_bytes(text if isinstance(text, bytes) else text.encode())
+            (project / "hf" / "model.safetensors").write_bytes(b"")
+            (project / "hf" / "tokenizer.json").write_text(json.dumps(base.tokenizer_spec()))
+            cfg = base.config("onnx")
+            cfg["model"] = {"hf": "hf"}
+            (project / "edgepack.toml").write_text(base.dump_toml(cfg), encoding="utf-8")
+        cases.append(Case(f"hf config.json: {label}", "onnx", apply, timeout=20))
+
     def big_toml(project: Path, _outside: Path) -> None:
         sparse_file(project / "edgepack.toml", 2 << 20)
 

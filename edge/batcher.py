@@ -8,8 +8,8 @@ for 0.3 ms per batch). Here the thread takes what is waiting the moment the mode
 the loop does one step per batch: hand the results back.
 
 Admission: a request is admitted only if the texts already waiting or in the model, plus its own,
-fit the latency budget at the measured cost per text (an exponential average over real batches,
-seeded by a warm-up batch), and fewer than ``queue_size`` requests wait. Otherwise the caller
+fit the latency budget at the measured cost per text (an exponential average over real batches
+of 8 texts or more, seeded by a warm-up batch), and fewer than ``queue_size`` requests wait. Otherwise the caller
 answers 429 with the Retry-After this module estimates. So an admitted request waits at most
 about ``budget`` for the model, whatever the load.
 """
@@ -144,10 +144,13 @@ class Batcher:
                 with self._cond:
                     self._running_texts = 0
                 continue
-            if error is None:
+            if error is None and len(texts) >= min(self.max_batch, 8):
+                # Small batches are left out: the fixed cost of a model call would count as cost per
+                # text (a 2-text batch measured 10x the per-text cost of a full one). They only
+                # happen when the queue is short anyway. Slowing down counts more than speeding up.
                 cost = seconds / len(texts)
-                # A slow batch (a busy machine, longer texts) shows at once; a fast one decays it.
-                self.per_text_s = cost if cost > self.per_text_s else 0.8 * self.per_text_s + 0.2 * cost
+                weight = 0.5 if cost > self.per_text_s else 0.2
+                self.per_text_s = (1 - weight) * self.per_text_s + weight * cost
             with self._cond:
                 self._running_texts = 0
             self.on_batch(len(texts), seconds)

@@ -119,7 +119,8 @@ class Metrics:
                    [f"edgepack_errors_total {errors}"])
             family("edgepack_client_closed_total", "counter",
                    "Requests whose client closed the connection before the answer (not errors).",
-                   [f'edgepack_client_closed_total{{path="{p}"}} {n}' for p, n in sorted(self.client_closed.items())])
+                   [f'edgepack_client_closed_total{{path="{p}"}} {n}'
+                    for p, n in sorted({**dict.fromkeys(INFERENCE_PATHS, 0), **self.client_closed}.items())])
             family("edgepack_header_timeouts_total", "counter",
                    "Connections closed because request headers did not arrive in time.",
                    [f"edgepack_header_timeouts_total {self.header_timeouts}"])
@@ -548,6 +549,21 @@ class Service:
                               log_level="warning", access_log=False, lifespan="on")
 
 
+def _raise_fd_limit() -> None:
+    """systemd starts services with a soft limit of 1024 descriptors; a flood of connections past
+    that makes accept() fail (and asyncio stop accepting for a second, probes included). Connections
+    over max_connections are answered and closed, but each needs a descriptor meanwhile."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: keep the limit we have
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="edgepack-service", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", required=True, help="directory with manifest.json, tokenizer.json, the model")
@@ -571,6 +587,7 @@ def main(argv: list[str] | None = None) -> None:
     # interval (5 ms by default) to get it back from a busy event loop, several times per batch:
     # under a flood that wait, not the model, set the batch rate. 1 ms measured best (loadtest).
     sys.setswitchinterval(0.001)
+    _raise_fd_limit()
     uvicorn.Server(service.uvicorn_config(args.host, args.port)).run()
 
 

@@ -101,8 +101,11 @@ def test_the_cost_per_text_follows_real_batches():
     b.per_text_s = 10.0  # far too pessimistic: real batches bring it down
     b.start()
     try:
+        assert b.submit(["t"], "small")
+        done.get(timeout=10)
+        assert b.per_text_s == 10.0  # a 1-text batch is mostly the call's fixed cost: not used
         for i in range(20):
-            assert b.submit(["t"], i)
+            assert b.submit(["t"] * 8, i)
             done.get(timeout=10)
     finally:
         b.stop()

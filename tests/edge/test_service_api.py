@@ -25,7 +25,7 @@ MODEL_HEADERS = ("X-Edgepack-Model", "X-Edgepack-Version", "X-Edgepack-Precision
 @pytest.fixture(scope="module")
 def api(sentiment_project):
     limits = Limits(max_body_bytes=8192, max_texts=8, max_batch=16, queue_size=2, max_connections=6,
-                    header_timeout_s=1.0, body_timeout_s=1.0)
+                    header_timeout_s=2.0, body_timeout_s=1.0)
     with Running(Service(str(sentiment_project / "build"), limits=limits)) as running:
         yield running
 
@@ -170,7 +170,7 @@ def test_header_timeout_is_not_reset_by_trickling_bytes(api):
 
 
 def test_connections_beyond_the_bound_get_429_but_health_still_answers(api):
-    # Fill the bound (6) with connections that sent half their headers (held until the 1 s timeout).
+    # Fill the bound (6) with connections that sent half their headers (held until the 2 s timeout).
     socks = [socket.create_connection(("127.0.0.1", api.port), timeout=10) for _ in range(6)]
     try:
         for s in socks:

@@ -114,14 +114,15 @@ def test_embedder_installs_offline_and_embeds_like_x86(embedder_package, device,
     status, body = out["embed"]
     assert status == 200 and body["precision"] == shipped and body["model"] == "minilm-embedder"
     want = _x86(embedder_package["build"], shipped, texts)
-    assert body["dim"] == want.shape[1] and len(body["embeddings"]) == len(texts)
-    diff = _assert_close(body["embeddings"], want, shipped)
+    embeddings = [r["embedding"] for r in body["results"]]  # one Pipeline.predict result per text
+    assert body["dim"] == want.shape[1] and len(embeddings) == len(texts)
+    diff = _assert_close(embeddings, want, shipped)
     print(f"aarch64 service /v1/embed vs x86 ORT ({shipped}): max |Δ| {diff:.2e} over {len(texts)} texts")
     np.testing.assert_allclose(np.linalg.norm(want, axis=1), 1.0, atol=1e-5)  # L2-normalised in the graph
 
     status, one = out["embed_one"]
-    assert status == 200 and len(one["embeddings"]) == 1
-    _assert_close(one["embeddings"], want[:1], shipped)
+    assert status == 200 and len(one["results"]) == 1
+    _assert_close([one["results"][0]["embedding"]], want[:1], shipped)
     status, err = out["predict"]
     assert status == 404 and "use POST /v1/embed" in err["error"]
     status, err = out["bad"]

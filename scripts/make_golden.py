@@ -1,8 +1,8 @@
 """Write the tokenizer golden files with the reference, Hugging Face `tokenizers` (test-only dependency).
 
-Run:  .venv/bin/python tests/tokenizer/make_golden.py
-For every configuration below it writes golden/<name>.tokenizer.json (the spec under test) and
-golden/<name>.jsonl: a header line stamped with the tokenizers version and the corpus hash, then one
+Run:  .venv/bin/python scripts/make_golden.py
+For every configuration below it writes tests/tokenizer/golden/<name>.tokenizer.json (the spec under test) and
+tests/tokenizer/golden/<name>.jsonl: a header line stamped with the tokenizers version and the corpus hash, then one
 line per case (corpus indices in, the reference's encodings out). Output is byte-stable: sorted keys,
 ASCII escapes, single-threaded deterministic training. Python (tests/tokenizer/test_golden.py) and JS
 (web/test/tokenizer.test.mjs) both read these files.
@@ -23,10 +23,9 @@ import tokenizers  # noqa: E402
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
 from tokenizers.models import WordLevel, WordPiece  # noqa: E402
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-GOLDEN = HERE / "golden"
-CORPUS_FILE = HERE / "corpus.jsonl"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests/tokenizer/golden"
+CORPUS_FILE = ROOT / "tests/tokenizer/corpus.jsonl"
 SAMPLE = ROOT / "samples/sentiment/tokenizer.json"
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -1,6 +1,6 @@
 """Deterministic conformance corpus: >= 2,000 strings covering the hard parts of Unicode.
 
-Run:  python tests/tokenizer/make_corpus.py   (stdlib only; rewrites tests/tokenizer/corpus.jsonl)
+Run:  python scripts/make_corpus.py   (stdlib only; rewrites tests/tokenizer/corpus.jsonl)
 One JSON string per line, ASCII-escaped so the file is byte-stable and editor-proof.
 """
 
@@ -10,7 +10,7 @@ import json
 import pathlib
 import random
 
-OUT = pathlib.Path(__file__).with_name("corpus.jsonl")
+OUT = pathlib.Path(__file__).resolve().parents[1] / "tests/tokenizer/corpus.jsonl"
 
 WORDS = ("the quick brown fox jumps over lazy dog movie film was great terrible boring amazing plot acting "
          "i loved it hated this not bad good really very story characters ending wonderful awful don't "

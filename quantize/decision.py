@@ -288,7 +288,7 @@ def by_speed(target: str, measurements: Sequence[Measurement], policy: Policy, c
 
 # ---------------------------------------------------------------- what the builders read
 def for_target(manifest, target: str, precision: str | None = None, measured: dict | None = None,
-               max_slowdown: float = 0.05) -> tuple[str | None, dict | None]:
+               max_slowdown: float = 0.05) -> tuple[str, dict | None]:
     """The precision a target's builder ships and the decision record to merge into its manifest
     (None: the record in ``manifest.data["targets"][target]`` stands and is copied as is).
 
@@ -296,7 +296,17 @@ def for_target(manifest, target: str, precision: str | None = None, measured: di
     caller's explicit choice (recorded as ``decided_by = "config"``); None or "auto" reads the
     record. ``measured``: {"fp32_ms": [...], "int8_ms": [...]} rounds given by a caller, decided
     by the same rule (a single pair is one round: too few for an interval, so the tie rule).
+
+    The lookup itself (recorded precision, else the default; refused when the artifact lacks that
+    model) is the runtime's one reader, ``Manifest.target_precision``: this function decides what
+    to pass it and validates the record, it never reads ``precision`` out of the record itself.
     """
+    chosen, record = _choose(manifest, target, precision, measured, max_slowdown)
+    return manifest.target_precision(target, override=chosen), record
+
+
+def _choose(manifest, target, precision, measured, max_slowdown) -> tuple[str | None, dict | None]:
+    """(an override for the reader or None, a new record or None)."""
     data = manifest.data
     have = set(manifest.precisions)
     if precision not in (None, "auto"):
@@ -318,4 +328,5 @@ def for_target(manifest, target: str, precision: str | None = None, measured: di
                      1 + max_slowdown, "no decision recorded by `edgepack quantize` for this target")
         return d.precision, d.as_dict()
     where = str(manifest.root / "manifest.json") if getattr(manifest, "root", None) else "manifest.json"
-    return Decision.from_dict(target, recorded, where).precision, None
+    Decision.from_dict(target, recorded, where)  # a record that is not one is refused, naming the key
+    return None, None  # the reader takes the recorded precision

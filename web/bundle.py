@@ -75,14 +75,6 @@ def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def _speed_gate(manifest, precision: str | None, measured: dict | None, max_slowdown: float):
-    """(precision, decision record or None): what `edgepack quantize` decided for wasm, read, never
-    re-measured (the rule and the reading: edgepack.quantize.decision)."""
-    from edgepack.quantize.decision import for_target
-
-    return for_target(manifest, "wasm", precision, measured, max_slowdown)
-
-
 def build_wasm_bundle(
     artifact_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -105,8 +97,11 @@ def build_wasm_bundle(
     The artifact is verified against its manifest first; a tampered artifact is refused.
     """
     manifest = load_manifest(artifact_dir, verify=True)
-    precision, decision = _speed_gate(manifest, precision, wasm_speed, max_slowdown)
-    precision = manifest.target_precision("wasm", override=precision)
+    # What `edgepack quantize` decided for wasm, read, never re-measured. Imported here: the quantize
+    # package pulls in its whole stage (0.1 s) that serving or inspecting a bundle never needs.
+    from edgepack.quantize.decision import for_target
+
+    precision, decision = for_target(manifest, "wasm", precision, wasm_speed, max_slowdown)
     if manifest.task not in SUPPORTED_TASKS:
         raise TargetError(
             f"{manifest.root / MANIFEST_NAME}: task {manifest.task!r} has no browser runtime "

@@ -138,13 +138,9 @@ def test_record_round_trips_and_garbage_is_refused():
         Decision("cpu", "int8", "measured (node)", "rule")
 
 
-class _Manifest:
-    def __init__(self, data, root=None):
-        self.data, self.root = data, root
-        self.precisions = data.get("precisions", {})
-
-
 def test_builders_read_the_record_and_never_measure():
+    from edgepack.runtime.manifest import Manifest as _Manifest
+
     recorded = decide(0.6, 5).as_dict()
     m = _Manifest({"precisions": {"fp32": {}, "int8": {}}, "targets": {"wasm": recorded}})
     assert decision.for_target(m, "wasm") == ("int8", None)  # the record stands, copied as is
@@ -158,10 +154,39 @@ def test_builders_read_the_record_and_never_measure():
     assert decision.for_target(m, "wasm", None, rounds)[0] == "int8"
     failed = _Manifest({**m.data, "parity": {"int8": {"ok": False}}})
     assert decision.for_target(failed, "wasm")[1]["decided_by"] == "accuracy"
-    assert decision.for_target(_Manifest({"precisions": {"fp32": {}}}), "wasm") == (None, None)
+    assert decision.for_target(_Manifest({"precisions": {"fp32": {}}}), "wasm") == ("fp32", None)
     legacy = _Manifest({**m.data, "targets": {"wasm": {"precision": "int8", "speed": {"status": "pending"}}}})
     with pytest.raises(ArtifactError, match="decided_by"):
         decision.for_target(legacy, "wasm")
+
+
+def test_one_reader_of_recorded_precisions():
+    """for_target's answer is always what the runtime's reader (Manifest.target_precision) returns
+    for the same override: one rule for "recorded, else default, refused when missing"."""
+    from edgepack.runtime.manifest import Manifest
+
+    recorded = decide(1.6, 5).as_dict()  # fp32, by speed
+    both = {"fp32": {}, "int8": {}}
+    cases = [Manifest({"precisions": both, "targets": {"wasm": recorded}}),
+             Manifest({"precisions": both, "default_precision": "int8", "targets": {"wasm": recorded}}),
+             Manifest({"precisions": {"int8": {}}, "targets": {"wasm": recorded}}),
+             Manifest({"precisions": both, "default_precision": "int8", "targets": {}})]
+    for m in cases:
+        try:
+            want = m.target_precision("wasm")
+        except ArtifactError as exc:
+            with pytest.raises(ArtifactError, match="no fp32 model"):
+                decision.for_target(m, "wasm")
+            assert "no fp32 model" in str(exc)
+            continue
+        chosen, _ = decision.for_target(m, "wasm")
+        assert chosen in m.precisions
+        if "int8" in m.precisions and "fp32" in m.precisions and m.data["targets"]:
+            assert chosen == want == "fp32"
+    # no record: the tie rule's fp32, never the artifact's default int8
+    assert decision.for_target(cases[3], "wasm")[0] == "fp32"
+    with pytest.raises(ArtifactError, match=r"no int4 model.*it has: fp32, int8"):
+        decision.for_target(cases[0], "wasm", "int4")
 
 
 # ---------------------------------------------------------------- real ONNX Runtime, capped rounds

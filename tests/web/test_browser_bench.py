@@ -66,15 +66,15 @@ def test_given_rounds_are_decided_by_the_same_rule_and_recorded(sentiment, tmp_p
 
 
 def test_forced_precision_is_recorded_as_config(sentiment):
+    from edgepack.quantize.decision import for_target
     from edgepack.runtime.manifest import load_manifest
-    from edgepack.web.bundle import _speed_gate
 
     manifest = load_manifest(sentiment / "build")
-    chosen, record = _speed_gate(manifest, "int8", {"fp32_ms": [1] * 12, "int8_ms": [9] * 12}, 0.05)
+    chosen, record = for_target(manifest, "wasm", "int8", {"fp32_ms": [1] * 12, "int8_ms": [9] * 12})
     assert chosen == "int8" and record["decided_by"] == "config"
     # None and "auto" read what `edgepack quantize` recorded: nothing is measured here
     recorded = manifest.data["targets"]["wasm"]["precision"]
-    assert _speed_gate(manifest, None, None, 0.05) == _speed_gate(manifest, "auto", None, 0.05) == (recorded, None)
+    assert for_target(manifest, "wasm") == for_target(manifest, "wasm", "auto") == (recorded, None)
 
 
 def test_speed_gate_real_measurement(sentiment):

@@ -15,10 +15,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import edgepack
@@ -50,7 +48,7 @@ def _source_dir(tmp: Path) -> Path:
 
 
 def bench_rows(request) -> list[dict]:
-    from edgepack.bench.stats import merge_rounds
+    from edgepack.bench.worker import run_rounds
 
     native = platform.machine() in ("aarch64", "arm64")
     available = [p for p in PRECISIONS if p in request.manifest.get("precisions", {})]
@@ -58,41 +56,23 @@ def bench_rows(request) -> list[dict]:
     # bench.sh (edgepack.edge.devbench) names its rows by the same rule.
     backends = {b["name"]: b for b in (devbench.backend_for(p, native) for p in available)}
     if native:
-        prefix = [sys.executable]
+        python = [sys.executable]
     else:
         py = emulate.Arm64Python(root=emulate.ensure_root())
-        prefix = py.command([], python=_venv(py) / "bin" / "python")
+        python = py.command([], python=_venv(py) / "bin" / "python")
     spec = {
         "project_root": str(request.project_root), "build_dir": str(request.build_dir), "threads": request.threads,
         "batch_sizes": list(request.batch_sizes), "seq_lengths": list(request.seq_lengths), "modes": ["e2e", "model"],
         "texts": {str(s): t for s, t in request.texts.items()}, "timing": request.timing, "backends": backends,
         "stages": {"enabled": False},
     }  # fmt: skip
-    rows = []
+    say = request.progress.say if request.progress is not None else None
     with tempfile.TemporaryDirectory(prefix="edgepack-bench-aarch64-") as tmp:
         tmp = Path(tmp)
         (tmp / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         env = dict(os.environ, PYTHONPATH=str(_source_dir(tmp)), OMP_NUM_THREADS=str(request.threads))
-        for name, backend in backends.items():
-            results = []
-            for r in range(request.rounds):
-                if request.progress is not None:
-                    request.progress.say(f"→ round {r + 1}/{request.rounds}: {name}")
-                out = tmp / f"{name}-{r}.json"
-                spawn_t = time.monotonic()
-                cmd = prefix + ["-m", "edgepack.bench.worker", str(tmp / "spec.json"), name, repr(spawn_t), str(out)]
-                try:
-                    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    results.append({"backend": name, "label": backend["label"], "status": "failed",
-                                    "reason": f"aarch64 worker timed out after {WORKER_TIMEOUT_S}s"})
-                    continue
-                if out.is_file():
-                    results.append(json.loads(out.read_text(encoding="utf-8")))
-                else:
-                    results.append({"backend": name, "label": backend["label"], "status": "failed",
-                                    "reason": f"aarch64 worker exited {proc.returncode}: {proc.stderr.strip()[-800:]}"})
-            row = merge_rounds(results)
-            row["emulated"] = not native
-            rows.append(row)
+        rows = run_rounds(backends, request.rounds, tmp / "spec.json", python=python, env=env,
+                          timeout=WORKER_TIMEOUT_S, progress=say)
+    for row in rows:
+        row["emulated"] = not native
     return rows

@@ -9,8 +9,9 @@ when the package was built (``bench/spec.json``, written by edgepack.edge.packag
 and an emulated or x86 row of the same model measure the same inputs.
 
 Standard library + the shipped runtime and bench worker (edgepack.bench.worker/stats): no torch,
-no onnx. One worker process per round, as on the build machine, so cold start and peak RSS are
-the worker's own.
+no onnx. The rounds run through the bench's one loop (edgepack.bench.worker.run_rounds): one worker
+process per backend per round, as on the build machine, so cold start and peak RSS are the
+worker's own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,13 +38,6 @@ def backend_for(precision: str, native: bool) -> dict:
     name = f"{stem}-ort-{precision}"
     return {"name": name, "engine": "onnxruntime", "device": "cpu", "precision": precision,
             "label": f"ONNX Runtime {precision} (aarch64, {how})"}
-
-
-def merge_rounds(rows: list[dict]) -> dict:
-    """One backend's rounds -> one row: the bench's own rule (edgepack.bench.stats ships here)."""
-    from edgepack.bench import stats
-
-    return stats.merge_rounds(rows)
 
 
 def _device_model() -> str:
@@ -78,6 +71,7 @@ def machine_info() -> dict:
 
 def run(artifact: Path, spec_file: Path, quick: bool = False, rounds: int | None = None,
         threads: int | None = None, precision: str | None = None, progress=print) -> dict:
+    from edgepack.bench.worker import run_rounds
     from edgepack.errors import TargetError
     from edgepack.runtime.manifest import load_manifest
 
@@ -102,29 +96,13 @@ def run(artifact: Path, spec_file: Path, quick: bool = False, rounds: int | None
         "backends": backends, "stages": {"enabled": False},
     }  # fmt: skip
     rounds = rounds or spec_in["rounds"][mode]
-    rows = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="edgepack-devbench-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        for name, backend in backends.items():
-            results = []
-            for r in range(rounds):
-                progress(f"-> round {r + 1}/{rounds}: {name}")
-                out = tmp / f"{name}-{r}.json"
-                spawn_t = time.monotonic()
-                cmd = exec_prefix + [sys.executable, "-m", "edgepack.bench.worker", str(tmp / "spec.json"), name,
-                                     repr(spawn_t), str(out)]
-                proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-                if out.is_file():
-                    results.append(json.loads(out.read_text(encoding="utf-8")))
-                else:
-                    results.append({"backend": name, "label": backend["label"], "status": "failed",
-                                    "reason": f"worker exited {proc.returncode}: {proc.stderr.strip()[-800:]}"})
-            row = merge_rounds(results)
-            row["emulated"] = not native
-            rows.append(row)
+        (Path(tmp) / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+        rows = run_rounds(backends, rounds, Path(tmp) / "spec.json", python=exec_prefix + [sys.executable],
+                          env=dict(os.environ, OMP_NUM_THREADS=str(threads)), progress=progress)
+    for row in rows:
+        row["emulated"] = not native
     return {
         "format": FORMAT, "target": "aarch64", "mode": mode, "rounds": rounds, "threads": threads,
         "model": {k: manifest.model.get(k) for k in ("name", "version", "task")},

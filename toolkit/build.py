@@ -1,15 +1,14 @@
 """`edgepack build`: run the stages a target needs, skipping those whose inputs did not change.
 
-Stages: export (PyTorch -> ONNX + parity) -> quantize (INT8 behind gates, when the quantize stage
-is installed and the project does not set mode = "none") -> target packaging. Targets are a small
-table of builders; each takes the verified build directory, narrows it to one precision
-(edgepack.assemble) and publishes its directory and archive together through
-edgepack.atomic.atomic_publish, so an interrupted build (exit 130/143) keeps the previous artifacts.
+Stages: export (PyTorch -> ONNX + parity) -> quantize (INT8 behind gates, unless the project sets
+mode = "none") -> target packaging. Each target's builder takes the verified build directory,
+narrows it to one precision (edgepack.assemble) and publishes its directory and archive together
+through edgepack.atomic.atomic_publish, so an interrupted build (exit 130/143) keeps the previous
+artifacts. Every stage ships in the one `edgepack` wheel: a plain dispatch, no plugin lookup.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,7 @@ from edgepack.export import export_project, fingerprint, read_build_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
 
-# target -> "module:function(project, build_dir, out_dir, progress, **options) -> dict"
-TARGETS = {
-    "onnx": None,
-    "wasm": "edgepack.web.bundle:build_target",
-    "rpi": "edgepack.edge.package:build_target",
-    "pyodide": "edgepack.web.pyodide:build_target",
-}
+TARGETS = ("onnx", "wasm", "rpi", "pyodide")  # onnx: the verified build directory itself, no packaging
 
 
 @dataclass
@@ -41,24 +34,21 @@ class BuildResult:
 
 
 def _target_builder(target: str):
+    """``builder(project, build_dir, out_dir, progress, **options) -> dict``; None for onnx.
+
+    The target modules are imported on use: `edgepack build` (onnx) need not load the web or edge stages.
+    """
     if target not in TARGETS:
         raise TargetError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
-    spec = TARGETS[target]
-    if spec is None:
+    if target == "wasm":
+        from edgepack.web.bundle import build_target
+    elif target == "rpi":
+        from edgepack.edge.package import build_target
+    elif target == "pyodide":
+        from edgepack.web.pyodide import build_target
+    else:
         return None
-    module, _, attr = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ModuleNotFoundError, AttributeError):
-        raise TargetError(f"target {target!r} is not available in this installation of edgepack") from None
-
-
-def _quantize_stage():
-    try:
-        module = importlib.import_module("edgepack.quantize.stage")
-    except ModuleNotFoundError:
-        return None
-    return module
+    return build_target
 
 
 def build(project: Project | str | Path, target: str = "onnx", out: str | Path | None = None, force: bool = False,
@@ -78,17 +68,16 @@ def build(project: Project | str | Path, target: str = "onnx", out: str | Path |
         export_project(project, progress=progress)
         result.stages["export"] = "ran"
 
-    stage = _quantize_stage()
     mode = project.section("quantization").get("mode", "auto")
     wanted = target != "onnx" or "quantization" in project.config
-    if stage is None:
-        result.stages["quantize"] = "skipped (quantize stage not installed)"
-    elif mode == "none":
+    if mode == "none":
         result.stages["quantize"] = "skipped (mode = none)"
     elif not wanted:
         result.stages["quantize"] = "skipped (the onnx target needs no quantization unless [quantization] is set)"
     else:
-        result.stages["quantize"] = stage.run_stage(project, force=force, progress=progress)
+        from edgepack.quantize.stage import run_stage
+
+        result.stages["quantize"] = run_stage(project, force=force, progress=progress)
 
     if builder is not None:
         out_dir = Path(out) if out else project.dist_dir

@@ -1,4 +1,4 @@
-"""`edgepack bench`: quick-mode smoke test of the CLI and its reports, bad input, the row-provider hook.
+"""`edgepack bench`: quick-mode smoke test of the CLI and its reports, bad input, target rows, the worker loop.
 
 Times are never asserted (this runs on busy 2-core CI machines); what is asserted is the report's
 structure, that every ratio is computed from the measured numbers beside it, and clear errors.
@@ -11,15 +11,17 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgepack.bench import stats
-from edgepack.bench.backends import register_row_provider, row_provider, _REGISTERED
+from edgepack.bench.backends import row_provider
 from edgepack.bench.errors import BenchUsageError
-from edgepack.bench.runner import BenchOptions, make_texts, run_bench
+from edgepack.bench.runner import BenchOptions, make_report, make_texts, native_rows, plan_bench, run_bench, target_rows
+from edgepack.bench.worker import run_rounds
 from edgepack.bench.stages import ort_node_stage
 from edgepack.errors import TargetError
 from edgepack.runtime.session import capabilities
@@ -167,8 +169,8 @@ def test_seq_length_beyond_max_length(sentiment_project):
     assert result.returncode == 2 and "max_length 64" in result.stderr
 
 
-# ---------------------------------------------------------------- the hook other targets use
-def test_row_provider_rows_join_the_report(sentiment_project):
+# ---------------------------------------------------------------- other targets' rows
+def test_target_rows_join_the_report(sentiment_project):
     from edgepack.runtime.pipeline import Pipeline
 
     def provider(request):
@@ -179,26 +181,101 @@ def test_row_provider_rows_join_the_report(sentiment_project):
             texts = request.texts[request.seq_lengths[0]][:batch]
             lat = []
             for _ in range(5):
-                t0 = __import__("time").perf_counter()
+                t0 = time.perf_counter()
                 pipe(texts)
-                lat.append((__import__("time").perf_counter() - t0) * 1e3)
+                lat.append((time.perf_counter() - t0) * 1e3)
             rows.append(stats.measurement("e2e", batch, request.seq_lengths[0], lat, [batch * 1e3 / np.mean(lat)]))
         return [{"backend": "fake-wasm", "label": "in-process stand-in", "status": "ok", "measurements": rows}]
 
-    register_row_provider("wasm", provider)
-    try:
-        report = run_bench(sentiment_project, BenchOptions(quick=True, batch_sizes=(1,), backends=["ort-fp32"],
-                                                           target="wasm", stages=False))
-    finally:
-        _REGISTERED.pop("wasm", None)
+    plan = plan_bench(sentiment_project, BenchOptions(quick=True, batch_sizes=(1,), backends=["ort-fp32"],
+                                                      target="aarch64", stages=False))
+    assert plan.provider is row_provider("aarch64")  # resolved before anything is measured
+    rows = native_rows(plan) + target_rows(plan, provider)
+    report = make_report(plan, rows, {"before": None, "after": None}, 0.0)
     rows = {r["backend"]: r for r in report["backends"]}
-    assert rows["fake-wasm"]["target"] == "wasm" and rows["ort-fp32"]["status"] == "ok"
+    assert rows["fake-wasm"]["target"] == "aarch64" and rows["ort-fp32"]["status"] == "ok"
     assert rows["fake-wasm"]["measurements"][0]["batch"] == 1
+    assert report["target"] == "aarch64" and report["command"] == f"edgepack bench {sentiment_project}"
 
 
 def test_unknown_target_provider():
-    with pytest.raises(TargetError, match="unknown target"):
+    with pytest.raises(TargetError, match=r"unknown target \(known: native, wasm, aarch64\)"):
         row_provider("riscv")
+
+
+# ---------------------------------------------------------------- the one worker loop (native, qemu, bench.sh)
+# A stand-in worker: the real protocol (argv, result file), a scripted outcome per backend.
+FAKE_WORKER = r"""
+import json, os, sys, time
+spec, name, spawn_t, out = sys.argv[-4:]
+log = os.path.join(os.path.dirname(spec), "order.log")
+with open(log, "a") as f:
+    f.write(name + "\n")
+rnd = sum(1 for line in open(log) if line.strip() == name) - 1
+if name == "dies":
+    sys.stderr.write("boom\n"); sys.exit(3)
+if name == "hangs":
+    time.sleep(30)
+if name == "flaky" and rnd == 1:
+    sys.exit(1)
+row = {"backend": name, "label": name, "status": "ok", "engine": "onnxruntime", "device": "cpu",
+       "precision": "fp32", "threads": 1, "pid": os.getpid(), "first_output": [0.5],
+       "cold_start": {"total_ms": (time.monotonic() - float(spawn_t)) * 1e3, "interpreter_ms": 1.0,
+                      "imports_ms": 1.0, "load_ms": 1.0, "first_run_ms": 1.0},
+       "rss_mb": {"after_first_result": 80.0 + rnd, "peak": 90.0 + rnd},
+       "configs": [{"mode": m, "batch": b, "seq_len": 16, "latencies_ms": [1.0 + rnd, 2.0, 3.0],
+                    "chunk_throughputs": [400.0 + rnd]} for m in ("e2e", "model") for b in (1, 8)]}
+json.dump(row, open(out, "w"))
+"""
+
+
+def _backends(*names):
+    return {n: {"name": n, "label": n} for n in names}
+
+
+def test_rounds_interleave_and_merge(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text("{}")
+    said = []
+    rows = run_rounds(_backends("a", "b", "c"), 3, spec, python=[sys.executable, "-c", FAKE_WORKER], progress=said.append)
+    order = (tmp_path / "order.log").read_text().split()
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # round r starts r places further on
+    assert [r["backend"] for r in rows] == ["a", "b", "c"] and len(said) == 9
+    for row in rows:
+        assert row["status"] == "ok" and row["rounds"] == 3 and row["failed_rounds"] == []
+        assert row["peak_rss_mb"]["median"] == 91.0 and row["cold_start_ms"]["n"] == 3
+        assert len(row["measurements"]) == 4  # (e2e, model) x batch (1, 8), pooled over the rounds
+        assert all(m["latency_ms"]["n"] == 9 for m in row["measurements"])
+    assert not list(tmp_path.glob("*-*.json"))  # result files are consumed
+
+
+def test_a_worker_that_fails_or_hangs_is_a_failed_row(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text("{}")
+    rows = run_rounds(_backends("ok", "dies", "hangs"), 1, spec, python=[sys.executable, "-c", FAKE_WORKER],
+                      timeout=3)
+    by = {r["backend"]: r for r in rows}
+    assert by["ok"]["status"] == "ok"
+    assert by["dies"]["status"] == "failed" and by["dies"]["reason"].startswith("worker exited with code 3")
+    assert "boom" in by["dies"]["reason"]
+    assert by["hangs"]["status"] == "failed" and by["hangs"]["reason"] == "worker timed out after 3s"
+
+
+def test_one_failed_round_is_reported_beside_the_merged_ones(tmp_path):
+    plain, staged = tmp_path / "spec.json", tmp_path / "spec-stages.json"
+    plain.write_text("{}")
+    staged.write_text("{}")
+    calls = []
+
+    def spec_for(name, round_):  # the native runner's per-stage pass: another spec for round 0
+        calls.append((name, round_))
+        return staged if round_ == 0 else plain
+
+    rows = run_rounds(_backends("flaky"), 3, spec_for, python=[sys.executable, "-c", FAKE_WORKER])
+    assert calls == [("flaky", 0), ("flaky", 1), ("flaky", 2)]
+    row = rows[0]
+    assert row["status"] == "ok" and row["rounds"] == 2 and len(row["failed_rounds"]) == 1
+    assert row["failed_rounds"][0].startswith("worker exited with code 1 and no result")
 
 
 # ---------------------------------------------------------------- units

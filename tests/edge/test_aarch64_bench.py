@@ -1,40 +1,13 @@
 """Benchmark rows for aarch64: the emulated row provider (`edgepack bench --target aarch64`) in
-quick mode on the sentence embedder, and the device-side merge (bench.sh) held to the runner's."""
+quick mode on the sentence embedder. Its rounds, like bench.sh's, go through the bench's one worker
+loop (edgepack.bench.worker.run_rounds), tested in tests/bench."""
 
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 import pytest
 
 from tests.edge.conftest import _cache
-
-
-def _worker_row(backend: str, round_: int) -> dict:
-    rng = np.random.default_rng(round_)
-    return {
-        "backend": backend, "label": "x", "engine": "onnxruntime", "device": "cpu", "precision": "fp32", "threads": 1,
-        "pid": 100 + round_, "status": "ok", "versions": {"onnxruntime": "1.27.0"}, "first_output": [0.5],
-        "cold_start": {"total_ms": 900.0 + round_, "interpreter_ms": 50.0, "imports_ms": 400.0 + round_,
-                       "load_ms": 300.0, "first_run_ms": 150.0},
-        "rss_mb": {"after_first_result": 80.0 + round_, "peak": 90.0 + round_},
-        "configs": [{"mode": m, "batch": b, "seq_len": 16, "latencies_ms": rng.uniform(1, 3, 9).round(5).tolist(),
-                     "chunk_throughputs": rng.uniform(300, 500, 3).tolist()} for m in ("e2e", "model") for b in (1, 8)],
-    }  # fmt: skip
-
-
-def test_device_rounds_merge_like_the_bench():
-    from edgepack.bench.stats import merge_rounds
-    from edgepack.edge import devbench
-
-    rows = [_worker_row("aarch64-ort-fp32", r) for r in range(3)]
-    rows.append({"backend": "aarch64-ort-fp32", "label": "x", "status": "failed", "reason": "worker exited 1"})
-    merged = devbench.merge_rounds(copy.deepcopy(rows))
-    assert merged == merge_rounds(copy.deepcopy(rows))
-    assert merged["rounds"] == 3 and merged["failed_rounds"] == ["worker exited 1"]
-    assert merged["peak_rss_mb"]["median"] == 91.0
-    assert len(merged["measurements"]) == 4  # (e2e, model) x batch (1, 8), pooled over the rounds
 
 
 @pytest.mark.aarch64

@@ -1,8 +1,9 @@
 """``edgepack bench``: PyTorch eager vs ONNX Runtime (fp32 / int8, CPU / CUDA), measured honestly.
 
-Layout: ``runner`` orchestrates one subprocess per backend (``worker``), so each backend's peak RSS
-and cold start are its own; ``backends`` is the table of rows (plus the hook other targets use to add
-theirs); ``stages`` builds the per-stage table from ONNX Runtime's profiler and ``torch.profiler``;
+Layout: ``runner`` plans the run and builds the report; ``worker`` runs one backend in its own
+process (so each backend's peak RSS and cold start are its own) and holds the one loop that spawns
+workers round by round; ``backends`` is the table of rows and the other targets' row providers;
+``stages`` builds the per-stage table from ONNX Runtime's profiler and ``torch.profiler``;
 ``report`` renders the terminal table, JSON, Markdown and PNG; ``sysinfo`` / ``sizes`` record the
 machine and the artifact / install sizes.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 _LAZY = {
     "run_bench": "edgepack.bench.runner",
     "BenchOptions": "edgepack.bench.runner",
-    "register_row_provider": "edgepack.bench.backends",
     "BACKENDS": "edgepack.bench.backends",
 }
 

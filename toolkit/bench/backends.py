@@ -1,18 +1,16 @@
-"""The rows of the benchmark: a frozen table of native backends, plus a hook for other targets.
+"""The rows of the benchmark: a frozen table of native backends, and the other targets' row providers.
 
 A native backend runs in its own worker process (edgepack.bench.worker). Whether it can run here is
 decided before any process starts, with a reason a reader can act on ("run `edgepack quantize`").
 
-Other targets (the browser, aarch64 under emulation) add rows through *row providers*: a function
+Other targets (the browser, aarch64 under emulation) add rows through their *row provider*: a function
 ``provider(request: BenchRequest) -> list[dict]`` returning result rows in the schema documented in
 :mod:`edgepack.bench.worker` (build measurements with :func:`edgepack.bench.stats.measurement`).
-``EXTERNAL_PROVIDERS`` names where each target's provider lives and loads it lazily, like the CLI's
-command table; :func:`register_row_provider` adds or replaces one at run time.
+:func:`row_provider` dispatches on the target's name: every target ships in the same wheel.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import re
@@ -46,14 +44,6 @@ REFERENCE = "torch-eager"  # every ratio is against this row
 
 TARGETS = ("native", "wasm", "aarch64")
 
-# target -> "module:function" of its row provider; the module belongs to that target's stage.
-EXTERNAL_PROVIDERS = MappingProxyType({
-    "wasm": "edgepack.web.browser_bench:bench_rows",
-    "aarch64": "edgepack.edge.bench:bench_rows",
-})
-
-_REGISTERED: dict[str, Callable] = {}
-
 
 @dataclass
 class BenchRequest:
@@ -72,34 +62,18 @@ class BenchRequest:
     progress: object = None
 
 
-def register_row_provider(target: str, fn: Callable[[BenchRequest], list[dict]]) -> None:
-    """Make ``fn`` the row provider of ``target`` ("wasm", "aarch64", or a new name)."""
-    if not callable(fn):
-        raise TypeError(f"row provider for {target!r} must be callable")
-    _REGISTERED[target] = fn
-
-
 def row_provider(target: str) -> Callable[[BenchRequest], list[dict]]:
-    """The provider for ``target``, or a TargetError saying why there is none."""
-    if target in _REGISTERED:
-        return _REGISTERED[target]
-    spec = EXTERNAL_PROVIDERS.get(target)
-    if spec is None:
-        known = ", ".join(sorted({*TARGETS, *_REGISTERED}))
-        raise TargetError(f"bench --target {target!r}: unknown target (known: {known})")
-    module, _, attr = spec.partition(":")
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            raise TargetError(f"bench --target {target}: this installation has no {target} benchmark "
-                              f"({spec} is missing)") from None
-        raise
-    fn = getattr(mod, attr, None)
-    if not callable(fn):
-        raise TargetError(f"bench --target {target}: this installation has no {target} benchmark "
-                          f"({spec} is missing)")
-    return fn
+    """The row provider of ``target`` ("wasm", "aarch64"); an unknown target is a TargetError naming the known ones.
+
+    Imported on use: the wasm rows drive Chromium, the aarch64 rows qemu; a native bench loads neither.
+    """
+    if target == "wasm":
+        from edgepack.web.browser_bench import bench_rows
+    elif target == "aarch64":
+        from edgepack.edge.bench import bench_rows
+    else:
+        raise TargetError(f"bench --target {target!r}: unknown target (known: {', '.join(TARGETS)})")
+    return bench_rows
 
 
 def parse_backends(text: str | None) -> list[str] | None:

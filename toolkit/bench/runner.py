@@ -11,14 +11,12 @@ import datetime as _dt
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from edgepack.bench import stats
 from edgepack.bench.backends import (BACKENDS, REFERENCE, TARGETS, BenchRequest, parse_backends, row_provider,
                                      unavailable_reason)
 from edgepack.bench.errors import BenchUsageError
@@ -137,28 +135,6 @@ def _load(project_path):
         raise ArtifactError(f"{project.root}: no built model ({build / 'manifest.json'} is missing); "
                             f"run `edgepack export {project_path}` (or `edgepack build {project_path}`) first")
     return project, load_manifest(build, verify=True)
-
-
-def _spawn(spec_path: Path, backend: str, workdir: Path, timeout: float, threads: int) -> dict:
-    out = workdir / f"{backend}-{time.monotonic_ns()}.json"
-    env = dict(os.environ)
-    # OpenMP / MKL pools (PyTorch) get the same count ORT's intra-op pool gets.
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONHASHSEED="0")
-    cmd = [sys.executable, "-m", "edgepack.bench.worker", str(spec_path), backend]
-    spawn_t = time.monotonic()
-    try:
-        proc = subprocess.run(cmd + [repr(spawn_t), str(out)], capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"backend": backend, "label": BACKENDS[backend].label, "status": "failed",
-                "reason": f"worker timed out after {timeout:.0f}s"}
-    if out.is_file():
-        row = json.loads(out.read_text(encoding="utf-8"))
-        out.unlink()
-        if row.get("status") == "failed" and proc.stderr.strip():
-            row["stderr_tail"] = proc.stderr.strip()[-2000:]
-        return row
-    return {"backend": backend, "label": BACKENDS[backend].label, "status": "failed",
-            "reason": f"worker exited with code {proc.returncode} and no result: {proc.stderr.strip()[-800:]}"}
 
 
 def _find(row: dict, mode: str, batch: int, seq_len: int) -> dict | None:
@@ -287,75 +263,118 @@ def _default_threads(manifest, fallback: int) -> int:
     return default_threads(manifest.model_path("fp32")) or fallback
 
 
-def run_bench(project_path, options: BenchOptions | None = None, progress: Progress = QUIET) -> dict:
-    """Benchmark a built project; returns the report (see report.py for its renderings)."""
-    from edgepack.bench import sizes, sysinfo
-    from edgepack.bench.stages import stage_table
+@dataclass
+class BenchPlan:
+    """Everything decided before the first process starts: what runs, on which inputs, how long."""
+
+    options: BenchOptions
+    project: object
+    manifest: object
+    seq_lengths: tuple[int, ...]
+    threads: int
+    rounds: int
+    names: list[str]  # native backends that run
+    skipped: list[dict]  # rows of those that cannot run here, with the reason
+    texts: dict[int, list[str]]
+    text_info: dict
+    provider: Callable | None  # the target's row provider (None: native only)
+
+    @property
+    def mode(self) -> str:
+        return self.options.mode
+
+
+def _seq_lengths(options: BenchOptions, project) -> tuple[int, ...]:
+    max_length = int(project.max_length)
+    seq_lengths = options.seq_lengths or tuple(
+        dict.fromkeys(min(s, max_length) for s in DEFAULT_SEQ_LENGTHS[options.mode]))
+    too_long = [s for s in seq_lengths if s > max_length]
+    if too_long:
+        raise BenchUsageError(f"--seq-lengths: {too_long} exceed the model's max_length {max_length} "
+                              f"({project.path})")
+    return seq_lengths
+
+
+def plan_bench(project_path, options: BenchOptions | None = None) -> BenchPlan:
+    """Validate the options against the built project and make the inputs; every user error is raised here."""
+    from edgepack.bench import sysinfo
     from edgepack.runtime.encoder import BatchEncoder
 
     options = options or BenchOptions()
     validate(options)
     project, manifest = _load(project_path)
-    mode = options.mode
-    max_length = int(project.max_length)
-    seq_lengths = options.seq_lengths or tuple(dict.fromkeys(min(s, max_length) for s in DEFAULT_SEQ_LENGTHS[mode]))
-    too_long = [s for s in seq_lengths if s > max_length]
-    if too_long:
-        raise BenchUsageError(f"--seq-lengths: {too_long} exceed the model's max_length {max_length} "
-                              f"({project.path})")
-    threads = options.threads or _default_threads(manifest, sysinfo.default_threads())
-    rounds = options.rounds or ROUNDS[mode]
-    torch_source = "onnx" not in project.section("model")
-    names, skipped = resolve_backends(options, manifest.data, torch_source)
+    seq_lengths = _seq_lengths(options, project)
+    names, skipped = resolve_backends(options, manifest.data, torch_source="onnx" not in project.section("model"))
     provider = row_provider(options.target) if options.target != "native" else None  # fail before measuring
-
+    options.command = options.command or f"edgepack bench {project_path}"
     tokenizer = BatchEncoder.from_manifest(manifest).tokenizer
     count = max(options.batch_sizes)
     texts = {s: make_texts(tokenizer, s, count, project.example_texts or []) for s in seq_lengths}
     text_info = {str(s): {"token_lengths": sorted({len(tokenizer.encode(t).ids) for t in ts}), "example": ts[0]}
                  for s, ts in texts.items()}
-    stage_seq = seq_lengths[0]
-    spec = {
-        "project_root": str(project.root), "build_dir": str(project.build_dir), "threads": threads,
-        "batch_sizes": list(options.batch_sizes), "seq_lengths": list(seq_lengths), "modes": list(options.modes),
-        "texts": {str(s): t for s, t in texts.items()}, "timing": TIMING[mode],
+    return BenchPlan(options=options, project=project, manifest=manifest, seq_lengths=seq_lengths,
+                     threads=options.threads or _default_threads(manifest, sysinfo.default_threads()),
+                     rounds=options.rounds or ROUNDS[options.mode], names=names, skipped=skipped, texts=texts,
+                     text_info=text_info, provider=provider)
+
+
+def _stage_profile(plan: BenchPlan) -> dict:
+    return {"batch": 1, "seq_len": plan.seq_lengths[0], "iterations": STAGE_ITERATIONS[plan.mode]}
+
+
+def worker_spec(plan: BenchPlan, stages: bool = False) -> dict:
+    """The JSON every native worker reads (see edgepack.bench.worker)."""
+    return {
+        "project_root": str(plan.project.root), "build_dir": str(plan.project.build_dir), "threads": plan.threads,
+        "batch_sizes": list(plan.options.batch_sizes), "seq_lengths": list(plan.seq_lengths),
+        "modes": list(plan.options.modes), "texts": {str(s): t for s, t in plan.texts.items()},
+        "timing": TIMING[plan.mode],
         "backends": {n: {"name": n, "engine": b.engine, "device": b.device, "precision": b.precision,
                          "label": b.label} for n, b in BACKENDS.items()},
-        "stages": {"enabled": False},
+        "stages": {"enabled": True, **_stage_profile(plan)} if stages else {"enabled": False},
     }
-    results: dict[str, list[dict]] = {n: [] for n in names}
-    started = time.monotonic()
-    load_before = sysinfo.load_average()
+
+
+def native_rows(plan: BenchPlan, progress: Progress = QUIET) -> list[dict]:
+    """One merged row per native backend, measured by the bench's one worker loop."""
+    from edgepack.bench.worker import run_rounds
+
+    if not plan.names:
+        return []
+    spec = worker_spec(plan)
+    # OpenMP / MKL pools (PyTorch) get the same count ORT's intra-op pool gets.
+    env = dict(os.environ, OMP_NUM_THREADS=str(plan.threads), MKL_NUM_THREADS=str(plan.threads), PYTHONHASHSEED="0")
     with tempfile.TemporaryDirectory(prefix="edgepack-bench-") as tmp:
-        workdir = Path(tmp)
-        plain = workdir / "spec.json"
+        plain, profiled = Path(tmp) / "spec.json", Path(tmp) / "spec-stages.json"
         plain.write_text(json.dumps(spec), encoding="utf-8")
-        profiled = workdir / "spec-stages.json"
-        profiled.write_text(json.dumps({**spec, "stages": {"enabled": True, "batch": 1, "seq_len": stage_seq,
-                                                           "iterations": STAGE_ITERATIONS[mode]}}), encoding="utf-8")
-        for r in range(rounds):
-            order = names[r % len(names):] + names[: r % len(names)] if names else []
-            for name in order:
-                # the per-stage pass runs once per CPU backend, after that process's timings and RSS are taken
-                stage_pass = options.stages and r == 0 and BACKENDS[name].device == "cpu"
-                progress.say(f"→ round {r + 1}/{rounds}: {name}")
-                row = _spawn(profiled if stage_pass else plain, name, workdir, WORKER_TIMEOUT_S[mode], threads)
-                if row.get("status") != "ok":
-                    progress.say(f"  {name}: {row.get('status')}: {row.get('reason')}")
-                results[name].append(row)
-        rows = [stats.merge_rounds(results[n]) for n in names] + skipped
-        if options.target != "native":
-            request = BenchRequest(project_root=project.root, build_dir=project.build_dir, manifest=manifest.data,
-                                   batch_sizes=options.batch_sizes, seq_lengths=seq_lengths, texts=texts,
-                                   quick=options.quick, threads=threads, rounds=rounds, timing=TIMING[mode],
-                                   progress=progress)
-            progress.say(f"→ {options.target} rows")
-            for extra in provider(request):
-                extra.setdefault("target", options.target)
-                rows.append(extra)
-    warnings = _load_warnings(load_before, sysinfo.load_average(), threads)
-    for w in warnings:
-        progress.say(f"warning: {w}")
+        profiled.write_text(json.dumps(worker_spec(plan, stages=True)), encoding="utf-8")
+
+        def spec_for(name: str, round_: int) -> Path:
+            # the per-stage pass runs once per CPU backend, after that process's timings and RSS are taken
+            staged = plan.options.stages and round_ == 0 and BACKENDS[name].device == "cpu"
+            return profiled if staged else plain
+
+        return run_rounds({n: spec["backends"][n] for n in plan.names}, plan.rounds, spec_for, env=env,
+                          timeout=WORKER_TIMEOUT_S[plan.mode], progress=progress.say)
+
+
+def target_rows(plan: BenchPlan, provider: Callable, progress: Progress = QUIET) -> list[dict]:
+    """The rows another target (wasm, aarch64) measures on the same inputs, tagged with the target."""
+    request = BenchRequest(project_root=plan.project.root, build_dir=plan.project.build_dir,
+                           manifest=plan.manifest.data, batch_sizes=plan.options.batch_sizes,
+                           seq_lengths=plan.seq_lengths, texts=plan.texts, quick=plan.options.quick,
+                           threads=plan.threads, rounds=plan.rounds, timing=TIMING[plan.mode], progress=progress)
+    progress.say(f"→ {plan.options.target} rows")
+    rows = provider(request)
+    for row in rows:
+        row.setdefault("target", plan.options.target)
+    return rows
+
+
+def _order_and_compare(rows: list[dict]) -> dict:
+    """Sort the rows (measured first, table order), add ratios against PyTorch; returns the stage table."""
+    from edgepack.bench.stages import stage_table
+
     order = {n: i for i, n in enumerate(BACKENDS)}
     rows.sort(key=lambda r: (r.get("status") != "ok", order.get(r["backend"], len(order))))
     add_ratios(rows)
@@ -366,27 +385,52 @@ def run_bench(project_path, options: BenchOptions | None = None, progress: Progr
         table["totals"][name]["unprofiled_model_p50_us"] = m["latency_ms"]["p50"] * 1e3 if m else None
     for r in rows:
         r.pop("stages_raw", None)
+    return table
+
+
+def make_report(plan: BenchPlan, rows: list[dict], load: dict, elapsed_s: float) -> dict:
+    """The report (see report.py for its renderings) from measured rows; ``load``: {before, after}."""
+    from edgepack.bench import sizes, sysinfo
+
+    options, project = plan.options, plan.project
+    table = _order_and_compare(rows)
     return {
         "format": "edgepack-bench",
         "format_version": REPORT_FORMAT_VERSION,
         "ok": any(r.get("status") == "ok" for r in rows),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": options.command or f"edgepack bench {project_path}",
+        "command": options.command,
         "project": {"name": project.name, "version": project.version, "root": str(project.root),
                     "build_dir": str(project.build_dir), "task": project.task},
-        "mode": mode,
+        "mode": plan.mode,
         "target": options.target,
-        "settings": {"batch_sizes": list(options.batch_sizes), "seq_lengths": list(seq_lengths), "threads": threads,
-                     "rounds": rounds, "modes": list(options.modes), "timing": TIMING[mode],
-                     "stage_profile": {"batch": 1, "seq_len": stage_seq, "iterations": STAGE_ITERATIONS[mode]}},
-        "inputs": text_info,
-        "system": sysinfo.system_info(threads),
+        "settings": {"batch_sizes": list(options.batch_sizes), "seq_lengths": list(plan.seq_lengths),
+                     "threads": plan.threads, "rounds": plan.rounds, "modes": list(options.modes),
+                     "timing": TIMING[plan.mode], "stage_profile": _stage_profile(plan)},
+        "inputs": plan.text_info,
+        "system": sysinfo.system_info(plan.threads),
         "reference": REFERENCE,
         "backends": rows,
         "stages": table,
-        "sizes": {"artifacts": sizes.artifact_sizes(project.build_dir, manifest.data), "footprint": sizes.footprints()},
-        "goals": evaluate_goals(rows, seq_lengths[0]),
-        "warnings": warnings,
-        "load_average": {"before": load_before, "after": sysinfo.load_average()},
-        "elapsed_s": time.monotonic() - started,
+        "sizes": {"artifacts": sizes.artifact_sizes(project.build_dir, plan.manifest.data),
+                  "footprint": sizes.footprints()},
+        "goals": evaluate_goals(rows, plan.seq_lengths[0]),
+        "warnings": _load_warnings(load["before"], load["after"], plan.threads),
+        "load_average": load,
+        "elapsed_s": elapsed_s,
     }
+
+
+def run_bench(project_path, options: BenchOptions | None = None, progress: Progress = QUIET) -> dict:
+    """Benchmark a built project; returns the report (see report.py for its renderings)."""
+    from edgepack.bench import sysinfo
+
+    plan = plan_bench(project_path, options)
+    started, before = time.monotonic(), sysinfo.load_average()
+    rows = native_rows(plan, progress) + plan.skipped
+    if plan.provider is not None:
+        rows += target_rows(plan, plan.provider, progress)
+    report = make_report(plan, rows, {"before": before, "after": sysinfo.load_average()}, time.monotonic() - started)
+    for w in report["warnings"]:
+        progress.say(f"warning: {w}")
+    return report

@@ -1,6 +1,10 @@
 """One backend, one process: cold start, memory and latency measured where nothing else is loaded.
 
-Run by the runner as ``python -m edgepack.bench.worker SPEC.json BACKEND SPAWN_T OUT.json`` where
+Both ends of the worker protocol live here. The parent side, :func:`run_rounds`, is the one bench
+loop: `edgepack bench` (native), the aarch64 rows under qemu (edgepack.edge.bench) and ``bench.sh``
+on a Pi (edgepack.edge.devbench) all call it; it ships in the Pi package with this module.
+
+Run as ``python -m edgepack.bench.worker SPEC.json BACKEND SPAWN_T OUT.json`` where
 SPAWN_T is the runner's ``time.monotonic()`` just before it started this process (CLOCK_MONOTONIC is
 system-wide on Linux, so "process start -> first result" includes interpreter start-up and imports).
 Top-level imports are standard library only: everything a backend needs is imported inside the
@@ -257,6 +261,64 @@ def run(spec: dict, backend: dict, spawn_t: float, workdir: str) -> dict:
             row["stages_raw"] = {"error": f"{type(exc).__name__}: {exc}"}
     row["status"] = "ok"
     return row
+
+
+# ---------------------------------------------------------------- the parent side: spawn, interleave, merge
+def spawn(python: list[str], spec_path, backend: dict, out_path, env: dict | None = None,
+          timeout: float | None = None) -> dict:
+    """One worker process for ``backend``; its result row, or a failed row saying why there is none.
+
+    ``python``: the command that runs the worker's Python (a qemu prefix + the device python under
+    emulation). The spawn time is taken just before the process starts: it is the cold start's zero.
+    """
+    import subprocess
+
+    name = backend["name"]
+    spawn_t = time.monotonic()
+    cmd = list(python) + ["-m", "edgepack.bench.worker", str(spec_path), name, repr(spawn_t), str(out_path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"backend": name, "label": backend["label"], "status": "failed",
+                "reason": f"worker timed out after {timeout:.0f}s"}
+    try:
+        with open(out_path, encoding="utf-8") as f:
+            row = json.load(f)
+        os.unlink(out_path)
+    except (OSError, ValueError):
+        return {"backend": name, "label": backend["label"], "status": "failed",
+                "reason": f"worker exited with code {proc.returncode} and no result: {proc.stderr.strip()[-800:]}"}
+    if row.get("status") == "failed" and proc.stderr.strip():
+        row["stderr_tail"] = proc.stderr.strip()[-2000:]
+    return row
+
+
+def run_rounds(backends: dict, rounds: int, spec_path, python: list[str] | None = None, env: dict | None = None,
+               timeout: float | None = None, progress=None) -> list[dict]:
+    """Every backend ``rounds`` times, one fresh worker each; one merged row per backend, in order.
+
+    Round r runs the backends in an order rotated by r, so a slow minute on a shared machine spreads
+    over every backend instead of biasing one. ``spec_path``: the worker spec, or
+    ``spec_path(name, round) -> path`` when some runs get another spec (the native per-stage pass).
+    Result files go beside the spec (the stage profiler writes its traces there too).
+    """
+    from edgepack.bench.stats import merge_rounds
+
+    python = list(python) if python else [sys.executable]
+    names = list(backends)
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    for r in range(rounds):
+        shift = r % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            spec = spec_path(name, r) if callable(spec_path) else spec_path
+            out = os.path.join(os.path.dirname(str(spec)), f"{name}-{r}.json")
+            if progress is not None:
+                progress(f"-> round {r + 1}/{rounds}: {name}")  # ASCII: a Pi console may be C-locale
+            row = spawn(python, spec, backends[name], out, env=env, timeout=timeout)
+            if row.get("status") != "ok" and progress is not None:
+                progress(f"  {name}: {row.get('status')}: {row.get('reason')}")
+            results[name].append(row)
+    return [merge_rounds(results[n]) for n in names]
 
 
 def main(argv: list[str]) -> int:

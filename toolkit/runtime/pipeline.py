@@ -6,18 +6,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from edgepack.errors import ArtifactError
-from edgepack.runtime.artifacts import PRECISION_TOLERANCE
+from edgepack.runtime import selftest
 from edgepack.runtime.manifest import Manifest, load_manifest
 from edgepack.runtime.postprocess import (TextInputError, check_golden_probabilities, check_outputs,  # noqa: F401
                                           embedding_results, label_results, text_batch)
 from edgepack.runtime.encoder import BatchEncoder, pad_batch, pad_id_of  # noqa: F401  (re-exported)
+from edgepack.runtime.selftest import SelfTestReport  # noqa: F401  (re-exported)
 from edgepack.runtime.session import create_session
 
 
@@ -30,23 +30,6 @@ SMALL_MODEL_BYTES = 4 << 20
 def default_threads(model_path: Path) -> int | None:
     """1 for small models, else None (ORT's default)."""
     return 1 if Path(model_path).stat().st_size <= SMALL_MODEL_BYTES else None
-
-
-@dataclass
-class SelfTestReport:
-    precision: str
-    tolerance: float
-    checked: int = 0
-    failures: list[str] = field(default_factory=list)
-    max_abs_diff: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.checked > 0 and not self.failures
-
-    def as_dict(self) -> dict:
-        return {"ok": self.ok, "precision": self.precision, "checked": self.checked, "tolerance": self.tolerance,
-                "max_abs_diff": self.max_abs_diff, "failures": self.failures}
 
 
 class Pipeline:
@@ -125,27 +108,11 @@ class Pipeline:
         return results[0] if single else results
 
     def self_test(self) -> SelfTestReport:
-        """Check tokenizer and model against the manifest's golden vectors."""
-        entry = self.manifest.precisions.get(self.precision, {})
-        tol = float(entry.get("tolerance", PRECISION_TOLERANCE.get(self.precision, 1e-5)))
-        report = SelfTestReport(precision=self.precision, tolerance=tol)
-        for i, golden in enumerate(self.manifest.golden):
-            expected = golden.get("outputs", {}).get(self.precision)
-            if expected is None:
-                continue
-            report.checked += 1
-            enc = self.tokenizer.encode(golden["text"], golden.get("pair"))
-            if list(enc.ids) != list(golden["input_ids"]):
-                report.failures.append(f"golden[{i}]: token ids differ from the manifest")
-                continue
-            got = self.run(self.encoder.pad([enc]))
-            for name, values in expected.items():
-                diff = float(np.max(np.abs(got[name][0] - np.asarray(values, dtype=np.float64)), initial=0.0))
-                report.max_abs_diff = max(report.max_abs_diff, diff)
-                if not diff <= tol:
-                    report.failures.append(f"golden[{i}] {name}: max |Δ| {diff:.3g} > {tol:g}")
-        if report.checked == 0:
-            report.failures.append(f"the manifest has no golden outputs for precision {self.precision}")
+        """Check tokenizer and model against the manifest's golden vectors (edgepack.runtime.selftest)."""
+        report, cases = selftest.start(self.manifest, self.precision, self.tokenizer)
+        for case in cases:
+            got = self.run(self.encoder.pad([case.encoding]))
+            selftest.compare(report, case, {name: rows[0] for name, rows in got.items()})
         return report
 
     def require_self_test(self) -> SelfTestReport:

@@ -23,7 +23,8 @@ import js
 from pyodide.ffi import to_js
 
 from edgepack.errors import ArtifactError
-from edgepack.runtime.artifacts import MANIFEST_NAME, PRECISION_TOLERANCE
+from edgepack.runtime import selftest
+from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.manifest import Manifest
 from edgepack.runtime.encoder import BatchEncoder, pad_rows
 from edgepack.runtime.postprocess import (check_golden_probabilities, check_outputs, embedding_results,
@@ -135,28 +136,9 @@ class BrowserPipeline:
         return json.dumps(results[0] if single else results)
 
     async def self_test(self) -> dict:
-        """Tokenizer and model against the manifest's golden vectors, like Pipeline.self_test."""
-        entry = self.manifest.precisions.get(self.precision, {})
-        tol = float(entry.get("tolerance", PRECISION_TOLERANCE.get(self.precision, 1e-5)))
-        report = {"precision": self.precision, "tolerance": tol, "checked": 0, "failures": [], "max_abs_diff": 0.0}
-        for i, golden in enumerate(self.manifest.golden):
-            expected = (golden.get("outputs") or {}).get(self.precision)
-            if expected is None:
-                continue
-            report["checked"] += 1
-            enc = self.tokenizer.encode(golden["text"], golden.get("pair"))
-            if list(enc.ids) != list(golden["input_ids"]):
-                report["failures"].append(f"golden[{i}]: token ids differ from the manifest")
-                continue
-            got = await self.run([], [enc])
-            for name, values in expected.items():
-                diff = max((abs(a - b) for a, b in zip(got[name][0], values)), default=0.0)
-                if len(got[name][0]) != len(values):
-                    diff = float("inf")
-                report["max_abs_diff"] = max(report["max_abs_diff"], diff)
-                if not diff <= tol:
-                    report["failures"].append(f"golden[{i}] {name}: max |Δ| {diff:.3g} > {tol:g}")
-        if report["checked"] == 0:
-            report["failures"].append(f"the manifest has no golden outputs for precision {self.precision}")
-        report["ok"] = not report["failures"]
-        return report
+        """Tokenizer and model against the manifest's golden vectors: Pipeline.self_test's rule (edgepack.runtime.selftest)."""
+        report, cases = selftest.start(self.manifest, self.precision, self.tokenizer)
+        for case in cases:
+            got = await self.run([], [case.encoding])
+            selftest.compare(report, case, {name: rows[0] for name, rows in got.items()})
+        return report.as_dict()

@@ -4,8 +4,9 @@ Run:  .venv/bin/python scripts/make_golden.py
 For every configuration below it writes tests/tokenizer/golden/<name>.tokenizer.json (the spec under test) and
 tests/tokenizer/golden/<name>.jsonl: a header line stamped with the tokenizers version and the corpus hash, then one
 line per case (corpus indices in, the reference's encodings out). Output is byte-stable: sorted keys,
-ASCII escapes, single-threaded deterministic training. Python (tests/tokenizer/test_golden.py) and JS
-(web/test/tokenizer.test.mjs) both read these files.
+ASCII escapes, single-threaded deterministic training. One runner per language reads these files:
+tests/tokenizer/conformance.py (pytest, aarch64 emulation, Pyodide) and web/test/conformance.mjs (Node,
+Chromium).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
+import re  # noqa: E402
 
 import tokenizers  # noqa: E402
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
@@ -182,7 +184,21 @@ def run_case(tok, corpus, inputs, batch, add_special):
         e = tok.encode(corpus[i], corpus[j] if j is not None else None, add_special_tokens=add_special)
         return {"outputs": [as_dict(e)]}
     except Exception as exc:  # the reference refusing is part of the contract too
-        return {"error": type(exc).__name__}
+        return {"error": {"kind": error_kind(exc), "reference": f"{type(exc).__name__}: {exc}"}}
+
+
+# The reference's refusals by kind. A golden error case passes only when the implementation under test
+# refuses with the same kind (tests/tokenizer/conformance.py, web/test/conformance.mjs), so a message
+# that fits no kind stops generation: name it here before it becomes part of the contract.
+REFERENCE_ERRORS = {"truncation": re.compile(r"^Truncation error: ")}
+
+
+def error_kind(exc: Exception) -> str:
+    for kind, pattern in REFERENCE_ERRORS.items():
+        if pattern.match(str(exc)):
+            return kind
+    raise SystemExit(f"make_golden: the reference raised {type(exc).__name__}: {exc}; "
+                     "add its kind to REFERENCE_ERRORS (and to the runners' IMPLEMENTATION_ERRORS)")
 
 
 def dumps(obj) -> str:

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tests.pyodide.pyodide_support import (  # noqa: E402
     CHROMIUM, CHROMIUM_FLAGS, CORPUS, GOLDEN_DIR, TEST_FILES, edgepack_server, open_page,
 )
+from tests.tokenizer import conformance  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,8 @@ def pyodide_bundle(sentiment_project, tmp_path_factory) -> Path:
     bundle = build_pyodide_bundle(sentiment_project / "build", out, brotli_quality=1).directory
     extra = bundle / TEST_FILES
     extra.mkdir()
-    for path in [CORPUS, *sorted(GOLDEN_DIR.glob("*.jsonl")), *sorted(GOLDEN_DIR.glob("*.tokenizer.json"))]:
+    runner = Path(conformance.__file__)  # the one golden runner, imported by path in the page
+    for path in [CORPUS, runner, *sorted(GOLDEN_DIR.glob("*.jsonl")), *sorted(GOLDEN_DIR.glob("*.tokenizer.json"))]:
         shutil.copyfile(path, extra / path.name)
     return bundle
 

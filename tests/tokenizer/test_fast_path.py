@@ -15,6 +15,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.tokenizer import conformance
 from tests.tokenizer.conftest import GOLDEN, HERE, golden_names, load_golden
 
 from edgepack.errors import TokenizerSpecError
@@ -33,36 +34,13 @@ def fields(e) -> dict:
             "special_tokens_mask": e.special_tokens_mask, "tokens": e.tokens}
 
 
-def run_fast(tok: Tokenizer, corpus, case):
-    inputs = [(corpus[i], corpus[j] if j is not None else None) for i, j in case["inputs"]]
-    try:
-        if case["batch"]:
-            items = [t if p is None else (t, p) for t, p in inputs]
-            encs = tok.encode_batch(items, add_special_tokens=case["add_special_tokens"], offsets=False)
-        else:
-            (t, p), = inputs
-            encs = [tok.encode(t, p, add_special_tokens=case["add_special_tokens"], offsets=False)]
-    except TokenizerSpecError:
-        return {"error": True}
-    assert all(e.offsets is None for e in encs)
-    return {"outputs": [fields(e) for e in encs]}
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_fast_path_matches_golden(name, corpus):
     header, cases = load_golden(name)
     tok = Tokenizer.from_file(GOLDEN / header["tokenizer"])
     assert tok._fast, f"{name}: every supported component should have a fast path"
-    mismatches = []
-    for k, case in enumerate(cases):
-        got = run_fast(tok, corpus, case)
-        want = ({"error": True} if "error" in case else
-                {"outputs": [{key: o[key] for key in ("ids", "attention_mask", "token_type_ids",
-                                                      "special_tokens_mask", "tokens")} for o in case["outputs"]]})
-        if got != want:
-            mismatches.append((k, case["inputs"], want, got))
-    detail = "\n".join(f"case {k} inputs={inp}\n  want={w}\n  got ={g}" for k, inp, w, g in mismatches[:3])
-    assert not mismatches, f"{len(mismatches)}/{len(cases)} fast-path cases differ from {name}.jsonl\n{detail}"
+    report = conformance.check(tok, corpus, cases, fast=True)
+    assert report["failure_count"] == 0, conformance.describe(f"{name} (offsets=False)", report)
 
 
 # ---- fast == full on random Unicode --------------------------------------------------------------

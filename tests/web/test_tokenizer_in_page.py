@@ -1,62 +1,42 @@
 """The JS tokenizer, as shipped in a bundle, reproduces the tokenizer golden files inside Chromium.
 
-Same golden files as tests/tokenizer (Python) and web/test/tokenizer.test.mjs (Node): one golden
-suite, three runtimes. Here the module is the bundle's own copy, loaded by the page under its CSP.
+Same golden files and the same JS runner (web/test/conformance.mjs) as node --test: one golden suite,
+many runtimes. Here the tokenizer is the bundle's own copy, loaded by the page under its CSP.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
+from tests.tokenizer.conformance import describe
+from tests.tokenizer.conftest import CORPUS, GOLDEN, golden_names, load_golden
 from tests.web.conftest import edgepack_server, open_page
 
 pytestmark = pytest.mark.browser
 
-TOKENIZER_TESTS = Path(__file__).resolve().parents[1] / "tokenizer"
-GOLDEN = TOKENIZER_TESTS / "golden"
+RUNNER = Path(__file__).resolve().parents[2] / "web" / "test" / "conformance.mjs"
 
-# Runs every golden case of one file in the page; returns mismatches (at most 3) and counts.
-RUN_GOLDEN = """async ({name}) => {
-    const {Tokenizer} = await import('./edgepack/tokenizer.mjs');
-    const corpus = (await (await fetch('./golden/corpus.jsonl')).text()).split('\\n').filter(Boolean).map(JSON.parse);
-    const lines = (await (await fetch(`./golden/${name}.jsonl`)).text()).split('\\n').filter(Boolean);
-    const header = JSON.parse(lines[0]);
-    const tok = Tokenizer.fromString(await (await fetch(`./golden/${header.tokenizer}`)).text());
-    // Encoding.toJSON() is the golden-file form (snake_case keys, code-point offsets).
-    const plain = (e) => JSON.parse(JSON.stringify(e));
-    let checked = 0;
-    const bad = [];
-    for (const line of lines.slice(1)) {
-        const c = JSON.parse(line);
-        const items = c.inputs.map(([i, j]) => [corpus[i], j === null ? undefined : corpus[j]]);
-        const opts = {addSpecialTokens: c.add_special_tokens};
-        let got;
-        try {
-            const encs = c.batch
-                ? tok.encodeBatch(items.map(([t, p]) => (p === undefined ? t : [t, p])), opts)
-                : [tok.encode(items[0][0], items[0][1], opts)];
-            got = {outputs: encs.map(plain)};
-        } catch (err) {
-            got = {error: true, message: String(err && err.message)};
-        }
-        checked += 1;
-        const want = c.error ? {error: true} : {outputs: c.outputs};
-        let same;
-        if (want.error || got.error) same = !!want.error === !!got.error;
-        else same = want.outputs.length === got.outputs.length && want.outputs.every((w, k) =>
-            Object.keys(w).every((key) => JSON.stringify(w[key]) === JSON.stringify(got.outputs[k][key])));
-        if (!same && bad.length < 3) bad.push({inputs: c.inputs, want, got});
-        else if (!same) bad.push(null);
+# Every golden case of one file, in the page; `broken` answers error cases with a TypeError instead,
+# which the runner must count as failures (an exception is not the expected error).
+RUN_GOLDEN = """async ({name, broken}) => {
+    const {Tokenizer, TokenizerSpecError} = await import('./edgepack/tokenizer.mjs');
+    const {check, parseCorpus, parseGolden} = await import('./golden/conformance.mjs');
+    const text = async (file) => (await fetch(`./golden/${file}`)).text();
+    const corpus = parseCorpus(await text('corpus.jsonl'));
+    const {header, cases} = parseGolden(await text(`${name}.jsonl`));
+    let tok = Tokenizer.fromString(await text(header.tokenizer));
+    if (broken) {
+        const real = tok;
+        const wrap = (fn) => (...args) => {
+            try { return fn.apply(real, args); }
+            catch (err) { if (err instanceof TokenizerSpecError) throw new TypeError('x is undefined'); throw err; }
+        };
+        tok = {encode: wrap(real.encode), encodeBatch: wrap(real.encodeBatch)};
     }
-    return {checked, failures: bad.length, examples: bad.filter(Boolean)};
+    return {cases: cases.length, ...check(tok, corpus, cases, {ErrorClass: TokenizerSpecError})};
 }"""
-
-
-def golden_names():
-    return sorted(p.name[: -len(".jsonl")] for p in GOLDEN.glob("*.jsonl"))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +44,8 @@ def golden_url(tiny_bundle, tmp_path_factory):
     site = tmp_path_factory.mktemp("golden-site") / "site"
     shutil.copytree(tiny_bundle, site)
     shutil.copytree(GOLDEN, site / "golden")
-    shutil.copyfile(TOKENIZER_TESTS / "corpus.jsonl", site / "golden" / "corpus.jsonl")
+    shutil.copyfile(CORPUS, site / "golden" / "corpus.jsonl")
+    shutil.copyfile(RUNNER, site / "golden" / "conformance.mjs")
     with edgepack_server(site) as url:
         yield url
 
@@ -76,8 +57,17 @@ def test_golden_files_are_there():
 @pytest.mark.parametrize("name", golden_names())
 def test_js_tokenizer_matches_golden_in_page(browser, golden_url, name):
     with open_page(browser, golden_url) as (page, log):
-        result = page.evaluate(RUN_GOLDEN, {"name": name})
+        report = page.evaluate(RUN_GOLDEN, {"name": name, "broken": False})
         log.assert_clean()
-    assert result["checked"] > 0
-    detail = json.dumps(result["examples"], ensure_ascii=False)[:2000]
-    assert result["failures"] == 0, f"{result['failures']}/{result['checked']} cases differ from {name}.jsonl: {detail}"
+    assert report["checked"] == report["cases"] > 0
+    assert report["failure_count"] == 0, describe(name, report)
+
+
+def test_a_crash_on_an_error_case_fails_in_page(browser, golden_url):
+    errors = sum("error" in c for c in load_golden("pad_trunc_fixed")[1])
+    assert errors > 0
+    with open_page(browser, golden_url) as (page, log):
+        report = page.evaluate(RUN_GOLDEN, {"name": "pad_trunc_fixed", "broken": True})
+        log.assert_clean()
+    assert report["failure_count"] == errors, describe("pad_trunc_fixed", report)
+    assert "TypeError" in report["failures"][0]["why"]

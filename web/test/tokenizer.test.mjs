@@ -1,31 +1,20 @@
 // The JS tokenizer reproduces the golden files made by Hugging Face tokenizers (same files as the
-// Python test: tests/tokenizer/golden). Run: node --test web/test/
+// Python test: tests/tokenizer/golden) through the one JS golden runner, web/test/conformance.mjs,
+// whose error rule is proved here too. Run: node --test web/test/
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { Encoding, Tokenizer, TokenizerSpecError } from '../src/tokenizer.mjs';
+import { check, describe, parseCorpus, parseGolden } from './conformance.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GOLDEN = `${ROOT}tests/tokenizer/golden/`;
-const corpus = readFileSync(`${ROOT}tests/tokenizer/corpus.jsonl`, 'ascii').trim().split('\n').map((l) => JSON.parse(l));
+const corpus = parseCorpus(readFileSync(`${ROOT}tests/tokenizer/corpus.jsonl`, 'ascii'));
 const names = readdirSync(GOLDEN).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6)).sort();
 const load = (name) => Tokenizer.fromBytes(readFileSync(`${GOLDEN}${name}.tokenizer.json`), `${name}.tokenizer.json`);
-
-function runCase(tok, c) {
-  const inputs = c.inputs.map(([i, j]) => [corpus[i], j === null ? null : corpus[j]]);
-  const options = { addSpecialTokens: c.add_special_tokens };
-  try {
-    const encs = c.batch
-      ? tok.encodeBatch(inputs.map(([t, p]) => (p === null ? t : [t, p])), options)
-      : [tok.encode(inputs[0][0], inputs[0][1], options)];
-    return { outputs: encs.map((e) => e.toJSON()) };
-  } catch (err) {
-    if (err instanceof TokenizerSpecError) return { error: true };
-    throw err;
-  }
-}
+const golden = (name) => parseGolden(readFileSync(`${GOLDEN}${name}.jsonl`, 'ascii'));
 
 test('golden files cover the issue configurations', () => {
   for (const n of ['sample_wordlevel', 'bert_uncased', 'bert_cased', 'template_pairs', 'pad_trunc']) assert.ok(names.includes(n), n);
@@ -33,15 +22,37 @@ test('golden files cover the issue configurations', () => {
 
 for (const name of names) {
   test(`JS matches golden ${name}`, () => {
-    const lines = readFileSync(`${GOLDEN}${name}.jsonl`, 'ascii').trim().split('\n').map((l) => JSON.parse(l));
-    const tok = load(name);
-    const bad = [];
-    lines.slice(1).forEach((c, k) => {
-      const got = runCase(tok, c);
-      const want = 'error' in c ? { error: true } : { outputs: c.outputs };
-      try { assert.deepStrictEqual(got, want); } catch { bad.push({ k, inputs: c.inputs, want, got }); }
-    });
-    assert.equal(bad.length, 0, `${bad.length}/${lines.length - 1} cases differ\n${JSON.stringify(bad.slice(0, 2))}`);
+    const { cases } = golden(name);
+    const report = check(load(name), corpus, cases, { ErrorClass: TokenizerSpecError });
+    assert.equal(report.checked, cases.length);
+    assert.equal(report.failure_count, 0, describe(name, report));
+  });
+}
+
+// The real tokenizer with its refusals replaced: what a crash or a wrong refusal looks like.
+function broken(tok, refuse) {
+  const wrap = (fn) => (...args) => {
+    try { return fn.apply(tok, args); } catch (err) { if (err instanceof TokenizerSpecError) return refuse(err); throw err; }
+  };
+  return { encode: wrap(tok.encode), encodeBatch: wrap(tok.encodeBatch) };
+}
+
+const REFUSALS = {
+  'a TypeError': () => { throw new TypeError("Cannot read properties of undefined (reading 'length')"); },
+  'another refusal': () => { throw new TokenizerSpecError('WordPiece: unk_token "[UNK]" is not in model.vocab; add it'); },
+  'no refusal': () => [],
+};
+
+for (const [what, refuse] of Object.entries(REFUSALS)) {
+  test(`the runner fails a tokenizer that answers an error case with ${what}`, () => {
+    const { cases } = golden('pad_trunc_fixed');
+    const errors = cases.filter((c) => 'error' in c).length;
+    assert.ok(errors > 0, 'pad_trunc_fixed has no error case left: pick a golden file that has');
+    const tok = load('pad_trunc_fixed');
+    assert.equal(check(tok, corpus, cases, { ErrorClass: TokenizerSpecError }).failure_count, 0);
+    const report = check(broken(tok, refuse), corpus, cases, { ErrorClass: TokenizerSpecError });
+    assert.equal(report.failure_count, errors, describe('pad_trunc_fixed', report));
+    assert.match(report.failures[0].why, /^expected/);
   });
 }
 

@@ -77,13 +77,14 @@ def test_forced_precision_is_recorded_as_config(sentiment):
     assert for_target(manifest, "wasm") == for_target(manifest, "wasm", "auto") == (recorded, None)
 
 
-def test_speed_gate_real_measurement(sentiment):
-    """The Chromium rounds themselves, capped (CI time): one measurement per thread mode."""
+def test_speed_gate_real_measurement(sentiment, browser):
+    """The Chromium rounds themselves, capped (CI time): one measurement per thread mode, in the
+    session's browser (a caller's browser is used as given, on the caller's thread)."""
     from edgepack.quantize.decision import Policy
-    from edgepack.web.browser_bench import measure_precisions
+    from edgepack.web.gate import measure_precisions
 
     policy = Policy(min_rounds=3, max_rounds=6)
-    got = measure_precisions(sentiment / "build", policy=policy)
+    got = measure_precisions(sentiment / "build", policy=policy, browser=browser)
     assert sorted(m.details["isolated"] for m in got) == [False, True]
     assert next(m for m in got if not m.details["isolated"]).details["threads"] == 1
     for m in got:
@@ -160,7 +161,7 @@ def test_quick_wasm_bench_rows(sentiment):
 
 def test_transfer_counts_each_file_once_across_visits(tmp_path):
     """Every visit has its own server port: a file fetched on three visits is downloaded once per visit."""
-    from edgepack.web.browser_bench import transfer_bytes
+    from edgepack.web.bench_bundles import transfer_bytes
 
     (tmp_path / "index.html").write_bytes(b"x" * 100)
     (tmp_path / "a.wasm").write_bytes(b"y" * 1000)

@@ -81,7 +81,10 @@ class Manifest:
 
     def target_precision(self, *targets: str, override: str | None = None) -> str:
         """The precision to ship: ``override``, else the first choice recorded for ``targets`` (by the
-        quantize stage's gates), else the default; refused when this artifact has no such model."""
+        quantize stage's gates), else the default; refused when this artifact has no such model.
+
+        The one reader of recorded decisions (stdlib only, so devices and Pyodide can use it):
+        edgepack.quantize.decision.for_target validates the record and passes its override here."""
         recorded = (((self.data.get("targets") or {}).get(t) or {}).get("precision") for t in targets)
         precision = override or next((p for p in recorded if p), None) or self.default_precision
         if precision not in self.precisions:

@@ -177,20 +177,15 @@ def test_symlink_inside_the_project_is_fine(tiny):
     assert load_project(tiny).tokenizer_path == (tiny / "data" / "tok.json")
 
 
-@pytest.mark.parametrize("strict", [True, False])
-def test_data_files_outside(tiny, tmp_path, monkeypatch, strict):
-    """[evaluation] file / [quantization] calibration: special files always refused; outside the project
-    refused once STRICT_DATA_PATHS is on (the samples share ../sentiment/heldout.tsv until then)."""
-    import edgepack.project as project_mod
-
-    monkeypatch.setattr(project_mod, "STRICT_DATA_PATHS", strict)
+def test_data_files_outside(tiny, tmp_path):
+    """[evaluation] file / [quantization] calibration: outside the project only with allow_outside_paths;
+    special files always refused."""
     shutil.copyfile(tiny / "eval.tsv", tmp_path / "eval.tsv")
     write_config(tiny, evaluation__file="../eval.tsv")
-    if strict:
-        with pytest.raises(ProjectError, match=r"\[evaluation\] file: ../eval.tsv resolves to .*outside"):
-            load_project(tiny)
-    else:
-        assert load_project(tiny).evaluation_rows()
+    with pytest.raises(ProjectError, match=r"\[evaluation\] file: ../eval.tsv resolves to .*outside"):
+        load_project(tiny)
+    write_config(tiny, allow_outside_paths=True, evaluation__file="../eval.tsv")
+    assert load_project(tiny).evaluation_rows()
     os.mkfifo(tiny / "calib.fifo")
     write_config(tiny, quantization__calibration="calib.fifo")
     with deadline(), pytest.raises(ProjectError, match=r"\[quantization\] calibration: calib.fifo is a FIFO"):

@@ -74,13 +74,33 @@ def fingerprint(project: Project) -> str:
     if factory.split(":")[0].endswith(".py"):
         paths.append(project.file(factory.split(":")[0]))
     if "hf" in model:
-        paths += sorted(p for p in project.file(model["hf"]).rglob("*") if p.is_file())
+        paths += _input_files(project, project.file(model["hf"]))
     if "onnx" in model:
         paths += _external_data_files(project.file(model["onnx"]))
     for p in paths:
         h.update(str(p.relative_to(project.root) if p.is_relative_to(project.root) else p).encode())
         h.update(p.read_bytes() if p.is_file() else b"<missing>")
     return h.hexdigest()
+
+
+# Never inputs of an export: edgepack's own outputs and tool caches. With `hf = "."` the model folder
+# is the project root, and hashing build/ and dist/ made every command rebuild everything (issue 16).
+_NOT_INPUTS = frozenset({"build", "dist", ".git", ".hg", ".svn", "__pycache__", ".cache", ".pytest_cache",
+                         ".mypy_cache", ".ruff_cache", ".hypothesis", ".ipynb_checkpoints", ".venv", "venv",
+                         "node_modules", ".edgepack"})
+
+
+def _input_files(project: Project, folder: Path) -> list[Path]:
+    """The files of a model folder, less the project's outputs (build/, dist/) and tool caches anywhere in it."""
+    outputs = {project.build_dir.resolve(), project.dist_dir.resolve()}
+    found = []
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder).parts
+        if any(part in _NOT_INPUTS for part in rel[:-1]) or (len(rel) == 1 and rel[0] in _NOT_INPUTS):
+            continue
+        if p.is_file() and not any(parent in outputs for parent in p.resolve().parents):
+            found.append(p)
+    return sorted(found)
 
 
 def _external_data_files(path: Path) -> list[Path]:
@@ -387,7 +407,10 @@ def _export(project, out, progress: Progress) -> ExportResult:
             cases = [(f"example[{i}]", pad_batch([tokenizer.encode(t)], pad_id, names)) for i, t in enumerate(texts)]
             cases.append(("examples (batch)", example))
             count = int(export_cfg.get("parity_samples", 64))
-            cases += list(generated_cases(tokenizer.get_vocab_size(), pad_id, project.max_length, names, count,
+            # Ids the tokenizer can emit: 0..largest id (get_vocab_size() counts tokens, and an added
+            # token may share an id with the vocabulary, so the count can exceed the largest id + 1).
+            id_space = max(tokenizer.get_vocab().values(), default=0) + 1
+            cases += list(generated_cases(id_space, pad_id, project.max_length, names, count,
                                           int(export_cfg.get("seed", 0))))
             report = compare(progress.bar(cases, "parity PyTorch vs ONNX Runtime"), reference, candidate,
                              reference_name="PyTorch", candidate_name="ONNX Runtime fp32", tolerance=tolerance,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edgepack.errors import ModelLoadError, ProjectError, UnsafeModelError
+from edgepack.runtime import files
 
 # model_type -> (architectures we export, whether the model takes token_type_ids). Other encoders
 # (ALBERT, ELECTRA, XLM-R...) would mostly work the same way but are untested, so they are refused.
@@ -99,12 +100,18 @@ class HFFolder:
 
 
 def _read_json(path: Path, what: str) -> Any:
+    if not path.exists() and not path.is_symlink():
+        raise ModelLoadError(f"{path}: missing ({what})")
+    text = files.read_text(path, what, files.JSON_LIMIT, ModelLoadError)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError(f"{path}: missing ({what})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{path}: not valid JSON ({exc})") from None
+        data = json.loads(text)
+    except RecursionError:  # the C parser's own limit, before a depth check could run
+        raise ModelLoadError(f"{path}: nested deeper than {files.MAX_DEPTH} levels ({what})") from None
+    except ValueError as exc:  # invalid JSON, or a number too long to convert
+        raise ModelLoadError(f"{path}: not valid JSON ({what}: {exc})") from None
+    if files.nesting_depth(data) > files.MAX_DEPTH:
+        raise ModelLoadError(f"{path}: nested deeper than {files.MAX_DEPTH} levels ({what})")
+    return data
 
 
 def inspect_folder(folder: str | Path, task: str = "feature-extraction") -> HFFolder:

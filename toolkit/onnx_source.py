@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgepack.errors import ModelLoadError, ProjectError
+from edgepack.runtime import files
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _IO_OPS = {"Cast", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}  # ops that keep ids as ids
@@ -41,15 +42,18 @@ def load_onnx_source(path: Path, where: str):
     external = [t for t in tensors if edh.uses_external_data(t)]
     for tensor in external:
         location = edh.ExternalDataInfo(tensor).location
-        target = (folder / location).resolve() if location else folder
+        try:
+            target = (folder / location).resolve() if location else folder
+        except (OSError, ValueError) as exc:  # a NUL byte, a symlink loop
+            raise ModelLoadError(f"{where}: {path.name}: tensor {tensor.name!r} keeps its data in {location!r}, "
+                                 f"which is not a usable path ({exc}); save the model as one file") from None
         if not location or not target.is_relative_to(folder) or target == folder:
             raise ModelLoadError(
                 f"{where}: {path.name}: tensor {tensor.name!r} keeps its data in {location!r}, outside the model's "
                 f"folder {path.parent}; edgepack reads external data only from files next to the model. Move the "
                 "data file next to the model (or save the model as one file) and export again.")
-        if not target.is_file():
-            raise ModelLoadError(f"{where}: {path.name}: tensor {tensor.name!r} keeps its data in {location!r}, "
-                                 "which is missing or not a regular file; copy it next to the model")
+        # stat only (never open a FIFO); a name too long for the file system is an error, not an OSError
+        files.check_regular(target, f"{where}: {path.name}: tensor {tensor.name!r} external data", ModelLoadError)
     if external:
         try:
             edh.load_external_data_for_model(model, str(folder))

@@ -128,11 +128,6 @@ PATH_KEYS = (
     ("evaluation", "file", "file"),
     ("quantization", "calibration", "file"),
 )
-# The six non-sentiment samples read ../sentiment/heldout.tsv. Until their edgepack.toml carries
-# allow_outside_paths = true (samples/ is not this change's to edit), data files ([evaluation] file,
-# [quantization] calibration) are held to every check except "inside the project". Set True then.
-STRICT_DATA_PATHS = False
-DATA_KEYS = ("evaluation", "quantization")
 HF_MAX_ENTRIES = 10_000  # files + folders walked in an hf folder; real ones hold < 20
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # it becomes part of file names
@@ -412,8 +407,7 @@ def _check_paths(config: dict, root: Path, problems: list[str]) -> None:
             if not rel.endswith(".py"):
                 continue  # a module name: found on sys.path, like any import
             label = "[model] factory"
-        outside_ok = allow_outside or (section in DATA_KEYS and not STRICT_DATA_PATHS)
-        problem = _path_problem(root, rel, label, want, outside_ok)
+        problem = _path_problem(root, rel, label, want, allow_outside)
         if problem:
             problems.append(problem)
 

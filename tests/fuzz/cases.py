@@ -326,7 +326,7 @@ PATH_KEYS = [  # (source, config path, file name the key points at, label in the
 ]
 
 
-def special_cases(strict_data_paths: bool) -> list[Case]:
+def special_cases() -> list[Case]:
     cases = []
     for source, path, name, label in PATH_KEYS:
         for kind in SPECIALS:
@@ -343,12 +343,8 @@ def special_cases(strict_data_paths: bool) -> list[Case]:
                         table = table[k]
                     table[path[-1]] = value
                 (project / "edgepack.toml").write_text(base.dump_toml(cfg), encoding="utf-8")
-            outside_ok = path[0] in ("evaluation", "quantization") and not strict_data_paths
-            decides = not (outside_ok and kind in ("symlink_out", "dotdot", "absolute"))
-            if path[-1] == "hf" and kind in ("symlink_out", "dotdot", "absolute"):
-                decides = True  # a file, not a folder: refused either way
-            cases.append(Case(f"{label} -> {kind}", source, apply, expect_code=2 if decides else None,
-                              mentions=label if decides else None, timeout=20))
+            # Every path key, data files included, must stay inside the project: always refused.
+            cases.append(Case(f"{label} -> {kind}", source, apply, expect_code=2, mentions=label, timeout=20))
     # Specials inside an hf folder, and edgepack.toml / tokenizer.json themselves.
     for kind in ("fifo", "dev_zero", "socket", "symlink_out", "symlink_loop"):
         def apply(project: Path, outside: Path, kind=kind) -> None:

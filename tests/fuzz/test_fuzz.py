@@ -94,6 +94,4 @@ def test_fuzz(kind, seeds, tmp_path):
 
 
 def test_special_files(seeds, tmp_path):
-    from edgepack.project import STRICT_DATA_PATHS
-
-    run_cases("special", special_cases(STRICT_DATA_PATHS), seeds, tmp_path)
+    run_cases("special", special_cases(), seeds, tmp_path)

@@ -87,7 +87,8 @@ def test_unusable_calibration_file(zoo_built, tmp_path, content, message):
 def test_missing_calibration_file_from_toml(zoo_built, tmp_path):
     project = clone(zoo_built("textcnn"), tmp_path)
     set_quantization(project, calibration="nope.txt")
-    with pytest.raises(QuantizationError, match="nope.txt: calibration file not found"):
+    # caught when the project loads, before any quantization work
+    with pytest.raises(ProjectError, match=r"\[quantization\] calibration: nope.txt does not exist"):
         quantize_project(project)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 ROUND_MS = 20
-WARMUP_MS = 500
+WARMUP_MS = 250  # ms of V8 tier-up before timing (warmup() in web/src/timing.mjs)
 TIMEOUT_S = 180
 
 

@@ -1,7 +1,8 @@
 """Run aarch64 Python on an x86 machine: qemu-aarch64-static over an arm64 Debian root.
 
 This is how edgepack proves the Raspberry Pi package without a Pi (tests, the emulated bench
-row). The root comes from ``scripts/arm64_root.sh`` (debootstrap --foreign + dpkg -x).
+row). The root comes from ``scripts/arm64_root.sh`` (debootstrap --foreign + dpkg -x). Emulated
+runs get edgepack's code from the edgepack-runtime wheel (:func:`runtime_pythonpath`).
 
 Quirks that shape this module (measured, see design.md):
 - ``-cpu cortex-a72`` (the Pi 4's core): qemu's default ``max`` CPU gave wrong INT8 results.
@@ -106,6 +107,15 @@ class Arm64Python:
         if proc.returncode != 0:
             raise TargetError(f"offline pip install into {dest} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
         return dest
+
+
+def runtime_pythonpath() -> str:
+    """PYTHONPATH for an emulated python that runs edgepack's device code (the bench worker, the
+    service) in a venv holding only the device wheels: the edgepack-runtime wheel file itself. It is
+    pure Python, so zipimport reads it in place -- the same file a Pi installs, nothing symlinked."""
+    from edgepack.runtime_wheel import runtime_wheel
+
+    return str(runtime_wheel().path)
 
 
 _UNSHARE_OK: bool | None = None

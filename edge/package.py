@@ -8,11 +8,13 @@
     README.md                       for the person at the device
     model/                          model.<precision>.onnx, tokenizer.json, manifest.json (narrowed
                                     to that precision; sha256 of every file, golden vectors)
-    runtime/edgepack/               the same runtime the toolkit uses (no torch, no onnx) + service
     bin/<name>                      device CLI: `<name> predict|embed "text"`, `<name> self-test`
     bench.sh, bench/spec.json       the benchmark on the device: rows like `edgepack bench --target
                                     aarch64` (same worker, texts, batch sizes, budgets), measured natively
-    wheelhouse/py311/ py313/        aarch64 wheels + requirements.txt, for `pip --no-index`
+    wheelhouse/py311/ py313/        aarch64 wheels + requirements.txt, for `pip --no-index`; the
+                                    runtime + service + bench worker is one of them:
+                                    edgepack_runtime-<v>-py3-none-any.whl (edgepack.runtime_wheel),
+                                    the same wheel Pyodide and emulation use (no source trees)
     SHA256SUMS                      every file above; install.sh checks it before anything else
 """
 
@@ -25,7 +27,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import edgepack
 from edgepack.assemble import file_table, narrow_manifest, write_manifest
 from edgepack.atomic import atomic_publish
 from edgepack.edge import wheelhouse
@@ -35,18 +36,11 @@ from edgepack.quantize.decision import for_target
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
+from edgepack.runtime_wheel import DIST as RUNTIME_DIST, runtime_wheel
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-TOOLKIT = Path(edgepack.__file__).resolve().parent
-EDGE = Path(__file__).resolve().parent
-# What the device runs, relative to the installed `edgepack` package. Nothing here may import
-# torch or onnx (the runtime's own test enforces that for edgepack.runtime).
-RUNTIME_SOURCES = ("__init__.py", "errors.py", "runtime")
-# The bench worker and its statistics are standard library + the runtime (the worker imports
-# torch only for torch backends, which a device never runs): bench.sh times with the same code.
-BENCH_SOURCES = ("__init__.py", "worker.py", "stats.py")
-EDGE_SOURCES = ("__init__.py", "service.py", "batcher.py", "openapi.py", "device.py", "devbench.py")
-LAYOUT_VERSION = 1
+# 2: the runtime is a wheel in the wheelhouse (1: source trees under runtime/ + a .pth)
+LAYOUT_VERSION = 2
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -81,20 +75,6 @@ def _configured_pythons(project) -> list[str] | None:
         raise ProjectError(f"{where}: no wheelhouse for {', '.join(unknown)}; choose from "
                            f"{', '.join(wheelhouse.DEVICE_PYTHONS)}")
     return list(dict.fromkeys(value))
-
-
-def _copy_sources(src_root: Path, names, dest: Path) -> None:
-    for name in names:
-        src = src_root / name
-        if src.is_dir():
-            for f in sorted(src.rglob("*.py")):
-                if "__pycache__" not in f.parts:
-                    target = dest / name / f.relative_to(src)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(f, target)
-        else:
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest / name)
 
 
 def _render(template: str, **values: str) -> str:
@@ -159,27 +139,27 @@ def build_package(
         if not (model_dir / model_file).is_file():
             raise TargetError(f"{manifest.root / model_file}: listed as the {precision} model but not in the manifest's files")
 
-        # -- runtime source + device entry points
-        _copy_sources(TOOLKIT, RUNTIME_SOURCES, root / "runtime" / "edgepack")
-        _copy_sources(EDGE, EDGE_SOURCES, root / "runtime" / "edgepack" / "edge")
-        _copy_sources(TOOLKIT / "bench", BENCH_SOURCES, root / "runtime" / "edgepack" / "bench")
         (root / "bench").mkdir()
         (root / "bench" / "spec.json").write_text(json.dumps(_bench_spec(manifest), indent=1, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")
 
         # -- wheelhouses
         wh_bytes = {}
+        runtime = runtime_wheel()
         for py, house in houses.items():
             dest = root / "wheelhouse" / f"py{py.replace('.', '')}"
             dest.mkdir(parents=True)
             for w in house.wheels.values():
                 shutil.copyfile(house.path / w["file"], dest / w["file"])
             shutil.copyfile(house.path / wheelhouse.INDEX_NAME, dest / wheelhouse.INDEX_NAME)
+            # The runtime wheel. The service's libraries are listed by exact pin with the rest rather
+            # than through its [service] extra: one line per wheel the device installs.
+            shutil.copyfile(runtime.path, dest / runtime.path.name)
             reqs = [f"onnxruntime=={house.wheels['onnxruntime']['version']}"] + [
                 f"{n}=={house.wheels[n]['version']}" for n in wheelhouse.TOP_LEVEL if n != "onnxruntime"
-            ]
+            ] + [f"{RUNTIME_DIST}=={runtime.version}"]
             (dest / "requirements.txt").write_text("\n".join(reqs) + "\n")
-            wh_bytes[py] = house.bytes
+            wh_bytes[py] = house.bytes + runtime.path.stat().st_size
 
         # -- scripts, unit, README
         values = dict(name=name, version=version, precision=precision, port=str(port), task=manifest.task,

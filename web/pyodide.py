@@ -6,7 +6,7 @@ Layout of the bundle (a static directory; serve it with ``edgepack serve``)::
     browser_pipeline.py                          the Python code the page runs, and shows
     pyodide/pyodide.mjs pyodide.asm.{mjs,wasm}   the Pyodide core, self-hosted from the npm package
             python_stdlib.zip pyodide-lock.json  pinned in web/pyodide_npm/ (no Pyodide packages)
-    wheels/edgepack_runtime-<v>-py3-none-any.whl edgepack.runtime (tokenizer, manifest) as a pure wheel
+    wheels/edgepack_runtime-<v>-py3-none-any.whl the edgepack-runtime wheel (the page uses its tokenizer, manifest)
     edgepack/session.mjs integrity.mjs           the JS runtime's ORT session + verified fetch (web/src/)
     ort/ort.wasm.min.mjs ort-wasm-simd-threaded.* onnxruntime-web, wasm-only entry (web/vendor.py)
     model.<precision>.onnx tokenizer.json        one precision, and its tokenizer
@@ -14,35 +14,28 @@ Layout of the bundle (a static directory; serve it with ``edgepack serve``)::
     _headers vercel.json ... nginx.conf          COOP/COEP/CSP for common static hosts (headers.py)
     *.br *.gz                                    pre-compressed copies
 
-The wheel: Pyodide has no onnxruntime, and numpy only as a separately downloaded package, so the
-wheel holds the runtime modules that import neither at import time (found by reading their
-imports, so a module that becomes numpy-free, or imports numpy lazily, joins the wheel by itself). It is made with the standard library (zipfile +
-METADATA/WHEEL/RECORD). ``pyodide-build`` is used instead where it can run: it needs Python >= 3.12
-and downloads a cross-build environment; the manifest records which builder made the wheel and why.
+The wheel is edgepack-runtime (edgepack.runtime_wheel), byte for byte the file the Raspberry Pi
+package installs. Pyodide has no onnxruntime, and numpy only as a separately downloaded package:
+the modules the page imports (PAGE_MODULES) are checked at build time to import neither.
 """
 
 from __future__ import annotations
 
 import ast
-import base64
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import edgepack
-from edgepack.archive import zip_bytes
 from edgepack.assemble import check_out_dir, file_table, narrow_manifest, write_manifest
-from edgepack.atomic import atomic_publish, atomic_write_bytes
+from edgepack.atomic import atomic_publish
 from edgepack.errors import TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
+from edgepack.runtime_wheel import RuntimeWheel, build_runtime_wheel, module_sources, runtime_wheel
 from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, compress_tree, worth_keeping
 from edgepack.web.headers import HOST_FILES, write_host_files
 from edgepack.web.vendor import WEB_DIR, ort_files
@@ -57,10 +50,10 @@ WHEEL_PREFIX = "wheels"
 PAGE_PY = "browser_pipeline.py"
 # From web/src/: the ORT session (the one JS place that talks to ORT) and the SRI-checked fetch.
 JS_RUNTIME = ("session.mjs", "integrity.mjs")
-WHEEL_DIST = "edgepack_runtime"
-# Not in Pyodide without extra downloads: a runtime module importing one of these at import time
-# stays out of the wheel (a lazy import inside a function does not: that function is just unusable).
+# Not in Pyodide without extra downloads: what browser_pipeline.py imports must not import these.
 NATIVE_IMPORTS = ("numpy", "onnxruntime")
+PAGE_MODULES = ("edgepack.errors", "edgepack.runtime.artifacts", "edgepack.runtime.manifest", "edgepack.runtime.encoder",
+                "edgepack.runtime.postprocess", "edgepack.runtime.tokenizer")
 SUPPORTED_TASKS = ("text-classification", "feature-extraction")
 BUNDLE_LAYOUT_VERSION = 1
 
@@ -170,13 +163,15 @@ def vendor_pyodide(npm_dir: Path = NPM_DIR, brotli_quality: int = 11) -> Pyodide
 
 
 # --- the runtime wheel -----------------------------------------------------------------------------
+# The page unpacks the one edgepack-runtime wheel (edgepack.runtime_wheel) every target ships.
+# Pyodide has no onnxruntime, and numpy only as a separate download, so what the page imports must
+# import without them; the rest of the wheel (session, pipeline, service) is simply never imported.
 
-def _imports(path: Path) -> set[str]:
+def _module_imports(path: Path) -> set[str]:
     """Absolute module names ``path`` imports when it is imported: module level (inside ``try``/``if``
     and class bodies too), not inside functions -- a lazy import only fails if that function is called."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names = set()
-    todo = list(tree.body)
+    names, todo = set(), list(tree.body)
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -190,130 +185,32 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def runtime_wheel_modules(package_root: Path | None = None) -> dict[str, Path]:
-    """module name -> source file for the wheel: edgepack/__init__, errors and every runtime module
-    that imports neither numpy nor onnxruntime at import time, nor (transitively) a module left out."""
-    root = Path(package_root) if package_root else Path(edgepack.__file__).resolve().parent
-    candidates = {"edgepack": root / "__init__.py", "edgepack.errors": root / "errors.py"}
-    for path in sorted((root / "runtime").rglob("*.py")):
-        rel = path.relative_to(root).with_suffix("")
-        if "__pycache__" in rel.parts:
+def check_page_modules(sources: dict[str, Path] | None = None) -> None:
+    """Refuse, naming the chain, a page module that now needs numpy/onnxruntime at import time."""
+    sources = sources if sources is not None else module_sources()
+    seen, todo = {}, []
+    for m in PAGE_MODULES:  # importing a submodule runs its packages' __init__ first
+        parts = m.split(".")
+        todo += [(".".join(parts[:i]), (m, ".".join(parts[:i]))) for i in range(1, len(parts))] + [(m, (m,))]
+    while todo:
+        name, chain = todo.pop()
+        if name in seen or name not in sources:
             continue
-        parts = ["edgepack", *rel.parts]
-        if parts[-1] == "__init__":
-            parts.pop()
-        candidates[".".join(parts)] = path
-    imports = {name: _imports(path) for name, path in candidates.items()}
-    keep = {name for name, deps in imports.items()
-            if not any(d == n or d.startswith(n + ".") for d in deps for n in NATIVE_IMPORTS)}
-    changed = True
-    while changed:  # drop modules that import a dropped edgepack module, until nothing changes
-        changed = False
-        for name in sorted(keep):
-            missing = [d for d in imports[name] if d.startswith("edgepack") and d in candidates and d not in keep]
-            if missing:
-                keep.discard(name)
-                changed = True
-    for required in ("edgepack.runtime.tokenizer", "edgepack.runtime.manifest", "edgepack.runtime.artifacts"):
-        if required not in keep:
-            raise TargetError(f"{candidates.get(required, root / 'runtime')}: {required} needs numpy/onnxruntime "
-                              "now; the Pyodide wheel cannot include it")
-    return {name: candidates[name] for name in sorted(keep)}
+        seen[name] = chain
+        for dep in sorted(_module_imports(sources[name])):
+            if dep.split(".")[0] in NATIVE_IMPORTS:
+                raise TargetError(f"{sources[name]}: imports {dep} at import time ({' -> '.join(chain)}); "
+                                  "Pyodide has no numpy/onnxruntime: import it inside the function that needs it")
+            parts = dep.split(".")
+            todo += [(".".join(parts[:i]), (*chain, ".".join(parts[:i]))) for i in range(1, len(parts) + 1)]
 
 
-def _arcname(module: str, path: Path) -> str:
-    parts = module.split(".")
-    return "/".join(parts) + ("/__init__.py" if path.name == "__init__.py" else ".py")
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def wheel_name(version: str | None = None) -> str:
-    return f"{WHEEL_DIST}-{version or edgepack.__version__}-py3-none-any.whl"
-
-
-def build_wheel_stdlib(out_dir: Path, package_root: Path | None = None) -> Path:
-    """The runtime wheel, made with zipfile; byte-stable (fixed timestamps, sorted entries)."""
-    version = edgepack.__version__
-    dist_info = f"{WHEEL_DIST}-{version}.dist-info"
-    entries = [(_arcname(m, p), p.read_bytes()) for m, p in runtime_wheel_modules(package_root).items()]
-    metadata = "\n".join([
-        "Metadata-Version: 2.1",
-        "Name: edgepack-runtime",
-        f"Version: {version}",
-        "Summary: edgepack's pure-Python runtime (tokenizer, manifest) for Pyodide; the model runs in onnxruntime-web",
-        "License: MIT",
-        "Requires-Python: >=3.10",
-        "",
-    ])
-    wheel_meta = "Wheel-Version: 1.0\nGenerator: edgepack.web.pyodide (zipfile)\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    entries += [(f"{dist_info}/METADATA", metadata.encode()), (f"{dist_info}/WHEEL", wheel_meta.encode()),
-                (f"{dist_info}/top_level.txt", b"edgepack\n")]
-    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
-    record += f"{dist_info}/RECORD,,\n"
-    entries.append((f"{dist_info}/RECORD", record.encode()))
-    path = Path(out_dir) / wheel_name(version)
-    atomic_write_bytes(path, zip_bytes((name, data, 0o644) for name, data in entries))
-    return path
-
-
-def pyodide_build_available() -> tuple[str | None, str]:
-    """(path of the ``pyodide`` CLI or None, why / why not)."""
-    if sys.version_info < (3, 12):
-        return None, f"pyodide-build needs Python >= 3.12 (this is {sys.version_info.major}.{sys.version_info.minor})"
-    cli = shutil.which("pyodide")
-    if cli is None:
-        return None, "pyodide-build is not installed (pip install pyodide-build)"
-    return cli, f"pyodide-build at {cli}"
-
-
-def build_wheel_pyodide_build(cli: str, out_dir: Path, package_root: Path | None = None) -> Path:
-    """The same module set, built by ``pyodide build`` from a staged source tree (needs its
-    cross-build environment, which it downloads on first use)."""
-    modules = runtime_wheel_modules(package_root)
-    with tempfile.TemporaryDirectory(prefix="edgepack-pyodide-build-") as tmp:
-        src = Path(tmp) / "src"
-        for module, path in modules.items():
-            dest = src / _arcname(module, path)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
-        packages = sorted(m for m, p in modules.items() if p.name == "__init__.py")
-        (src / "pyproject.toml").write_text(
-            '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
-            f'[project]\nname = "edgepack-runtime"\nversion = "{edgepack.__version__}"\nrequires-python = ">=3.10"\n'
-            f"[tool.setuptools]\npackages = {json.dumps(packages)}\n", encoding="utf-8")
-        built = Path(tmp) / "out"
-        proc = subprocess.run([cli, "build", str(src), "--outdir", str(built)], capture_output=True, text=True)
-        wheels = sorted(built.glob("*-py3-none-any.whl")) if proc.returncode == 0 else []
-        if not wheels:
-            raise TargetError(f"`pyodide build` failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        dest = out_dir / wheel_name()
-        shutil.copyfile(wheels[0], dest)
-    return dest
-
-
-def build_runtime_wheel(out_dir: str | os.PathLike, builder: str = "auto",
-                        package_root: Path | None = None) -> tuple[Path, dict]:
-    """Build the wheel; ``builder``: auto (pyodide-build where it runs, else stdlib) | stdlib | pyodide-build.
-    Returns (path, {"builder", "reason"}) for the manifest."""
-    if builder not in ("auto", "stdlib", "pyodide-build"):
-        raise TargetError(f"wheel builder {builder!r} is unknown; use auto, stdlib or pyodide-build")
-    out_dir = Path(out_dir)
-    cli, why = pyodide_build_available()
-    if builder == "pyodide-build" and cli is None:
-        raise TargetError(f"cannot build the Pyodide wheel with pyodide-build: {why}; use wheel_builder='stdlib'")
-    if builder != "stdlib" and cli is not None:
-        try:
-            return build_wheel_pyodide_build(cli, out_dir, package_root), {"builder": "pyodide-build", "reason": why}
-        except TargetError as exc:
-            if builder == "pyodide-build":
-                raise
-            why = f"pyodide-build failed, fell back to the standard library: {exc}"
-    reason = "asked for the standard-library builder" if builder == "stdlib" else why
-    return build_wheel_stdlib(out_dir, package_root), {"builder": "stdlib-zipfile", "reason": reason}
+def page_wheel() -> tuple[RuntimeWheel, dict]:
+    """(the runtime wheel, the manifest's record of where it came from)."""
+    check_page_modules()
+    wheel = runtime_wheel()
+    return wheel, {"builder": "edgepack.runtime_wheel", "sha256": wheel.sha256,
+                   "reason": "the edgepack-runtime wheel every target ships (pure Python, standard-library builder)"}
 
 
 # --- the bundle ------------------------------------------------------------------------------------
@@ -331,7 +228,7 @@ class PyodideBundle:
 
 
 def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.PathLike, precision: str | None = None,
-                         *, wheel_builder: str = "auto", brotli_quality: int = 9) -> PyodideBundle:
+                         *, brotli_quality: int = 9) -> PyodideBundle:
     """Build the Pyodide page for ``artifact_dir`` (verified against its manifest first) into ``out_dir``.
 
     ``brotli_quality`` 9 by default: quality 11 on Pyodide's 9.6 MB wasm takes ~45 s for ~12% less
@@ -346,6 +243,7 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
     if any(n.startswith(model_file) and n != model_file for n in manifest.data.get("files", {})):
         raise TargetError(f"{manifest.root / model_file}: has external data files; the browser needs a single-file model")
     core, ort = pyodide_core(), ort_files()
+    wheel, wheel_info = page_wheel()
     for name in JS_RUNTIME:
         if not (WEB_DIR / "src" / name).is_file():
             raise TargetError(f"{WEB_DIR / 'src' / name}: missing from the JS runtime; reinstall edgepack")
@@ -361,7 +259,8 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
             (tmp / sub).mkdir()
             for name, path in files.items():
                 shutil.copyfile(path, tmp / sub / name)
-        wheel, wheel_info = build_runtime_wheel(tmp / WHEEL_PREFIX, wheel_builder)
+        (tmp / WHEEL_PREFIX).mkdir()
+        shutil.copyfile(wheel.path, tmp / WHEEL_PREFIX / wheel.path.name)
         shutil.copyfile(manifest.root / model_file, tmp / model_file)
         tok_file = manifest.data["tokenizer"]["file"]
         shutil.copyfile(manifest.root / tok_file, tmp / tok_file)
@@ -373,7 +272,7 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
         data = narrow_manifest(manifest.data, precision, "pyodide", {
             "pyodide": core.version,
             "onnxruntime_web": ort.version,
-            "wheel": f"{WHEEL_PREFIX}/{wheel.name}",
+            "wheel": f"{WHEEL_PREFIX}/{wheel.path.name}",
             "wheel_builder": wheel_info,
             "page_code": PAGE_PY,
             "bundle_layout": BUNDLE_LAYOUT_VERSION,
@@ -381,13 +280,13 @@ def build_pyodide_bundle(artifact_dir: str | os.PathLike, out_dir: str | os.Path
         data["files"] = file_table(tmp)
         write_manifest(tmp, data)
     total = sum(m["bytes"] for r, m in data["files"].items() if not r.endswith((".br", ".gz")))
-    return PyodideBundle(out, precision, model_file, core.version, ort.version, f"{WHEEL_PREFIX}/{wheel.name}",
+    return PyodideBundle(out, precision, model_file, core.version, ort.version, f"{WHEEL_PREFIX}/{wheel.path.name}",
                          wheel_info, total + (out / MANIFEST_NAME).stat().st_size)
 
 
 def build_target(project, build_dir, out_dir, progress, precision: str | None = None, **options) -> dict:
     """Adapter for ``edgepack.build.TARGETS['pyodide']``: the page into ``<out_dir>/<name>-pyodide/``."""
-    unknown = sorted(set(options) - {"wheel_builder", "brotli_quality"})
+    unknown = sorted(set(options) - {"brotli_quality"})
     if unknown:
         raise TargetError(f"option(s) {', '.join(unknown)} do not apply to the pyodide target "
                           "(it takes --precision; --python is for --target rpi)")
@@ -395,7 +294,7 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
     with progress.stage(f"building the Pyodide page {directory}"):
         result = build_pyodide_bundle(build_dir, directory, precision, **options)
     progress.say(f"  {result.precision} model, Pyodide {result.pyodide}, onnxruntime-web {result.onnxruntime_web}, "
-                 f"wheel by {result.wheel_builder['builder']} ({result.wheel_builder['reason']}), "
+                 f"runtime wheel {result.wheel.rsplit('/', 1)[-1]}, "
                  f"{result.total_bytes / 1e6:.1f} MB on disk")
     return {"directory": str(result.directory), "precision": result.precision, "model_file": result.model_file,
             "pyodide": result.pyodide, "onnxruntime_web": result.onnxruntime_web, "wheel": result.wheel,
@@ -408,17 +307,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Pyodide target helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("vendor", help="copy the pinned Pyodide core into web/pyodide_npm/vendor/ (after npm ci)")
-    wheel = sub.add_parser("wheel", help="build edgepack's runtime wheel for Pyodide")
+    wheel = sub.add_parser("wheel", help="build the edgepack-runtime wheel the page loads")
     wheel.add_argument("out_dir", type=Path)
-    wheel.add_argument("--builder", default="auto", choices=("auto", "stdlib", "pyodide-build"))
     args = parser.parse_args(argv)
     try:
         if args.command == "vendor":
             for name, path in vendor_pyodide().files.items():
                 print(f"{path}  ({path.stat().st_size:,} bytes)")
         else:
-            path, info = build_runtime_wheel(args.out_dir, args.builder)
-            print(f"{path}  (built by {info['builder']}: {info['reason']})")
+            check_page_modules()
+            wheel = build_runtime_wheel(args.out_dir)
+            print(f"{wheel.path}  ({len(wheel.modules)} modules, sha256 {wheel.sha256})")
     except TargetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -9,7 +9,8 @@
 #      listed once in SHA256SUMS (no symlink, hard link, device, FIFO, unlisted file), and the
 #      sha256 of every file;
 #   2. build versions/<version>-<id>/ beside the live one: a venv made offline from the bundled
-#      wheelhouse (pip --no-index), the model, the runtime; run the model's self-test there;
+#      wheelhouse (pip --no-index: the edgepack-runtime wheel and its dependencies), the model;
+#      run the model's self-test there;
 #   3. switch the `current` link atomically (rename), restart the service, wait for /readyz;
 #   4. if it does not become ready: switch back to the previous version, restart it, say so.
 # A kill during 3 is recovered by the trap, or (SIGKILL, power loss) by the next run, which
@@ -525,7 +526,7 @@ if [ ! -f "$DEST/.complete" ]; then
     STAGE="$PREFIX/versions/.$VID.partial"
     rm -rf "$STAGE" "$DEST"
     mkdir -p "$STAGE"
-    cp -R "$PKG/model" "$PKG/runtime" "$PKG/bin" "$PKG/bench" "$PKG/bench.sh" "$PKG/package.env" "$PKG/SHA256SUMS" \
+    cp -R "$PKG/model" "$PKG/bin" "$PKG/bench" "$PKG/bench.sh" "$PKG/package.env" "$PKG/SHA256SUMS" \
         "$PKG/install.sh" "$STAGE/"
     say "creating the venv (Python 3.${PYV#3}) offline from the bundled wheelhouse"
     # --without-pip: Debian's ensurepip (python3-venv) may be missing, and pip runs from its wheel.
@@ -538,9 +539,8 @@ if [ ! -f "$DEST/.complete" ]; then
     $EXEC "$STAGE/venv/bin/python" "$pipwhl/pip" install --quiet --no-index --find-links "$WH" \
         --disable-pip-version-check --no-warn-script-location $compile -r "$WH/requirements.txt" \
         >"$PREFIX/log/pip-$VID.log" 2>&1 || { tail -n 20 "$PREFIX/log/pip-$VID.log" >&2; die 6 "offline pip install failed (log: $PREFIX/log/pip-$VID.log)"; }
-    # The runtime is plain source beside the venv; a relative .pth keeps the version dir movable.
-    site=$(ls -d "$STAGE"/venv/lib/python*/site-packages)
-    echo "../../../../runtime" >"$site/edgepack-runtime.pth"
+    # The runtime (edgepack.runtime, the service, the bench worker) is the edgepack-runtime wheel in
+    # $WH, installed above by its requirements.txt line `edgepack-runtime==<version>`.
     say "self-test of the model on its golden vectors"
     # shellcheck disable=SC2086
     $EXEC "$STAGE/venv/bin/python" -m edgepack.edge.device --artifact "$STAGE/model" self-test >&2 \

@@ -17,6 +17,7 @@ import pytest
 
 from edgepack.errors import ArtifactError, OutputError, TargetError
 from edgepack.runtime.hashing import sha256_file
+from edgepack.runtime_wheel import runtime_wheel
 from edgepack.web import pyodide as target
 
 TEST_FILES = "_test"
@@ -46,7 +47,9 @@ def test_layout_and_checksums(pyodide_bundle):
     assert info["precision"] == manifest["default_precision"] == "fp32"
     assert list(manifest["precisions"]) == ["fp32"]
     assert info["wheel"] in plain and info["wheel"].endswith("-py3-none-any.whl")
-    assert info["wheel_builder"]["builder"] == "stdlib-zipfile" and info["wheel_builder"]["reason"]
+    # The one runtime wheel, byte for byte: what the Pi package installs is what the page unpacks.
+    assert info["wheel_builder"]["builder"] == "edgepack.runtime_wheel"
+    assert sha256_file(pyodide_bundle / info["wheel"]) == info["wheel_builder"]["sha256"] == runtime_wheel().sha256
     assert manifest["golden"] and all(list(g["outputs"]) == ["fp32"] for g in manifest["golden"])
 
 
@@ -61,46 +64,9 @@ def test_pinned_core_matches_the_lock_file():
         assert name in loader, name
 
 
-def read_wheel(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def test_wheel_is_pure_and_complete(tmp_path):
-    path, info = target.build_runtime_wheel(tmp_path, "stdlib")
-    assert path.name == f"edgepack_runtime-{__import__('edgepack').__version__}-py3-none-any.whl"
-    assert info["builder"] == "stdlib-zipfile"
-    entries = read_wheel(path)
-    dist_info = next(n.split("/")[0] for n in entries if n.endswith(".dist-info/WHEEL"))
-    wheel_meta = entries[f"{dist_info}/WHEEL"].decode()
-    assert "Root-Is-Purelib: true" in wheel_meta and "Tag: py3-none-any" in wheel_meta
-    record = list(csv.reader(io.StringIO(entries[f"{dist_info}/RECORD"].decode())))
-    assert {row[0] for row in record} == set(entries)
-    for name, digest, size in record:
-        if name.endswith("RECORD"):
-            assert digest == size == ""
-            continue
-        want = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(entries[name]).digest()).rstrip(b"=").decode()
-        assert digest == want and int(size) == len(entries[name]), name
-    py = {n for n in entries if n.endswith(".py")}
-    assert {"edgepack/__init__.py", "edgepack/errors.py", "edgepack/runtime/manifest.py",
-            "edgepack/runtime/tokenizer/tokenizer.py"} <= py
-    for name in py:  # nothing that imports numpy at module level
-        assert b"\nimport numpy" not in entries[name] and b"\nfrom numpy" not in entries[name], name
-    assert "edgepack/runtime/pipeline.py" not in py and "edgepack/runtime/session.py" in py
-    assert {"edgepack/runtime/encoder.py", "edgepack/runtime/postprocess.py"} <= py  # numpy-free at import
-    assert not [n for n in entries if n.endswith((".so", ".pyd", ".pyc"))]
-
-
-def test_wheel_is_byte_stable(tmp_path):
-    a, _ = target.build_runtime_wheel(tmp_path / "a", "stdlib")
-    b, _ = target.build_runtime_wheel(tmp_path / "b", "stdlib")
-    assert a.read_bytes() == b.read_bytes()
-
-
 def test_wheel_imports_with_only_the_standard_library(tmp_path, sentiment_project):
     """What Pyodide has: the stdlib. No site-packages (-S), and numpy, onnxruntime, torch, onnx blocked."""
-    path, _ = target.build_runtime_wheel(tmp_path, "stdlib")
+    path = runtime_wheel().path
     site = tmp_path / "site"
     with zipfile.ZipFile(path) as zf:
         zf.extractall(site)
@@ -112,7 +78,7 @@ class Block:
             raise ImportError('blocked: ' + name)
 sys.meta_path.insert(0, Block())
 sys.path.insert(0, {str(site)!r})
-import edgepack.runtime
+import {", ".join(target.PAGE_MODULES)}
 from edgepack.runtime.tokenizer import Tokenizer
 from edgepack.runtime.manifest import load_manifest
 assert edgepack.runtime.__file__.startswith({str(site)!r}), edgepack.runtime.__file__
@@ -127,43 +93,27 @@ print('ok')
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
-def test_modules_needing_numpy_stay_out(tmp_path):
-    """A runtime module importing numpy at import time is left out, and so is one importing it;
-    a lazy import inside a function does not keep a module out."""
-    root = tmp_path / "edgepack"
-    (root / "runtime" / "tokenizer").mkdir(parents=True)
-    for rel in ("__init__.py", "errors.py", "runtime/artifacts.py", "runtime/tokenizer/__init__.py"):
-        (root / rel).write_text("", encoding="utf-8")
-    (root / "runtime" / "__init__.py").write_text("from edgepack.runtime.manifest import load_manifest\n")
-    (root / "runtime" / "manifest.py").write_text("import json\n")
-    (root / "runtime" / "post.py").write_text("import numpy as np\n")
-    (root / "runtime" / "sess.py").write_text("def f():\n    import onnxruntime\n")
-    (root / "runtime" / "guarded.py").write_text("try:\n    import onnxruntime\nexcept ImportError:\n    pass\n")
-    (root / "runtime" / "uses_post.py").write_text("from edgepack.runtime.post import x\n")
-    mods = target.runtime_wheel_modules(root)
-    assert {"edgepack.runtime.manifest", "edgepack.runtime", "edgepack.runtime.sess"} <= set(mods)
-    assert not {"edgepack.runtime.post", "edgepack.runtime.guarded", "edgepack.runtime.uses_post"} & set(mods)
-    (root / "runtime" / "manifest.py").write_text("import numpy\n")
-    with pytest.raises(TargetError, match="edgepack.runtime.manifest needs numpy"):
-        target.runtime_wheel_modules(root)
-
-
-def test_wheel_builder_choice(tmp_path, monkeypatch):
-    monkeypatch.setattr(target.shutil, "which", lambda name: None)
-    cli, why = target.pyodide_build_available()
-    assert cli is None and ("3.12" in why or "not installed" in why)
-    _, info = target.build_runtime_wheel(tmp_path, "auto")
-    assert info == {"builder": "stdlib-zipfile", "reason": why}
-    with pytest.raises(TargetError, match="pyodide-build"):
-        target.build_runtime_wheel(tmp_path, "pyodide-build")
-    with pytest.raises(TargetError, match="unknown"):
-        target.build_runtime_wheel(tmp_path, "setuptools")
-
-
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="states why pyodide-build is skipped below 3.12")
-def test_pyodide_build_needs_python_312_here():
-    cli, why = target.pyodide_build_available()
-    assert cli is None and "Python >= 3.12" in why
+def test_a_page_module_needing_numpy_is_refused(tmp_path):
+    """Reached through a package __init__ or a plain import, at import time: refused with the chain;
+    a lazy import inside a function is fine (that function is just unusable in Pyodide)."""
+    files = {"edgepack.errors": "", "edgepack.runtime.artifacts": "", "edgepack.runtime.encoder": "",
+             "edgepack.runtime.postprocess": "def f():\n    import numpy\n",
+             "edgepack.runtime.tokenizer": "from edgepack.runtime.tokenizer.models import X\n",
+             "edgepack.runtime.tokenizer.models": "import json\n",
+             "edgepack.runtime": "", "edgepack": "",
+             "edgepack.runtime.manifest": "try:\n    import onnxruntime\nexcept ImportError:\n    pass\n"}
+    sources = {}
+    for name, text in files.items():
+        sources[name] = tmp_path / f"{name}.py"
+        sources[name].write_text(text, encoding="utf-8")
+    with pytest.raises(TargetError, match=r"manifest.py: imports onnxruntime at import time"):
+        target.check_page_modules(sources)
+    sources["edgepack.runtime.manifest"].write_text("import json\n", encoding="utf-8")
+    target.check_page_modules(sources)
+    sources["edgepack.runtime"].write_text("import numpy as np\n", encoding="utf-8")
+    with pytest.raises(TargetError, match=r"edgepack\.runtime\.py: imports numpy at import time"):
+        target.check_page_modules(sources)
+    target.check_page_modules()  # and the real sources pass
 
 
 def test_refuses_to_replace_a_foreign_directory(sentiment_project, tmp_path):

@@ -44,6 +44,17 @@ export function feedsFromRows(rows) {
   );
 }
 
+/** Call `fn(i)` (i = 0, 1, ...) until `minMs` of wall time and `minCalls` calls have passed, at
+ * most `maxCalls` times: the one timed loop of the gate's rounds and the benchmark's chunks.
+ * Returns {calls, ms}, ms as measured by `now` (wall time, or CPU time in Node). */
+export async function timedLoop(fn, { minMs, minCalls = 1, maxCalls = Infinity, now = () => performance.now() }) {
+  const wallStart = performance.now();
+  const t0 = now();
+  let n = 0;
+  while (n < maxCalls && (n < minCalls || performance.now() - wallStart < minMs)) await fn(n++);
+  return { calls: n, ms: now() - t0 };
+}
+
 /**
  * Interleaved rounds over `runs` = {key: {session, feeds: [feeds, ...]}}; `session` is an OrtSession
  * (or anything with the same run(feeds)). Call run(k) as often as needed: the alternation carries on
@@ -84,14 +95,13 @@ export class Rounds {
       order.push(keys);
       for (const key of keys) {
         const { session, feeds } = this.runs[key];
-        const wallStart = performance.now();
-        const t0 = this.now();
-        let n = 0;
-        while (n < this.o.minCalls || performance.now() - wallStart < this.o.roundMs) {
-          await session.run(feeds[n++ % feeds.length]);
-        }
-        rounds[key].push((this.now() - t0) / n);
-        calls[key].push(n);
+        const got = await timedLoop((i) => session.run(feeds[i % feeds.length]), {
+          minMs: this.o.roundMs,
+          minCalls: this.o.minCalls,
+          now: this.now,
+        });
+        rounds[key].push(got.ms / got.calls);
+        calls[key].push(got.calls);
       }
     }
     return { rounds, order, calls };
@@ -168,18 +178,18 @@ export const page = {
     const chunks = [];
     let i = 0;
     for (let c = 0; c < o.chunks; c++) {
-      const start = performance.now();
-      let n = 0;
       let modelMs = 0;
-      while (n < o.max_calls && (n < o.min_calls || performance.now() - start < o.chunk_ms)) {
-        const t0 = performance.now();
-        const r = await p.classify(texts[i++ % texts.length]);
-        e2e.push(performance.now() - t0);
-        model.push(r.inferenceMs);
-        modelMs += r.inferenceMs;
-        n++;
-      }
-      chunks.push({ calls: n, ms: performance.now() - start, model_ms: modelMs });
+      const got = await timedLoop(
+        async () => {
+          const t0 = performance.now();
+          const r = await p.classify(texts[i++ % texts.length]);
+          e2e.push(performance.now() - t0);
+          model.push(r.inferenceMs);
+          modelMs += r.inferenceMs;
+        },
+        { minMs: o.chunk_ms, minCalls: o.min_calls, maxCalls: o.max_calls },
+      );
+      chunks.push({ calls: got.calls, ms: got.ms, model_ms: modelMs });
     }
     return { e2e, model, chunks };
   },

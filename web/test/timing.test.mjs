@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 
 import { configure } from '../src/session.mjs';
-import { Rounds, clockOf, feedsFromRows, outputsOf, tryLoad } from '../src/timing.mjs';
+import { Rounds, clockOf, feedsFromRows, outputsOf, timedLoop, tryLoad } from '../src/timing.mjs';
 
 const WEB = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = join(WEB, 'test', 'fixtures');
@@ -58,6 +58,18 @@ test('rounds alternate their order across calls and keep every round (real sessi
     }
   }
   assert.equal(rounds.done, 5);
+});
+
+test('timedLoop: at least minCalls and minMs, at most maxCalls, calls numbered from 0', async () => {
+  const seen = [];
+  const few = await timedLoop(async (i) => seen.push(i), { minMs: 0, minCalls: 4 });
+  assert.equal(few.calls, 4);
+  assert.deepEqual(seen, [0, 1, 2, 3]);
+  const capped = await timedLoop(async () => {}, { minMs: 60_000, minCalls: 1, maxCalls: 7 });
+  assert.equal(capped.calls, 7); // the cap wins over a minimum time that was never reached
+  const start = performance.now();
+  const timed = await timedLoop(() => new Promise((r) => setTimeout(r, 1)), { minMs: 20 });
+  assert.ok(performance.now() - start >= 20 && timed.ms >= 20 && timed.calls >= 1);
 });
 
 test('bad harness input is refused, naming what is wrong', async () => {

@@ -7,7 +7,7 @@ decompositions than Python 3.11. Probing every code point through the reference 
 result makes both implementations agree with it on every host, whatever its Unicode version.
 
 Run:  .venv/bin/python scripts/make_tables.py      (needs `tokenizers`; ~20 s)
-Writes toolkit/runtime/tokenizer/_tables.py and the generated block of web/src/tokenizer.mjs.
+Writes toolkit/runtime/tokenizer/_tables.py and the generated block of web/src/tokenizer/tables.mjs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tokenizers import pre_tokenizers as P
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PY_OUT = ROOT / "toolkit/runtime/tokenizer/_tables.py"
-JS_OUT = ROOT / "web/src/tokenizer.mjs"
+JS_OUT = ROOT / "web/src/tokenizer/tables.mjs"
 BEGIN, END = "// BEGIN GENERATED TABLES", "// END GENERATED TABLES"
 
 
@@ -127,11 +127,10 @@ def main():
         f'{tokenizers.__version__} -- do not edit."""\n\nTABLES = {body}\n',
         encoding="utf-8",
     )
-    if JS_OUT.exists():
-        js = JS_OUT.read_text(encoding="utf-8")
-        a, b = js.index(BEGIN), js.index(END)
-        block = f"{BEGIN} (scripts/make_tables.py, tokenizers {tokenizers.__version__})\nconst TABLES = {body};\n"
-        JS_OUT.write_text(js[:a] + block + js[b:], encoding="utf-8")
+    js = JS_OUT.read_text(encoding="utf-8")
+    a, b = js.index(BEGIN), js.index(END)
+    block = f"{BEGIN} (scripts/make_tables.py, tokenizers {tokenizers.__version__})\nexport const TABLES = {body};\n"
+    JS_OUT.write_text(js[:a] + block + js[b:], encoding="utf-8")
     print({k: len(v) for k, v in t.items()}, "lower runs", len(runs), "multi", multi)
 
 

@@ -69,7 +69,11 @@ def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
             continue
         out.append((path, f"{RUNTIME_PREFIX}/{rel.as_posix()}"))
     names = {dest for _, dest in out}
-    for required in ("pipeline.mjs", "session.mjs", "integrity.mjs", "artifacts.mjs", "tokenizer.mjs"):
+    # The tokenizer's modules mirror the Python package's stages (web/src/tokenizer/, one per stage).
+    tokenizer = ("index", "tokenizer", "spec", "tables", "unicode", "normalized", "normalizers", "pre_tokenizers",
+                 "models", "processors", "decoders", "added_vocab", "encoding")
+    for required in ("pipeline.mjs", "session.mjs", "integrity.mjs", "artifacts.mjs", "tokenizer.mjs",
+                     *(f"tokenizer/{name}.mjs" for name in tokenizer)):
         if f"{RUNTIME_PREFIX}/{required}" not in names:
             raise TargetError(f"{runtime_dir / required}: missing from the JS runtime; reinstall edgepack")
     return out

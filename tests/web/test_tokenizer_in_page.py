@@ -22,11 +22,15 @@ RUNNER = Path(__file__).resolve().parents[2] / "web" / "test" / "conformance.mjs
 # which the runner must count as failures (an exception is not the expected error).
 RUN_GOLDEN = """async ({name, broken}) => {
     const {Tokenizer, TokenizerSpecError} = await import('./edgepack/tokenizer.mjs');
-    const {check, parseCorpus, parseGolden} = await import('./golden/conformance.mjs');
+    const {NOT_YET_IN_JS, check, parseCorpus, parseGolden, stillRefused} = await import('./golden/conformance.mjs');
     const text = async (file) => (await fetch(`./golden/${file}`)).text();
     const corpus = parseCorpus(await text('corpus.jsonl'));
     const {header, cases} = parseGolden(await text(`${name}.jsonl`));
-    let tok = Tokenizer.fromString(await text(header.tokenizer));
+    const spec = await text(header.tokenizer);
+    if (name in NOT_YET_IN_JS) {
+        return {not_yet: stillRefused(name, () => Tokenizer.fromString(spec, name), TokenizerSpecError)};
+    }
+    let tok = Tokenizer.fromString(spec);
     if (broken) {
         const real = tok;
         const wrap = (fn) => (...args) => {
@@ -59,6 +63,9 @@ def test_js_tokenizer_matches_golden_in_page(browser, golden_url, name):
     with open_page(browser, golden_url) as (page, log):
         report = page.evaluate(RUN_GOLDEN, {"name": name, "broken": False})
         log.assert_clean()
+    if "not_yet" in report:  # listed in web/test/conformance.mjs NOT_YET_IN_JS, with its refusal
+        assert report["not_yet"] is None, report["not_yet"]
+        return
     assert report["checked"] == report["cases"] > 0
     assert report["failure_count"] == 0, describe(name, report)
 

@@ -12,6 +12,27 @@ const MAX_EXAMPLES = 3;
 // runtimes word that refusal. Same table in tests/tokenizer/conformance.py.
 export const IMPLEMENTATION_ERRORS = Object.freeze({ truncation: /^truncation[ .:]/ });
 
+// Golden configurations the JS tokenizer does not cover yet (issue 14 brings byte-level BPE, Unigram
+// and byte fallback to Python first). Each must still be refused at load by name, so the day JS
+// learns one, its entry has to go and its golden file runs in Node and Chromium like the others.
+export const NOT_YET_IN_JS = Object.freeze({
+  gpt2_bpe: /: pre_tokenizer\.type "ByteLevel" is not supported/,
+  roberta_bpe: /: pre_tokenizer\.type "ByteLevel" is not supported/,
+  llama_byte_fallback: /: normalizer\.normalizers\[0\]\.type "Prepend" is not supported/,
+  xlmr_unigram: /: normalizer\.normalizers\[0\]\.type "Precompiled" is not supported/,
+});
+
+// For a NOT_YET_IN_JS name: null when load() still refuses it as listed, else why not.
+export function stillRefused(name, load, ErrorClass) {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ErrorClass && NOT_YET_IN_JS[name].test(err.message)) return null;
+    return `${name}: expected the listed refusal, got ${shown(err)}`;
+  }
+  return `${name}: the JS tokenizer loads it now; remove it from NOT_YET_IN_JS`;
+}
+
 export const parseCorpus = (text) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
 export function parseGolden(text) {

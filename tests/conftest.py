@@ -1,7 +1,9 @@
-"""Shared fixtures. Heavy ones (a built sample) are built once per test session (per xdist worker)."""
+"""Shared fixtures. Heavy ones (a built sample) are built once per test run, shared by the xdist workers."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -25,19 +27,114 @@ def _sandbox_home(tmp_path_factory, monkeypatch):
 
 
 def copy_sample(name: str, dest: Path) -> Path:
+    """``samples/<name>`` sources (no build/ or dist/) as ``dest/<name>``."""
     target = dest / name
     shutil.copytree(SAMPLES / name, target, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
     return target
 
 
-@pytest.fixture(scope="session")
-def sentiment_project(tmp_path_factory) -> Path:
-    """A private copy of samples/sentiment, exported once (build/ holds model.fp32.onnx)."""
-    from edgepack.export import export_project
+# ---------------------------------------------------------------- the built-sample cache
+# Exporting a sample costs seconds (sentiment) to a minute (minilm-embedder), quantizing as much
+# again: each (sample, stage, options) is built once per test run, under a file lock in a directory
+# every xdist worker of the run shares. The built project is read-only by contract, checked rather
+# than chmod-ed (a chmod would follow every shutil.copytree of it): each hand-out and the end of the
+# session compare it with what was built, and a changed file fails the run by name. Tests that
+# change a project work on `fresh_copy(...)`.
+STAGES = ("export", "quantize")
+# Samples whose [evaluation] file is ../sentiment/heldout.tsv keep a sentiment sibling, in the cache
+# and in copies, so that relative path resolves.
+_NEEDS_SENTIMENT = "../sentiment/"
 
-    project = copy_sample("sentiment", tmp_path_factory.mktemp("sentiment"))
-    export_project(project)
-    return project
+
+def _cache_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # under xdist each worker's basetemp is <run>/popen-gwN: the run's own directory is shared by all
+    # of them and by nothing else (a later run gets a new one, so nothing stale is ever reused)
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-samples"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, list[int]]:
+    """path -> [size, mtime_ns] of every file: cheap (stat only) and enough to see a write."""
+    return {str(p.relative_to(root)): [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def _with_sentiment_sibling(project: Path) -> None:
+    toml = (project / "edgepack.toml").read_text(encoding="utf-8")
+    if _NEEDS_SENTIMENT in toml and not (project.parent / "sentiment").exists():
+        copy_sample("sentiment", project.parent)
+
+
+def fresh_copy(project: Path, dest: Path) -> Path:
+    """A private, writable copy of a (built) project as ``dest/<name>``, build/ included (the export
+    fingerprint is path-free, so nothing re-runs), with a sentiment sibling when the sample needs one."""
+    target = dest / project.name
+    shutil.copytree(project, target, ignore=shutil.ignore_patterns("dist", "__pycache__"))
+    _with_sentiment_sibling(target)
+    return target
+
+
+def _build(name: str, stage: str, options: dict, dest: Path, get) -> None:
+    if stage == "export":
+        from edgepack.export import export_project
+
+        project = copy_sample(name, dest)
+        _with_sentiment_sibling(project)
+        export_project(project)
+        return
+    from edgepack.quantize import quantize_project
+
+    quantize_project(fresh_copy(get(name, "export"), dest), **options)
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory):
+    """``built_sample(name, stage="export"|"quantize", **quantize_options) -> Path``: samples/<name>
+    exported (and quantized), built once per test run; read-only (copy it with ``fresh_copy`` to change
+    anything). Quantize options default to wasm_timing="node" (Chromium timing has its own tests)."""
+    root = _cache_root(tmp_path_factory)
+    handed: dict[Path, dict] = {}
+
+    def check(entry: Path) -> None:
+        if _snapshot(entry) != handed[entry]:
+            before, after = handed[entry], _snapshot(entry)
+            changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+            pytest.fail(f"the cached built sample {entry} was changed by a test ({', '.join(changed[:8])}): "
+                        "shared builds are read-only; work on fresh_copy(project, tmp_path)")
+
+    def get(name: str, stage: str = "export", **options) -> Path:
+        if stage not in STAGES:
+            raise ValueError(f"built_sample: stage {stage!r} is not one of {STAGES}")
+        if stage == "quantize":
+            options = {"wasm_timing": "node", **options}
+        elif options:
+            raise ValueError(f"built_sample: options {sorted(options)} apply to the quantize stage only")
+        key = "-".join([name, stage, *(f"{k}={options[k]}" for k in sorted(options))])
+        entry = root / key
+        with open(root / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building this very entry
+            if not entry.is_dir():
+                work = root / f"{key}.tmp-{os.getpid()}"
+                shutil.rmtree(work, ignore_errors=True)
+                work.mkdir()
+                _build(name, stage, options, work, get)
+                (root / f"{key}.json").write_text(json.dumps(_snapshot(work)), encoding="utf-8")
+                os.rename(work, entry)
+        handed.setdefault(entry, json.loads((root / f"{key}.json").read_text(encoding="utf-8")))
+        check(entry)
+        return entry / name
+
+    yield get
+    for entry in handed:
+        check(entry)
+
+
+@pytest.fixture(scope="session")
+def sentiment_project(built_sample) -> Path:
+    """samples/sentiment exported once per test run (build/ holds model.fp32.onnx); read-only."""
+    return built_sample("sentiment")
 
 
 def run_cli(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None,

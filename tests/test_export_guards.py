@@ -4,7 +4,6 @@ weights files and vocabularies are checked before any export work."""
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tests.conftest import copy_sample, run_cli
+from tests.conftest import copy_sample, fresh_copy, run_cli
 from edgepack.errors import ModelLoadError
 from edgepack.export import export_project
 from edgepack.project import load_project
@@ -168,20 +167,10 @@ def test_broken_weights_files_are_typed_errors(sentiment, damage):
 # -- quantized models in build/ --------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def quantized(tmp_path_factory, sentiment_project) -> Path:
-    """A build with model.int8.onnx (real quantize; wasm timing off to keep it short)."""
-    from edgepack.quantize.stage import quantize_project
-
-    project = copy_sample("sentiment", tmp_path_factory.mktemp("quantized"))
-    shutil.copytree(sentiment_project / "build", project / "build")
-    quantize_project(project, wasm_timing="none")
+def quantized(built_sample) -> Path:
+    """A build with model.int8.onnx (real quantize, from the shared cache; read-only)."""
+    project = built_sample("sentiment", "quantize")
     assert (project / "build" / "model.int8.onnx").is_file()
-    return project
-
-
-def fresh_copy(quantized: Path, tmp_path: Path) -> Path:
-    project = copy_sample("sentiment", tmp_path)
-    shutil.copytree(quantized / "build", project / "build")
     return project
 
 

@@ -8,14 +8,14 @@ runs through the same installed aarch64 venv and runtime without the service."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tests.edge.conftest import REPO, unpack
+from tests.conftest import fresh_copy
+from tests.edge.conftest import unpack
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.slow]
 
@@ -65,15 +65,12 @@ print(json.dumps({"machine": platform.machine(), "self_test": p.self_test().as_d
 
 
 @pytest.fixture(scope="module")
-def embedder_package(aarch64_wheelhouse, tmp_path_factory):
+def embedder_package(aarch64_wheelhouse, built_sample, tmp_path_factory):
     pytest.importorskip("transformers", reason="the hf extra (transformers) is needed to export the HF-format sample")
     from edgepack.build import build
 
     root = tmp_path_factory.mktemp("rpi-embedder")
-    project = root / "minilm-embedder"
-    shutil.copytree(REPO / "samples" / "minilm-embedder", project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
-    (root / "sentiment").mkdir()  # [evaluation] file = "../sentiment/heldout.tsv", same place in the copy
-    shutil.copyfile(REPO / "samples" / "sentiment" / "heldout.tsv", root / "sentiment" / "heldout.tsv")
+    project = fresh_copy(built_sample("minilm-embedder", "quantize"), root)  # exported + quantized once per run
     result = build(project, target="rpi", out=root / "dist", pythons=["3.11"],
                    wheelhouses={"3.11": aarch64_wheelhouse.path})
     pkg = unpack(result.artifact["package"], root / "pkg")

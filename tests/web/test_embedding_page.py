@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import fresh_copy
 from tests.web.conftest import build_bundle, edgepack_server, open_page
 from tests.web.test_browser import HARD_TEXTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "web" / "demo" / "screenshot-similarity.png"
 TOLERANCE = {"fp32": 1e-5, "int8": 1e-3}
 # Queries whose ranking of the sample's examples has no near-ties (checked below, so the order test means something).
@@ -31,7 +30,7 @@ PAIR = ("This movie was really great and amazing", "The film was wonderful, I lo
 
 
 @pytest.fixture(scope="module")
-def embedders(tmp_path_factory):
+def embedders(built_sample, tmp_path_factory):
     """{"fp32": ..., "int8": ...}: the bundle `edgepack build --target wasm` shipped (its speed gate picks
     the precision) and a bundle of the other precision from the same build directory."""
     pytest.importorskip("transformers", reason="the hf extra (transformers) is needed to export the HF-format sample")
@@ -39,11 +38,7 @@ def embedders(tmp_path_factory):
     from edgepack.runtime.pipeline import Pipeline
 
     root = tmp_path_factory.mktemp("embedder")
-    project = root / "minilm-embedder"
-    shutil.copytree(SAMPLES / "minilm-embedder", project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
-    # [evaluation] file = "../sentiment/heldout.tsv": the same relative place in the copy.
-    (root / "sentiment").mkdir()
-    shutil.copyfile(SAMPLES / "sentiment" / "heldout.tsv", root / "sentiment" / "heldout.tsv")
+    project = fresh_copy(built_sample("minilm-embedder", "quantize"), root)  # exported + quantized once per run
     result = build(project, "wasm")
     bundles = {result.artifact["precision"]: Path(result.artifact["directory"])}
     other = "fp32" if "int8" in bundles else "int8"

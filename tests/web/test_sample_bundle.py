@@ -7,11 +7,11 @@ Runtime on the very same model file): fp32 |Δ| <= 1e-5, int8 |Δ| <= 1e-3 with 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import fresh_copy
 from tests.web.conftest import build_bundle, classify_in_page, edgepack_server, open_page
 from tests.web.test_browser import HARD_TEXTS
 
@@ -21,12 +21,13 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sentiment"
 
 
 @pytest.fixture(scope="module")
-def sentiment_bundles(tmp_path_factory):
+def sentiment_bundles(built_sample, tmp_path_factory):
     from edgepack.build import build
 
-    project = tmp_path_factory.mktemp("sample") / "sentiment"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
+    # exported and quantized once per run (the shared cache); the build only adds the bundle
+    project = fresh_copy(built_sample("sentiment", "quantize"), tmp_path_factory.mktemp("sample"))
     result = build(project, "wasm")
+    assert result.stages["export"].startswith("skipped") and result.stages["quantize"].startswith("skipped")
     built = Path(result.artifact["directory"])
     fp32 = build_bundle(project / "build", tmp_path_factory.mktemp("fp32") / "sentiment-fp32", "fp32")
     # "built": what `edgepack build --target wasm` shipped (the gates' choice, int8 for this sample)

@@ -102,6 +102,10 @@ _REGEXES = {
     # Extension E (the Unicode block starts at 0x2B820; characters in between are not padded).
     "CHINESE_RE": lambda: ("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df"
                            "\U0002a700-\U0002b81f\U0002b920-\U0002ceaf\U0002f800-\U0002fa1f]"),
+    # Nmt: the controls it removes, and the characters it makes spaces (SentencePiece's list).
+    "NMT_REMOVE_RE": lambda: "[\x01-\x08\x0b\x0e-\x1f\x7f\x8f\x9f]+",
+    "NMT_SPACE_RE": lambda: "[\t\n\x0c\r\u1680\u200b-\u200f\u2028\u2029\u2581\ufeff\ufffd]",
+    "NMT_ASCII_RE": lambda: "[\x01-\x0d\x0e-\x1f\x7f]",
     "MARK_RUN_RE": lambda: "[" + "".join(re.escape(c) for c in sorted(_g('CCC'))) + "]{2,}",
 }
 

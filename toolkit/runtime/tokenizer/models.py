@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from edgepack.errors import TokenizerSpecError
+from edgepack.runtime.tokenizer import bpe, unigram
 from edgepack.runtime.tokenizer._spec import Ctx
 
 
@@ -116,13 +117,17 @@ class WordPiece:
                 tokens.append(t)
 
 
-SUPPORTED = ("WordLevel", "WordPiece")
+SUPPORTED = ("WordLevel", "WordPiece", "BPE", "Unigram")
 
 
 def from_spec(obj, ctx: Ctx):
     obj = ctx.obj(obj)
     t = ctx.type_of(obj, SUPPORTED)
+    if t == "Unigram":
+        return unigram.from_spec(obj, ctx)
     vocab = _vocab(obj, ctx)
+    if t == "BPE":
+        return bpe.from_spec(obj, ctx, vocab)
     if t == "WordLevel":
         return WordLevel(vocab, ctx.get(obj, "unk_token", str, None, nullable=True))
     return WordPiece(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from edgepack.runtime.tokenizer import _regex, precompiled
 from edgepack.runtime.tokenizer import _unicode as U
 from edgepack.runtime.tokenizer._spec import Ctx
 from edgepack.runtime.tokenizer.normalized import NormalizedString
@@ -260,6 +261,65 @@ class Replace:
         return text.replace(self.pattern, self.content) if self.pattern else text
 
 
+class RegexReplace:
+    """Replace with a ``{"Regex": ...}`` pattern (translated from Oniguruma, see _regex.py)."""
+
+    def __init__(self, regex, content: str):
+        self.regex, self.content = regex, content
+
+    def normalize(self, ns):
+        text, old = ns.text, ns.align
+        out: list[str] = []
+        new_align: list[tuple[int, int]] = []
+        last = 0
+        for m in self.regex.finditer(text):
+            a, b = m.span()
+            if a == b:
+                continue  # an empty match replaces nothing
+            out.append(text[last:a])
+            new_align.extend(old[last:a])
+            out.append(self.content)
+            new_align.extend([old[b - 1]] * len(self.content))  # as String Replace: the last replaced span
+            last = b
+        if not out:
+            return
+        out.append(text[last:])
+        new_align.extend(old[last:])
+        ns.text, ns.align = "".join(out), new_align
+
+    def normalize_str(self, text):
+        content = self.content
+        return self.regex.sub(lambda m: content if m.end() > m.start() else "", text)
+
+
+class Prepend:
+    def __init__(self, prepend: str):
+        self.prepend = prepend
+
+    def normalize(self, ns):
+        if ns.text and self.prepend:
+            # Every inserted character and the first one keep the first character's span (HF's prepend).
+            changes = [(c, int(k > 0)) for k, c in enumerate(self.prepend)] + [(ns.text[0], 1)]
+            changes.extend((c, 0) for c in ns.text[1:])
+            ns.transform(changes)
+
+    def normalize_str(self, text):
+        return self.prepend + text if text else text
+
+
+class Nmt:
+    """SentencePiece's NMT clean-up: some controls removed, some separators made spaces."""
+
+    def normalize(self, ns):
+        if ns.text.isascii() and not U.NMT_ASCII_RE.search(ns.text):
+            return
+        ns.remove(U.NMT_REMOVE_RE)
+        ns.text = U.NMT_SPACE_RE.sub(" ", ns.text)  # one for one: alignments unchanged
+
+    def normalize_str(self, text):
+        return U.NMT_SPACE_RE.sub(" ", U.NMT_REMOVE_RE.sub("", text))
+
+
 class Sequence:
     def __init__(self, items):
         self.items = items
@@ -275,7 +335,7 @@ class Sequence:
 
 
 SUPPORTED = ("BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip", "Replace",
-             "Sequence")
+             "Prepend", "Nmt", "Precompiled", "Sequence")
 
 
 def from_spec(obj, ctx: Ctx):
@@ -300,10 +360,15 @@ def from_spec(obj, ctx: Ctx):
         return Strip(ctx.get(obj, "strip_left", bool, True), ctx.get(obj, "strip_right", bool, True))
     if t == "Replace":
         pat = ctx.obj(ctx.get(obj, "pattern", dict))
-        pctx = ctx.at("pattern")
-        if "String" not in pat:
-            kinds = ", ".join(f'"{k}"' for k in pat) or "nothing"
-            raise pctx.error(f"{kinds} is not supported; supported: String (Regex patterns are not)")
-        return Replace(pctx.get(pat, "String", str), ctx.get(obj, "content", str))
+        content = ctx.get(obj, "content", str)
+        if "String" in pat:
+            return Replace(ctx.at("pattern").get(pat, "String", str), content)
+        return RegexReplace(_regex.compile_pattern(pat, ctx.at("pattern")), content)
+    if t == "Prepend":
+        return Prepend(ctx.get(obj, "prepend", str))
+    if t == "Nmt":
+        return Nmt()
+    if t == "Precompiled":
+        return precompiled.from_spec(obj, ctx)
     items = ctx.get(obj, "normalizers", list)
     return Sequence([from_spec(ctx.obj(x), ctx.at("normalizers").at(i)) for i, x in enumerate(items)])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from edgepack.runtime.tokenizer import _regex
 from edgepack.runtime.tokenizer import _unicode as U
+from edgepack.runtime.tokenizer.byte_level import ByteLevel
+from edgepack.runtime.tokenizer.metaspace import SCHEMES, Metaspace, MetaspaceFirst
 from edgepack.runtime.tokenizer._spec import Ctx
 
 BEHAVIORS = ("Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous")
@@ -123,9 +126,39 @@ def Digits(individual_digits=False):  # noqa: N802
     return _ByChar(U.NUM_RE, "Isolated" if individual_digits else "Contiguous")
 
 
+class Split:
+    """``{"String": s}`` or ``{"Regex": r}`` matches, with a behaviour; ``invert`` swaps matches and gaps."""
+
+    def __init__(self, regex, behavior, invert):
+        self.regex, self.behavior, self.invert = regex, behavior, invert
+
+    def split(self, text, a, b):
+        if a == b:
+            return []
+        # The reference runs the regex on the piece alone: '^' and '$' see the piece's ends.
+        sub = text if (a, b) == (0, len(text)) else text[a:b]
+        matches, last, end = [], 0, -1
+        for m in self.regex.finditer(sub):
+            s, e = m.span()
+            if s == e == end:
+                continue  # Oniguruma skips an empty match right after a match; Python's re does not
+            end = e
+            if last < s:
+                matches.append((a + last, a + s, self.invert))
+            matches.append((a + s, a + e, not self.invert))  # an empty match still cuts
+            last = e
+        if last < len(sub):
+            matches.append((a + last, b, self.invert))
+        return [(s, e) for s, e in apply_behavior(matches, self.behavior) if e > s]
+
+    def words(self, text):
+        return [text[a:b] for a, b in self.split(text, 0, len(text))]
+
+
 class Sequence:
     def __init__(self, items):
         self.items = items
+        self.transforms = any(getattr(p, "transforms", False) for p in items)
 
     def split(self, text, a, b):
         spans = [(a, b)]
@@ -134,10 +167,38 @@ class Sequence:
         return spans
 
     def words(self, text):
-        return [text[a:b] for a, b in self.split(text, 0, len(text))]
+        if not self.transforms:
+            return [text[a:b] for a, b in self.split(text, 0, len(text))]
+        words = [text]
+        for p in self.items:
+            words = [w for x in words for w in p.words(x)]
+        return words
+
+    def pieces(self, word, pos, align):
+        out = [(word, pos)]
+        for p in self.items:
+            out = [q for w, ps in out for q in pieces(p, w, ps, align)]
+        return out
 
 
-SUPPORTED = ("Whitespace", "WhitespaceSplit", "BertPreTokenizer", "Punctuation", "Digits", "Sequence")
+def pieces(p, word: str, pos: list[int], align) -> list[tuple[str, list[int]]]:
+    """The full path's pre-tokens: (word for the model, index in the stretch of each of its
+    characters). Pre-tokenizers that change characters (ByteLevel, Metaspace) build the map;
+    the others cut it along their spans."""
+    if getattr(p, "transforms", False):
+        return p.pieces(word, pos, align)
+    return [(word[a:b], pos[a:b]) for a, b in p.split(word, 0, len(word))]
+
+
+SUPPORTED = ("Whitespace", "WhitespaceSplit", "BertPreTokenizer", "Punctuation", "Digits", "Split", "ByteLevel",
+             "Metaspace", "Sequence")
+
+
+def _behavior(obj, ctx: Ctx, default: str) -> str:
+    b = ctx.get(obj, "behavior", str, default)
+    if b not in BEHAVIORS:
+        raise ctx.at("behavior").error(f'"{b}" is not supported; supported: {", ".join(BEHAVIORS)}')
+    return b
 
 
 def from_spec(obj, ctx: Ctx):
@@ -152,11 +213,31 @@ def from_spec(obj, ctx: Ctx):
     if t == "BertPreTokenizer":
         return BertPreTokenizer()
     if t == "Punctuation":
-        b = ctx.get(obj, "behavior", str, "Isolated")
-        if b not in BEHAVIORS:
-            raise ctx.at("behavior").error(f'"{b}" is not supported; supported: {", ".join(BEHAVIORS)}')
-        return Punctuation(b)
+        return Punctuation(_behavior(obj, ctx, "Isolated"))
+    if t == "Split":
+        return Split(_regex.compile_pattern(ctx.get(obj, "pattern", dict), ctx.at("pattern")),
+                     _behavior(obj, ctx, "Isolated"), ctx.get(obj, "invert", bool, False))
+    if t == "ByteLevel":
+        return ByteLevel(ctx.get(obj, "add_prefix_space", bool, True), ctx.get(obj, "trim_offsets", bool, True),
+                         ctx.get(obj, "use_regex", bool, True))
+    if t == "Metaspace":
+        return _metaspace(obj, ctx)
     if t == "Digits":
         return Digits(ctx.get(obj, "individual_digits", bool, False))
     items = ctx.get(obj, "pretokenizers", list)
     return Sequence([from_spec(ctx.obj(x), ctx.at("pretokenizers").at(i)) for i, x in enumerate(items)])
+
+
+def _metaspace(obj, ctx: Ctx):
+    replacement = ctx.get(obj, "replacement", str, "\u2581")
+    if len(replacement) != 1:
+        raise ctx.at("replacement").error(f"{replacement!r} must be one character")
+    scheme = ctx.get(obj, "prepend_scheme", str, "always")
+    if scheme not in SCHEMES:
+        raise ctx.at("prepend_scheme").error(f'"{scheme}" is not supported; supported: {", ".join(SCHEMES)}')
+    if ctx.get(obj, "add_prefix_space", bool, None, nullable=True) is False:  # the legacy field
+        if scheme != "never" and "prepend_scheme" in obj:
+            raise ctx.at("add_prefix_space").error(f'false contradicts prepend_scheme "{scheme}"')
+        scheme = "never"
+    cls = MetaspaceFirst if scheme == "first" else Metaspace
+    return cls(replacement, scheme, ctx.get(obj, "split", bool, True))

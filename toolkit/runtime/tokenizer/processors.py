@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgepack.errors import TokenizerSpecError
+from edgepack.runtime.tokenizer import byte_level
 from edgepack.runtime.tokenizer._spec import Ctx
 from edgepack.runtime.tokenizer.encoding import Encoding
 
@@ -57,6 +58,71 @@ class TemplateProcessing:
         return out
 
 
+class RobertaProcessing:
+    """``<s> A </s>`` / ``<s> A </s> </s> B </s>``; every type id 0 (RoBERTa has one segment)."""
+
+    def __init__(self, sep, cls, trim_offsets=True, add_prefix_space=True):
+        self.sep, self.cls = sep, cls
+        self.trim_offsets, self.add_prefix_space = trim_offsets, add_prefix_space
+
+    def added_tokens(self, is_pair: bool) -> int:
+        return 4 if is_pair else 2
+
+    def process(self, a: Encoding, b: Encoding | None, add_special_tokens: bool) -> Encoding:
+        for e in (a, b):
+            if e is None:
+                continue
+            if self.trim_offsets and e.offsets is not None:
+                byte_level.trim_offsets(e.tokens, e.offsets, self.add_prefix_space)
+            e.type_ids = [0] * len(e)
+        if not add_special_tokens:
+            return _default(a, b)
+        out = _special([self.cls[1]], [self.cls[0]], 0)
+        out.extend(a)
+        out.extend(_special([self.sep[1]], [self.sep[0]], 0))
+        if b is not None:
+            out.extend(_special([self.sep[1]], [self.sep[0]], 0))
+            out.extend(b)
+            out.extend(_special([self.sep[1]], [self.sep[0]], 0))
+        return out
+
+
+class ByteLevelProcessing:
+    """Adds nothing; trims the spaces out of byte-level tokens' offsets."""
+
+    def __init__(self, trim_offsets=True, add_prefix_space=True):
+        self.trim_offsets, self.add_prefix_space = trim_offsets, add_prefix_space
+
+    def added_tokens(self, is_pair: bool) -> int:
+        return 0
+
+    def process(self, a, b, add_special_tokens):
+        for e in (a, b):
+            if e is not None and self.trim_offsets and e.offsets is not None:
+                byte_level.trim_offsets(e.tokens, e.offsets, self.add_prefix_space)
+        return _default(a, b)
+
+
+class Sequence:
+    """Each processor in turn on the list of encodings the one before left, merged at the end (the
+    reference's Sequence): ByteLevel trims each piece, a special-token processor joins them."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def added_tokens(self, is_pair: bool) -> int:
+        return sum(p.added_tokens(is_pair) for p in self.items)
+
+    def process(self, a, b, add_special_tokens):
+        encs = [a] if b is None else [a, b]
+        for p in self.items:
+            if isinstance(p, ByteLevelProcessing):
+                p.process(encs[0], encs[1] if len(encs) > 1 else None, add_special_tokens)
+            else:
+                encs = [p.process(encs[0], encs[1] if len(encs) > 1 else None, add_special_tokens)]
+        return _default(encs[0], encs[1] if len(encs) > 1 else None)
+
+
 def _default(a, b):
     if b is None:
         return a
@@ -89,7 +155,7 @@ def _template(value, ctx: Ctx, special):
     return items
 
 
-SUPPORTED = ("BertProcessing", "TemplateProcessing")
+SUPPORTED = ("BertProcessing", "TemplateProcessing", "RobertaProcessing", "ByteLevel", "Sequence")
 
 
 def from_spec(obj, ctx: Ctx):
@@ -97,13 +163,23 @@ def from_spec(obj, ctx: Ctx):
         return None
     obj = ctx.obj(obj)
     t = ctx.type_of(obj, SUPPORTED)
+
+    def pair(key, default=...):
+        v = ctx.get(obj, key, list, default)
+        if len(v) != 2 or not isinstance(v[0], str) or not isinstance(v[1], int) or isinstance(v[1], bool):
+            raise ctx.at(key).error('expected ["token", id]')
+        return (v[0], v[1])
+
     if t == "BertProcessing":
-        def pair(key):
-            v = ctx.get(obj, key, list)
-            if len(v) != 2 or not isinstance(v[0], str) or not isinstance(v[1], int):
-                raise ctx.at(key).error('expected ["token", id]')
-            return (v[0], v[1])
         return BertProcessing(pair("sep"), pair("cls"))
+    if t == "RobertaProcessing":
+        return RobertaProcessing(pair("sep", ["</s>", 2]), pair("cls", ["<s>", 0]),
+                                 ctx.get(obj, "trim_offsets", bool, True), ctx.get(obj, "add_prefix_space", bool, True))
+    if t == "ByteLevel":
+        return ByteLevelProcessing(ctx.get(obj, "trim_offsets", bool, True), ctx.get(obj, "add_prefix_space", bool, True))
+    if t == "Sequence":
+        items = ctx.get(obj, "processors", list)
+        return Sequence([from_spec(ctx.obj(x), ctx.at("processors").at(i)) for i, x in enumerate(items)])
     special = {}
     sctx = ctx.at("special_tokens")
     for name, spec in ctx.get(obj, "special_tokens", dict, {}).items():

@@ -261,8 +261,16 @@ class Tokenizer:
                     offsets.append(sub.original_span(0, len(sub)))
                     continue
                 text_n, align = sub.text, sub.align
-                spans = self.pre_tokenizer.split(text_n, 0, len(text_n)) if self.pre_tokenizer else [(0, len(text_n))]
                 tokenize = self.model.tokenize
+                if getattr(self.pre_tokenizer, "transforms", False):
+                    # ByteLevel / Metaspace change characters: each word maps its characters back.
+                    for word, pos in pre_tokenizers.pieces(self.pre_tokenizer, text_n, list(range(len(text_n))), align):
+                        for i, t, s, e in tokenize(word):
+                            ids.append(i)
+                            tokens.append(t)
+                            offsets.append((align[pos[s]][0], align[pos[e - 1]][1]))
+                    continue
+                spans = self.pre_tokenizer.split(text_n, 0, len(text_n)) if self.pre_tokenizer else [(0, len(text_n))]
                 for a, b in spans:
                     for i, t, s, e in tokenize(text_n[a:b]):
                         ids.append(i)

@@ -18,12 +18,12 @@ class BPE:
     CACHE_SIZE = 10_000  # words remembered (cleared when full): real text repeats its words
     CACHE_WORD = 256  # longer words are not cached (one hostile word must not pin memory)
 
-    def __init__(self, vocab: dict[str, int], merges: dict[tuple[int, int], tuple[int, int]], unk_token=None,
+    def __init__(self, vocab: dict[str, int], merges: dict[int, tuple[int, int]], unk_token=None,
                  continuing_subword_prefix=None, end_of_word_suffix=None, fuse_unk=False, byte_fallback=False,
                  ignore_merges=False):
         self.vocab = vocab
         self.inv = {v: k for k, v in vocab.items()}
-        self.merges = merges  # (left id, right id) -> (rank, merged id)
+        self.merges = merges  # left id << 32 | right id -> (rank, merged id); an int key hashes faster than a tuple
         self.unk_token = unk_token
         self.prefix = continuing_subword_prefix
         self.suffix = end_of_word_suffix
@@ -95,7 +95,7 @@ class BPE:
         alive = [True] * n
         heap = []
         for p in range(n - 1):
-            m = merges.get((ids[p], ids[p + 1]))
+            m = merges.get(ids[p] << 32 | ids[p + 1])
             if m is not None:
                 heap.append((m[0], p, m[1]))
         heapq.heapify(heap)
@@ -107,7 +107,7 @@ class BPE:
             q = nxt[p]
             if q < 0:
                 continue
-            m = merges.get((ids[p], ids[q]))
+            m = merges.get(ids[p] << 32 | ids[q])
             if m is None or m[1] != new_id:
                 continue
             ids[p] = new_id
@@ -119,11 +119,11 @@ class BPE:
                 prv[r] = p
             a = prv[p]
             if a >= 0:
-                m = merges.get((ids[a], new_id))
+                m = merges.get(ids[a] << 32 | new_id)
                 if m is not None:
                     heapq.heappush(heap, (m[0], a, m[1]))
             if r >= 0:
-                m = merges.get((new_id, ids[r]))
+                m = merges.get(new_id << 32 | ids[r])
                 if m is not None:
                     heapq.heappush(heap, (m[0], p, m[1]))
         out = []
@@ -161,7 +161,7 @@ def from_spec(obj: dict, ctx: Ctx, vocab: dict[str, int]) -> BPE:
         raise ctx.at("dropout").error("must be null: dropout makes encoding random (it is for training)")
     prefix = ctx.get(obj, "continuing_subword_prefix", str, None, nullable=True)
     mctx = ctx.at("merges")
-    merges: dict[tuple[int, int], tuple[int, int]] = {}
+    merges: dict[int, tuple[int, int]] = {}
     cut = len(prefix) if prefix else 0
     for rank, m in enumerate(ctx.get(obj, "merges", list, [])):
         c = mctx.at(rank)
@@ -178,7 +178,7 @@ def from_spec(obj: dict, ctx: Ctx, vocab: dict[str, int]) -> BPE:
         for t in (a, b, merged):
             if t not in vocab:
                 raise c.error(f"{t!r} is not in model.vocab; every merge's parts and result must be")
-        merges[(vocab[a], vocab[b])] = (rank, vocab[merged])  # a repeated pair: the last wins, as in the reference
+        merges[vocab[a] << 32 | vocab[b]] = (rank, vocab[merged])  # a repeated pair: the last wins, as in the reference
     return BPE(
         vocab, merges,
         unk_token=ctx.get(obj, "unk_token", str, None, nullable=True),

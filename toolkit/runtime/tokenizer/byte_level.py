@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from edgepack.runtime.tokenizer import _regex
+from edgepack.runtime.tokenizer import _unicode as U
 
 
 def _bytes_to_chars() -> list[str]:
@@ -101,31 +102,28 @@ class ByteLevelDecoder:
         return [data.decode("utf-8", "replace")]
 
 
-def _is_space(c: str) -> bool:
-    # Rust's char::is_whitespace (White_Space), which the reference tests next to 'Ġ'.
-    from edgepack.runtime.tokenizer import _unicode as U
-    return c in U.SPACE
-
-
 def trim_offsets(tokens: list[str], offsets: list[tuple[int, int]], add_prefix_space: bool) -> None:
     """The reference's ``process_offsets``: a token's offsets leave out its leading and trailing
-    spaces ('Ġ' or whitespace), except one leading space of the first token (or one at offset 0)
-    when ``add_prefix_space`` -- that space was added, it is not in the text."""
-    for k, (t, (s, e)) in enumerate(zip(tokens, offsets)):
+    spaces ('Ġ' or whitespace -- Rust's char::is_whitespace, our SPACE table), except one leading
+    space of the first token (or one at offset 0) when ``add_prefix_space``: that space was added,
+    it is not in the text."""
+    space = U.SPACE
+    for k, t in enumerate(tokens):
+        if not t or (t[0] != SPACE and t[-1] != SPACE and t[0] not in space and t[-1] not in space):
+            continue
         lead = 0
         for c in t:
-            if c == SPACE or _is_space(c):
+            if c == SPACE or c in space:
                 lead += 1
             else:
                 break
         trail = 0
         for c in reversed(t):
-            if c == SPACE or _is_space(c):
+            if c == SPACE or c in space:
                 trail += 1
             else:
                 break
-        if not lead and not trail:
-            continue
+        s, e = offsets[k]
         if lead:
             if (k == 0 or s == 0) and add_prefix_space and lead == 1:
                 lead = 0

@@ -79,6 +79,24 @@ def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
     return out
 
 
+def copy_page(dest: Path, runtime: list[tuple[Path, str]], ort: dict[str, Path], link_ort: bool = False) -> None:
+    """The demo page, the JS runtime (``runtime``: from :func:`_runtime_sources`) and onnxruntime-web
+    into ``dest``: every bundle, and the wasm speed gate's temporary page (``link_ort``: symlink the
+    14 MB wasm instead of copying it)."""
+    for src in sorted(DEMO_DIR.iterdir()):
+        if src.is_file() and not src.name.startswith(".") and src.name not in DEMO_DOCS_ONLY:
+            shutil.copyfile(src, dest / src.name)
+    for src, rel in runtime:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest / rel)
+    (dest / ORT_PREFIX).mkdir()
+    for name, src in ort.items():
+        if link_ort:
+            (dest / ORT_PREFIX / name).symlink_to(Path(src).resolve())
+        else:
+            shutil.copyfile(src, dest / ORT_PREFIX / name)
+
+
 def build_wasm_bundle(
     artifact_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -125,15 +143,7 @@ def build_wasm_bundle(
     zip_path = Path(zip_path).resolve() if zip_path else out.with_name(out.name + ".zip")
     # The directory and its zip are published together (same build, or both the previous one).
     with atomic_publish(out, archives=[zip_path]) as tmp:
-        for src in sorted(DEMO_DIR.iterdir()):
-            if src.is_file() and not src.name.startswith(".") and src.name not in DEMO_DOCS_ONLY:
-                shutil.copyfile(src, tmp / src.name)
-        for src, dest in runtime:
-            (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, tmp / dest)
-        (tmp / ORT_PREFIX).mkdir()
-        for name, src in ort.files.items():
-            shutil.copyfile(src, tmp / ORT_PREFIX / name)
+        copy_page(tmp, runtime, ort.files)
         shutil.copyfile(manifest.root / model_file, tmp / model_file)
         tok_file = manifest.data["tokenizer"]["file"]
         shutil.copyfile(manifest.root / tok_file, tmp / tok_file)

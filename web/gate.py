@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -36,21 +35,13 @@ def probe_dir(artifact_dir: Path):
     """A temporary page: the demo + JS runtime + ORT + every model of the artifact, under the
     artifact's own manifest (which lists every model's and the tokenizer's sha256: the page verifies
     the very bytes it times). Large files are symlinked, not copied."""
-    from edgepack.web.bundle import DEMO_DIR, DEMO_DOCS_ONLY, ORT_PREFIX, RUNTIME_DIR, _runtime_sources
+    from edgepack.web.bundle import RUNTIME_DIR, _runtime_sources, copy_page
     from edgepack.web.vendor import ort_files
 
     with tempfile.TemporaryDirectory(prefix="edgepack-wasm-gate-") as tmp:
         probe = Path(tmp) / "probe"
         probe.mkdir()
-        for src in DEMO_DIR.iterdir():
-            if src.is_file() and not src.name.startswith(".") and src.name not in DEMO_DOCS_ONLY:
-                shutil.copyfile(src, probe / src.name)
-        for src, dest in _runtime_sources(RUNTIME_DIR):
-            (probe / dest).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, probe / dest)
-        (probe / ORT_PREFIX).mkdir()
-        for name, src in ort_files().files.items():
-            os.symlink(Path(src).resolve(), probe / ORT_PREFIX / name)
+        copy_page(probe, _runtime_sources(RUNTIME_DIR), ort_files().files, link_ort=True)
         data = json.loads((artifact_dir / "manifest.json").read_text(encoding="utf-8"))
         for rel in [e["file"] for e in data["precisions"].values()] + [data["tokenizer"]["file"]]:
             os.symlink((artifact_dir / rel).resolve(), probe / rel)

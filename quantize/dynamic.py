@@ -9,15 +9,14 @@ from edgepack.quantize.ops import DYNAMIC_OPS
 from edgepack.quantize.prepare import _quiet_logging
 
 
-def quantize(src: Path, dst: Path, *, per_channel: bool, exclude: list[str] = (), only: list[str] | None = None,
+def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = False, exclude: list[str] = (),
              calibration=None) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with warnings.catch_warnings(), _quiet_logging():
         warnings.simplefilter("ignore")
         quantize_dynamic(str(src), str(dst), op_types_to_quantize=list(DYNAMIC_OPS), per_channel=per_channel,
-                         weight_type=QuantType.QInt8, nodes_to_exclude=list(exclude),
-                         nodes_to_quantize=list(only) if only else None)
+                         reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=list(exclude))
     # uint8 activations are what DynamicQuantizeLinear produces; MatMulInteger u8s8 is the fast MLAS path.
     return {"mode": "dynamic", "format": "QOperator", "weight_type": "int8", "activation_type": "uint8 (dynamic)",
-            "per_channel": per_channel, "op_types": list(DYNAMIC_OPS)}
+            "per_channel": per_channel, "reduce_range": reduce_range, "op_types": list(DYNAMIC_OPS)}

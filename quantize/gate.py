@@ -7,6 +7,7 @@ evaluation file has them). Embeddings: min and mean cosine to fp32. Thresholds c
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,10 +79,15 @@ class GateResult:
         return [("✓ " if self.ok else "✗ ") + text] + [f"  ✗ {f}" for f in self.failures]
 
 
-def run_all(session, evalset: EvalSet) -> np.ndarray:
-    """Run each text alone; stack the first output's single rows."""
+def run_all(session, evalset: EvalSet, tick=lambda n=1: None) -> tuple[np.ndarray, float]:
+    """Run each text alone (as the runtimes serve); the stacked first-output rows and ms per text."""
     name = session.get_outputs()[0].name
-    return np.stack([session.run([name], feeds)[0][0] for feeds in evalset.feeds]).astype(np.float64)
+    rows, start = [], time.perf_counter()
+    for feeds in evalset.feeds:
+        rows.append(session.run([name], feeds)[0][0])
+        tick()
+    ms = (time.perf_counter() - start) * 1000 / max(1, len(rows))
+    return np.stack(rows).astype(np.float64), ms
 
 
 def evaluate(task: str, reference: np.ndarray, candidate: np.ndarray, labels: list[int] | None,

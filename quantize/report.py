@@ -25,13 +25,21 @@ def _weights(model) -> dict[str, object]:
     return {init.name: init for init in model.graph.initializer}
 
 
+def _q8(after: dict, w: str):
+    """The 8-bit replacement of weight ``w``: ``<w>_quantized`` (QOperator/QDQ) or ``<w>_Q8``
+    (MatMulNBits bits = 8, weight-only), or None."""
+    for name in (f"{w}_quantized", f"{w}_Q8"):
+        if name in after and after[name].data_type in INT8_TYPES:
+            return after[name]
+    return None
+
+
 def quantized_nodes(fp32_model, q_model) -> dict[str, list[str]]:
     """{node name: [weights now 8-bit]} for nodes of ``fp32_model`` whose weights ``q_model`` quantized."""
     before, after = _weights(fp32_model), _weights(q_model)
     out: dict[str, list[str]] = {}
     for node in fp32_model.graph.node:
-        hit = [w for w in node.input if w in before and before[w].data_type in FLOAT_TYPES
-               and f"{w}_quantized" in after and after[f"{w}_quantized"].data_type in INT8_TYPES]
+        hit = [w for w in node.input if w in before and before[w].data_type in FLOAT_TYPES and _q8(after, w) is not None]
         if hit:
             out[node.name] = hit
     return out
@@ -53,14 +61,14 @@ def analyze(fp32_model, q_model, fp32_bytes: int, q_bytes: int) -> dict:
             seen.add(w)
             size = _numel(before[w]) * FLOAT_TYPES[before[w].data_type]
             row["weights_fp32_before"] += size
-            q = after.get(f"{w}_quantized")
-            if q is not None and q.data_type in INT8_TYPES:
+            q = _q8(after, w)
+            if q is not None:
                 row["weights_int8_after"] += _numel(q)
             else:
                 row["weights_fp32_after"] += size
     per_op = {op: row for op, row in sorted(per_op.items()) if row["weights_fp32_before"] or row["nodes_int8"]}
     int8_weight_bytes = sum(_numel(i) for i in q_model.graph.initializer if i.data_type in INT8_TYPES
-                            and i.name.endswith("_quantized"))
+                            and i.name.endswith(("_quantized", "_Q8")))
     return {
         "per_op_type": per_op,
         "nodes_quantized": sorted(done),

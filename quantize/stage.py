@@ -1,11 +1,13 @@
 """`edgepack quantize`: fp32 -> INT8 behind the accuracy and speed gates, written atomically.
 
-Order: (re-)export when the build is missing or stale -> check the fp32 file -> ORT pre-processing
--> quantize (dynamic for recurrent / Transformer graphs, static QDQ when the graph convolves;
-per-tensor vs per-channel chosen by measurement unless set) -> refuse if nothing was quantized ->
-accuracy gate, per-node fp32 fallback until it passes -> speed per target -> golden outputs ->
-one atomic update of the build directory (model.int8.onnx + manifest). Any failure before the
-last step leaves the build directory exactly as it was.
+Order, one function each: (re-)export when the build is missing or stale -> ``_prepare`` (ORT
+pre-processing, exclude_nodes check, mode = auto resolved: dynamic for recurrent / Transformer
+graphs, static QDQ when the graph convolves) -> ``_split`` (evaluation set into disjoint selection
+and held-out parts; loud when the gate is weak) -> ``_recover`` (the recovery ladder, ladder.py:
+every choice on the selection split, acceptance on the held-out split; refuse if nothing was
+quantized) -> ``_report`` -> ``_decide_targets`` (speed per target) -> golden outputs -> extra
+precisions -> ``_publish`` (one atomic update of the build directory from a ``Publication``).
+Any failure before the last step leaves the build directory exactly as it was.
 
 Manifest fields written (other stages read these):
   precisions.int8        {file, tolerance 1e-3, quantization: {mode, format, per_channel, weight_type,
@@ -14,7 +16,10 @@ Manifest fields written (other stages read these):
   golden[i].outputs.int8 (and .fp16/.int4) the quantized model's outputs for each golden input
   parity.int8            {reference, candidate, ok, agreement, max/mean_prob_delta, accuracy_*, failures}
   quantization           {precision, mode, format, per_channel, report (per op type), gate {evaluation,
-                          thresholds, result}, fallback, per_channel_choice, timing, extra_precisions}
+                          split {seed, selection_texts, heldout_texts, ...}, thresholds, result (held-out),
+                          selection, weak, weak_reason?}, recovery {accepted, step, table (every candidate:
+                          selection/held-out metrics, file_bytes, ms_per_text), sensitivity (one-pass ranking)},
+                          per_channel_choice, timing, extra_precisions}
   targets.cpu/.rpi/.wasm  edgepack.quantize.decision.Decision.as_dict(): {precision, decided_by (config | ops |
                           accuracy | speed | tie-rule), rule, reason, candidate, threshold, rounds, ratio,
                           ratio_interval, medians_ms, measured_on, stopped_by, measurements}; wasm adds
@@ -29,6 +34,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field, replace as dc_replace
 from pathlib import Path
@@ -41,19 +47,19 @@ from edgepack.errors import ProjectError, QuantizationError
 from edgepack.manifest_writer import write_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
-from edgepack.quantize import decision, dynamic, extra, ops, report, speed, static, wasm_probe
+from edgepack.quantize import decision, extra, ops, report, speed, wasm_probe
 from edgepack.quantize.decision import Decision, Policy
-from edgepack.quantize.evalset import calibration_feeds, evaluation_set, project_encoder, read_calibration_file
-from edgepack.quantize.fallback import Fallback, select
-from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all
+from edgepack.quantize.evalset import (Split, calibration_feeds, evaluation_set, project_encoder,
+                                       read_calibration_file, split)
+from edgepack.quantize.gate import GateResult, Thresholds
+from edgepack.quantize.ladder import Ladder, Trial, recover, table_lines
 from edgepack.quantize.prepare import load_onnx, preprocess
 from edgepack.runtime.artifacts import PRECISION_FILES, PRECISION_TOLERANCE
 from edgepack.runtime.manifest import load_manifest
 from edgepack.runtime.session import create_session
 
-STAGE_VERSION = "2"  # bump when the stage's decisions change, so `build` re-runs it
+STAGE_VERSION = "3"  # bump when the stage's decisions change, so `build` re-runs it
 MODES = ("auto", "dynamic", "static", "none")
-QUANTIZERS = {"dynamic": dynamic.quantize, "static": static.quantize}
 SPEED_TEXTS = 32
 WASM_PROBE_TEXTS = 16
 
@@ -176,7 +182,7 @@ def _target_decisions(project: Project, q_model, timed: dict, settings: dict, po
         elif target == "wasm":
             out[target] = timed["wasm"]() if callable(timed["wasm"]) else timed["wasm"]
         else:
-            out[target] = speed.native_decision(target, timed["native"], policy, precision)
+            out[target] = speed.native_decision(target, timed["native"](), policy, precision)
     return out
 
 
@@ -247,48 +253,139 @@ def _candidate_artifact(project, manifest, q_path, goldens, scratch: Path, preci
     return art
 
 
-class _Run:
-    """One quantization attempt's shared state: scratch dir, fp32 reference outputs, the gate."""
+@dataclass
+class _Inputs:
+    """What every step of one quantization reads: the project, its settings, the files."""
+    project: Project
+    settings: dict[str, Any]
+    requested: dict[str, Any]  # the settings as asked (the fingerprint's input), before mode = auto resolves
+    limits: Thresholds
+    manifest: dict[str, Any]
+    fp32_path: Path
+    names: list[str]
+    scratch: Path
+    calibration: Path | None = None  # --calibration (relative to the cwd) or [quantization] calibration
+    pre_path: Path | None = None
+    pre_model: Any = None
+    preprocess: str = ""
 
-    def __init__(self, project, settings, pre_path, evalset, reference, limits, calibration):
-        self.project, self.settings, self.pre = project, settings, pre_path
-        self.evalset, self.reference, self.limits, self.calibration = evalset, reference, limits, calibration
-        self.mode = settings["mode"]
 
-    def quantize(self, dst: Path, *, per_channel: bool, exclude=(), only=None) -> dict:
-        return QUANTIZERS[self.mode](self.pre, dst, per_channel=per_channel,
-                                     exclude=list(self.settings["exclude_nodes"]) + list(exclude), only=only,
-                                     calibration=self.calibration)
-
-    def gate(self, path: Path) -> GateResult:
-        return evaluate(self.project.task, self.reference, run_all(create_session(path), self.evalset),
-                        self.evalset.labels, self.limits)
+@dataclass
+class Publication:
+    """Everything _publish writes, in one record."""
+    q_path: Path
+    info: dict
+    goldens: list[dict]
+    gate: GateResult  # the held-out result: what the manifest's parity.int8 reports
+    section: dict
+    targets: dict
+    extras: dict
 
 
-def _choose_per_channel(run: _Run, scratch: Path, progress: Progress) -> tuple[bool, dict, Path, GateResult, dict]:
-    fixed = run.settings["per_channel"]
-    options = [fixed] if fixed is not None else [False, True]
-    trials = {}
-    for pc in options:
-        path = scratch / f"q-{'channel' if pc else 'tensor'}.onnx"
-        info = run.quantize(path, per_channel=pc)
-        result = run.gate(path)
-        trials[pc] = (path, result, info)
-        progress.say(f"  {'per-channel' if pc else 'per-tensor'}: " + result.lines()[0])
-    if fixed is not None:
-        path, result, info = trials[fixed]
-        return fixed, {"chosen": "per-channel" if fixed else "per-tensor", "reason": "set in edgepack.toml / CLI"}, \
-            path, result, info
-    # Per-channel only when it measurably helps: it costs a scale per output channel and, for
-    # some kernels, speed; "helps" = passes when per-tensor does not, or is closer to fp32.
-    (pt_path, pt, pt_info), (pc_path, pc, pc_info) = trials[False], trials[True]
-    better = (pc.ok and not pt.ok) or (pc.ok == pt.ok and pc.harm < pt.harm * 0.9)
-    choice = {"chosen": "per-channel" if better else "per-tensor",
-              "reason": ("per-channel was closer to fp32 by more than 10% (harm "
-                         f"{pc.harm:.3e} vs {pt.harm:.3e})" if better else
-                         f"per-channel did not help by 10% (harm {pc.harm:.3e} vs per-tensor {pt.harm:.3e})"),
-              "per_tensor": pt.as_dict(), "per_channel": pc.as_dict()}
-    return (True, choice, pc_path, pc, pc_info) if better else (False, choice, pt_path, pt, pt_info)
+def _prepare(inputs: _Inputs, progress: Progress) -> None:
+    """Pre-process the fp32 graph; check [quantization] exclude_nodes against it; resolve mode = auto."""
+    inputs.pre_path = inputs.scratch / "pre.onnx"
+    with progress.stage("ONNX Runtime pre-processing (shape inference, optimisation)"):
+        inputs.preprocess = preprocess(inputs.fp32_path, inputs.pre_path)
+    inputs.pre_model = load_onnx(inputs.pre_path)
+    unknown = sorted(set(inputs.settings["exclude_nodes"]) - {n.name for n in inputs.pre_model.graph.node})
+    if unknown:
+        raise ProjectError(f"{inputs.project.path}: [quantization] exclude_nodes: no node named {unknown} in the "
+                           "graph; use names from the quantization report (nodes_quantized / recovery ranking)")
+    if inputs.settings["mode"] == "auto":
+        inputs.settings = {**inputs.settings, "mode": ops.choose_mode(inputs.pre_model)}
+
+
+def _split(inputs: _Inputs, progress: Progress) -> Split:
+    """The evaluation set, split into selection and held-out; loud when the gate is weak."""
+    with progress.stage("tokenizing the evaluation set"):
+        parts = split(evaluation_set(inputs.project, inputs.names))
+    if parts.selection.weak:
+        # Loud even under --json: a weak gate is a fact about the artifact, not progress chatter.
+        print(f"warning: weak accuracy gate: {parts.selection.weak}", file=sys.stderr, flush=True)
+    progress.say(f"  split: {parts.record['selection_texts']} selection / {parts.record['heldout_texts']} held-out "
+                 f"texts (seed {parts.record['seed']}); the gate accepts on the held-out texts only")
+    return parts
+
+
+def _nothing_quantized(inputs: _Inputs, trial: Trial) -> None:
+    mode = trial.recipe.mode
+    ops_seen = ", ".join(sorted(ops.op_counts(inputs.pre_model)))
+    raise QuantizationError(
+        f"{inputs.fp32_path}: nothing was quantized: no "
+        f"{'/'.join(ops.STATIC_OPS if mode == 'static' else ops.DYNAMIC_OPS)} node with constant fp32 weights in "
+        f"{mode} mode (graph ops: {ops_seen}). Nothing was written; ship fp32, or try --mode static/dynamic.")
+
+
+def _recover(inputs: _Inputs, parts: Split, progress: Progress) -> tuple[Trial, Ladder, dict]:
+    """Climb the recovery ladder; the accepted trial, the ladder (its table) and the per-channel choice."""
+    project, settings = inputs.project, inputs.settings
+    cal_source, cal_feeds = calibration_feeds(project, inputs.names, parts.selection, inputs.calibration)
+    ladder = Ladder(project.task, inputs.fp32_path, inputs.pre_path, parts, inputs.limits, inputs.scratch,
+                    tuple(settings["exclude_nodes"]), cal_feeds, cal_source, progress)
+    pre = inputs.pre_model
+
+    def quantized(path: Path) -> list[str]:
+        return report.analyze(pre, load_onnx(path), 1, 1)["nodes_quantized"]
+
+    with progress.stage(f"{settings['mode']} INT8 and the recovery ladder (selection: {len(parts.selection)} texts, "
+                        f"held-out: {len(parts.heldout)})"):
+        first_seen = len(ladder.trials)
+        accepted, pc_choice = recover(ladder, settings["mode"], settings["per_channel"], pre, quantized,
+                                      dict(ops.op_counts(pre)))
+    if not quantized(ladder.trials[first_seen].path):
+        _nothing_quantized(inputs, ladder.trials[first_seen])
+    for line in table_lines([t.row() for t in ladder.trials]):
+        progress.say("  " + line)
+    if accepted is None:
+        last = ladder.trials[-1]
+        failures = (last.heldout or last.selection).failures
+        raise QuantizationError(
+            f"{project.path}: the quantized model fails the accuracy gate on every recovery step "
+            f"({len(ladder.trials)} candidates; last: {last.recipe.label}: {'; '.join(failures)}). Nothing was "
+            "written. Loosen [quantization] thresholds (min_agreement, max_accuracy_drop, max_prob_delta, "
+            "min_cosine) or ship fp32 (mode = \"none\").")
+    return accepted, ladder, pc_choice
+
+
+def _report(inputs: _Inputs, accepted: Trial, ladder: Ladder) -> dict:
+    full_path = ladder.trials[0].path
+    final = report.analyze(inputs.pre_model, load_onnx(accepted.path), inputs.fp32_path.stat().st_size,
+                           accepted.file_bytes)
+    final["fallback_cost_bytes"] = accepted.file_bytes - full_path.stat().st_size
+    final["nodes_kept_fp32"] = list(accepted.recipe.exclude) + inputs.settings["exclude_nodes"]
+    return final
+
+
+def _decide_targets(inputs: _Inputs, q_path: Path, info: dict, parts: Split, policy: Policy, goldens: list[dict],
+                    wasm_timing: str, progress: Progress) -> tuple[dict, Any]:
+    """Per-target decisions (config -> ops -> speed); native speed timed once here."""
+    q_model = load_onnx(q_path)
+    feeds = parts.selection.feeds + parts.heldout.feeds
+    measured: dict = {}
+
+    def native():  # timed once, and only when a target's decision needs it (not when config decides all)
+        if "timing" not in measured:
+            with progress.stage("timing fp32 vs int8 (interleaved rounds until the interval is clear)"):
+                measured["timing"] = speed.measure(inputs.fp32_path, q_path, feeds[:SPEED_TEXTS], policy)
+        return measured["timing"]
+
+    form = f"{info['format']} ({info['mode']}), ops: " + ", ".join(
+        sorted(op for op in ops.op_counts(q_model) if "Integer" in op or "Quant" in op or op.startswith("QLinear")
+               or op == "MatMulNBits"))
+    wasm_extra: dict = {"form": form, "ops": sorted(ops.op_counts(q_model))}
+
+    def wasm_decision() -> Decision:  # only when no config / op table decided it first
+        d, probe = _wasm_decision(inputs.project, inputs.manifest, inputs.fp32_path, q_path, goldens,
+                                  feeds[:WASM_PROBE_TEXTS], policy, "int8", wasm_timing, inputs.scratch, progress)
+        wasm_extra["probe"] = probe
+        return d
+
+    decisions = _target_decisions(inputs.project, q_model, {"native": native, "wasm": wasm_decision},
+                                  inputs.settings, policy, "int8")
+    targets = {t: d.as_dict() for t, d in decisions.items()}
+    targets["wasm"] = {**targets["wasm"], **wasm_extra}
+    return targets, measured.get("timing")
 
 
 def quantize_project(project: Project | str | Path, *, mode: str | None = None, per_channel: bool | None = None,
@@ -297,19 +394,20 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
                      wasm_timing: str | None = None) -> QuantizeResult:
     """Quantize ``<project>/build/model.fp32.onnx`` to INT8 behind the gates and update the build.
 
-    Raises QuantizationError (nothing written) when nothing could be quantized or the gate cannot
-    be met even with per-node fp32 fallback. ``policy``: the speed gate's limits (rounds, seconds,
-    confidence; max_slowdown always comes from the project). ``wasm_timing``: where the wasm speed
-    gate times: "auto" (Chromium, else Node), "chromium", "node" or "none" (the tie rule: fp32);
-    default: the EDGEPACK_WASM_TIMING environment variable, else "auto".
+    Raises QuantizationError (nothing written) when nothing could be quantized or no step of the
+    recovery ladder passes the gate on the held-out split. ``policy``: the speed gate's limits
+    (rounds, seconds, confidence; max_slowdown always comes from the project). ``wasm_timing``: where
+    the wasm speed gate times: "auto" (Chromium, else Node), "chromium", "node" or "none" (the tie
+    rule: fp32); default: the EDGEPACK_WASM_TIMING environment variable, else "auto".
     """
     if not isinstance(project, Project):
         project = load_project(project)
     wasm_timing = _wasm_timing(wasm_timing)
-    settings = requested = _settings(project, mode, per_channel, calibration, precisions)
+    settings = _settings(project, mode, per_channel, calibration, precisions)
     if settings["mode"] == "none":
         return QuantizeResult(project.build_dir, "skipped (mode = none)")
     limits = Thresholds.from_project(project)
+    cal = None
     if settings["calibration"]:  # fail fast, before any work, even when the mode will not need it
         cal = Path(settings["calibration"]) if calibration else project.file(settings["calibration"])
         read_calibration_file(cal)
@@ -320,104 +418,51 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
     names = [i.name for i in fp32_model.graph.input if i.name not in {x.name for x in fp32_model.graph.initializer}]
 
     with tempfile.TemporaryDirectory(prefix="edgepack-quantize-") as tmp:
-        scratch = Path(tmp)
-        pre_path = scratch / "pre.onnx"
-        with progress.stage("ONNX Runtime pre-processing (shape inference, optimisation)"):
-            how = preprocess(fp32_path, pre_path)
-        pre_model = load_onnx(pre_path)
-        unknown = sorted(set(settings["exclude_nodes"]) - {n.name for n in pre_model.graph.node})
-        if unknown:
-            raise ProjectError(f"{project.path}: [quantization] exclude_nodes: no node named {unknown} in the "
-                               "graph; use names from the quantization report (nodes_quantized / fallback ranking)")
-        chosen_mode = ops.choose_mode(pre_model) if settings["mode"] == "auto" else settings["mode"]
-        settings = {**settings, "mode": chosen_mode}
-        with progress.stage(f"tokenizing the evaluation set"):
-            evalset = evaluation_set(project, names)
-            reference = run_all(create_session(fp32_path), evalset)
-        cal_source, cal_feeds = (None, None)
-        if chosen_mode == "static":
-            cal_source, cal_feeds = calibration_feeds(project, names, evalset, settings["calibration"])
-        run = _Run(project, settings, pre_path, evalset, reference, limits, cal_feeds)
-
-        with progress.stage(f"{chosen_mode} INT8 quantization, gate on {evalset.source}"):
-            pc, pc_choice, q_path, gate_result, info = _choose_per_channel(run, scratch, progress)
-        full = report.analyze(pre_model, load_onnx(q_path), fp32_path.stat().st_size, q_path.stat().st_size)
-        if full["nodes_int8"] == 0:
-            ops_seen = ", ".join(sorted(ops.op_counts(pre_model)))
-            raise QuantizationError(
-                f"{fp32_path}: nothing was quantized: no {'/'.join(ops.STATIC_OPS if chosen_mode == 'static' else ops.DYNAMIC_OPS)} "
-                f"node with constant fp32 weights in {chosen_mode} mode (graph ops: {ops_seen}). "
-                "Nothing was written; ship fp32, or try --mode static/dynamic.")
-        fallback = Fallback()
-        if not gate_result.ok:
-            progress.say("✗ gate failed: " + "; ".join(gate_result.failures) + " -> per-node fp32 fallback")
-            fallback, passed, fb_path = select(
-                full["nodes_quantized"],
-                lambda dst, exclude, only: run.quantize(dst, per_channel=pc, exclude=exclude, only=only),
-                run.gate, scratch, [], progress)
-            if passed is None:
-                last = fallback.steps[-1]["gate"]["failures"] if fallback.steps else gate_result.failures
-                raise QuantizationError(
-                    f"{project.path}: the quantized model fails the accuracy gate even with "
-                    f"{len(fallback.excluded)} of {full['nodes_int8']} nodes kept in fp32 "
-                    f"({'; '.join(last)}). Nothing was written. Loosen [quantization] thresholds "
-                    "(min_agreement, max_accuracy_drop, max_prob_delta) or ship fp32 (mode = \"none\").")
-            q_path, gate_result = fb_path, passed
-        q_model = load_onnx(q_path)
-        final = report.analyze(pre_model, q_model, fp32_path.stat().st_size, q_path.stat().st_size)
-        final["fallback_cost_bytes"] = final["file_bytes_quantized"] - full["file_bytes_quantized"]
-        final["nodes_kept_fp32"] = fallback.excluded + settings["exclude_nodes"]
+        inputs = _Inputs(project, dict(settings), settings, limits, manifest, fp32_path, names, Path(tmp), cal)
+        _prepare(inputs, progress)
+        parts = _split(inputs, progress)
+        accepted, ladder, pc_choice = _recover(inputs, parts, progress)
+        final = _report(inputs, accepted, ladder)
         for line in report.table_lines(final):
             progress.say("  " + line)
-        progress.say(gate_result.lines()[0])
-
-        policy = _policy(settings, policy)
-        with progress.stage("timing fp32 vs int8 (interleaved rounds until the interval is clear)"):
-            native = speed.measure(fp32_path, q_path, evalset.feeds[:SPEED_TEXTS], policy)
-        form = f"{info['format']} ({info['mode']}), ops: " + ", ".join(
-            sorted(op for op in ops.op_counts(q_model) if "Integer" in op or "Quant" in op or op.startswith("QLinear")))
+        policy = _policy(inputs.settings, policy)
         pad_id = project_encoder(project, names).pad_id
-        goldens = _golden_outputs(create_session(q_path), manifest, pad_id)
-        wasm_extra: dict = {"form": form, "ops": sorted(ops.op_counts(q_model))}
-
-        def wasm_decision() -> Decision:  # only when no config / op table decided it first
-            d, probe = _wasm_decision(project, manifest, fp32_path, q_path, goldens,
-                                      evalset.feeds[:WASM_PROBE_TEXTS], policy, "int8", wasm_timing, scratch,
-                                      progress)
-            wasm_extra["probe"] = probe
-            return d
-
-        decisions = _target_decisions(project, q_model, {"native": native, "wasm": wasm_decision}, settings,
-                                      policy, "int8")
-        targets = {t: d.as_dict() for t, d in decisions.items()}
-        targets["wasm"] = {**targets["wasm"], **wasm_extra}
-
-        extras = _extra_precisions(run, settings["extra_precisions"], fp32_path, pre_path, scratch, manifest, pad_id,
-                                   progress)
-
-        info.update({"preprocess": how, "nodes_kept_fp32": final["nodes_kept_fp32"], "per_channel_choice": pc_choice})
-        if cal_source:
-            info["calibration"] = cal_source
+        goldens = _golden_outputs(create_session(accepted.path), manifest, pad_id)
+        info = dict(accepted.info)
+        targets, native = _decide_targets(inputs, accepted.path, info, parts, policy, goldens, wasm_timing, progress)
+        extras = _extra_precisions(ladder, inputs.settings["extra_precisions"], fp32_path, inputs.pre_path,
+                                   inputs.scratch, manifest, pad_id, progress)
+        info.update({"preprocess": inputs.preprocess, "nodes_kept_fp32": final["nodes_kept_fp32"],
+                     "per_channel_choice": pc_choice, "recipe": accepted.recipe.label})
+        if info["mode"] == "static":
+            info["calibration"] = ladder.calibration_source
         section = {
-            "precision": "int8", **{k: info[k] for k in ("mode", "format", "per_channel", "weight_type", "activation_type")},
+            "precision": "int8",
+            **{k: info[k] for k in ("mode", "format", "per_channel", "weight_type", "activation_type")},
             "report": final,
-            "gate": {"evaluation": evalset.source, "thresholds": limits.as_dict(), "result": gate_result.as_dict(),
-                     "evaluated": "one text per call, as the runtimes serve"},
-            "fallback": fallback.as_dict() if fallback.ranking else None,
+            "gate": {"evaluation": parts.heldout.source, "split": parts.record, "thresholds": limits.as_dict(),
+                     "result": accepted.heldout.as_dict(), "selection": accepted.selection.as_dict(),
+                     "weak": bool(parts.selection.weak), **({"weak_reason": parts.selection.weak}
+                                                            if parts.selection.weak else {}),
+                     "evaluated": "one text per call, as the runtimes serve; accepted on the held-out split"},
+            "recovery": {"accepted": accepted.recipe.label, "step": accepted.recipe.step,
+                         "table": [t.row() for t in ladder.trials],
+                         "sensitivity": ladder.ranking.as_dict() if ladder.ranking else None},
             "per_channel_choice": pc_choice,
-            "timing": native.as_dict("int8"),
+            "timing": native.as_dict("int8") if native else None,
             "extra_precisions": {k: v["record"] for k, v in extras.items()},
         }
-        return _publish(project, manifest, q_path, info, goldens, gate_result, section, targets, extras, requested)
+        return _publish(project, manifest, inputs.requested,
+                        Publication(accepted.path, info, goldens, accepted.heldout, section, targets, extras))
 
 
-def _extra_precisions(run: _Run, wanted, fp32_path, pre_path, scratch, manifest, pad_id, progress) -> dict:
+def _extra_precisions(ladder: Ladder, wanted, fp32_path, pre_path, scratch, manifest, pad_id, progress) -> dict:
     out = {}
     for precision in wanted:
         path = scratch / PRECISION_FILES[precision]
         with progress.stage(f"{precision} conversion"):
             info = extra.BUILDERS[precision](fp32_path if precision == "fp16" else pre_path, path)
-            result = run.gate(path)
+            result = ladder.gate(path, "heldout", precision)[0]
         progress.say(f"  {precision}: " + result.lines()[0])
         record = {**info, "gate": result.as_dict(), "written": result.ok}
         if info.get("nodes_int4") == 0:  # like INT8: nothing converted is not a result worth shipping
@@ -430,7 +475,9 @@ def _extra_precisions(run: _Run, wanted, fp32_path, pre_path, scratch, manifest,
     return out
 
 
-def _publish(project, manifest, q_path, info, goldens, gate_result, section, targets, extras, settings) -> QuantizeResult:
+def _publish(project: Project, manifest: dict, settings: dict, pub: Publication) -> QuantizeResult:
+    """One atomic update of the build directory: model files, golden outputs, manifest sections."""
+    q_path, info, goldens, extras = pub.q_path, pub.info, pub.goldens, pub.extras
     manifest = json.loads(json.dumps(manifest))  # a private copy
     stale = [p for p in ("int8", "fp16", "int4") if p in manifest.get("precisions", {})]
     with atomic_directory(project.build_dir, keep_existing=True) as tmp:
@@ -453,9 +500,9 @@ def _publish(project, manifest, q_path, info, goldens, gate_result, section, tar
             for g, out in zip(manifest.get("golden", []), item["golden"]):
                 g.setdefault("outputs", {})[precision] = out
         manifest.setdefault("parity", {})["int8"] = {"reference": "ONNX Runtime fp32", "candidate": "ONNX Runtime int8",
-                                                     **gate_result.as_dict()}
-        manifest["quantization"] = section
-        manifest["targets"] = {**manifest.get("targets", {}), **targets}
+                                                     **pub.gate.as_dict()}
+        manifest["quantization"] = pub.section
+        manifest["targets"] = {**manifest.get("targets", {}), **pub.targets}
         manifest.setdefault("stages", {})["quantize"] = {"fingerprint": fingerprint(project, settings),
                                                          "precision": "int8"}
         manifest = write_manifest(tmp, manifest)

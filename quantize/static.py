@@ -6,6 +6,7 @@ math where it does not, whereas the QOperator/dynamic form for Conv is ConvInteg
 Activations are uint8 (asymmetric, the u8s8 MLAS path), weights int8, per-channel for Conv.
 Calibration ranges are computed once and cached in a scratch file, so the per-node fallback
 re-quantizes without re-running calibration.
+The recovery ladder (ladder.py) also tries this form for encoders that start dynamic.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class _Reader:
         self._it = iter(self._feeds)
 
 
-def quantize(src: Path, dst: Path, *, per_channel: bool, exclude: list[str] = (), only: list[str] | None = None,
+def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = False, exclude: list[str] = (),
              calibration: list[dict[str, np.ndarray]] | None = None) -> dict:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -43,10 +44,11 @@ def quantize(src: Path, dst: Path, *, per_channel: bool, exclude: list[str] = ()
     with warnings.catch_warnings(), _quiet_logging():
         warnings.simplefilter("ignore")
         quantize_static(str(src), str(dst), calibration_data_reader=reader, quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=list(STATIC_OPS), per_channel=per_channel,
+                        op_types_to_quantize=list(STATIC_OPS), per_channel=per_channel, reduce_range=reduce_range,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude),
-                        nodes_to_quantize=list(only) if only else None, calibration_cache_path=str(cache),
+                        calibration_cache_path=str(cache),
                         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
     return {"mode": "static", "format": "QDQ", "weight_type": "int8", "activation_type": "uint8 (calibrated, MinMax)",
-            "per_channel": per_channel, "op_types": list(STATIC_OPS), "calibration_texts": len(calibration or [])}
+            "per_channel": per_channel, "reduce_range": reduce_range, "op_types": list(STATIC_OPS),
+            "calibration_texts": len(calibration or [])}

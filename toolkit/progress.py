@@ -1,19 +1,47 @@
-"""Progress on stderr (results go to stdout). Quiet when asked, or when --json is used."""
+"""Progress on stderr (results go to stdout). Quiet when asked, or when --json is used.
+
+Two kinds of output: ``say``/``stage`` lines (always, unless quiet: they are the log a CI run keeps)
+and progress bars with an ETA (only when stderr is a terminal: a bar redrawn into a log file is
+noise). One place for both, so every long step looks the same:
+
+    for item in progress.bar(items, "ranking nodes"):           # an iterable of known length
+        ...
+    with progress.task("gate: per-channel", total=n) as tick:   # work counted by hand
+        for feeds in texts:
+            ...; tick()
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
 
+def _noop(n: int = 1) -> None:
+    return None
+
+
 class Progress:
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, bars: bool | None = None):
+        """``bars``: draw progress bars; None = only when enabled and stderr is a terminal."""
         self.enabled = enabled
+        self._bars = bars
         self._t0 = time.perf_counter()
+
+    @property
+    def bars(self) -> bool:
+        if not self.enabled:
+            return False
+        if self._bars is not None:
+            return self._bars
+        try:
+            return sys.stderr.isatty()
+        except (AttributeError, ValueError):  # replaced or closed stderr
+            return False
 
     def say(self, message: str) -> None:
         if self.enabled:
@@ -27,13 +55,25 @@ class Progress:
         self.say(f"  done in {time.perf_counter() - start:.1f}s")
 
     def bar(self, items: Iterable[T], label: str, length: int | None = None) -> Iterator[T]:
-        if not self.enabled:
+        if not self.bars:
             yield from items
             return
         import click
 
-        with click.progressbar(items, length=length, label=label, file=sys.stderr, show_pos=True) as bar:
+        with click.progressbar(items, length=length, label=label, file=sys.stderr, show_pos=True,
+                               show_eta=True) as bar:
             yield from bar
+
+    @contextmanager
+    def task(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
+        """A bar advanced by calling the yielded function (``tick()`` or ``tick(n)``)."""
+        if not self.bars or total <= 0:
+            yield _noop
+            return
+        import click
+
+        with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
+            yield bar.update
 
 
 QUIET = Progress(enabled=False)

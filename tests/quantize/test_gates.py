@@ -19,23 +19,27 @@ def _snapshot(build):
     return {p.name: p.read_bytes() for p in sorted(build.iterdir())}
 
 
-def test_failing_gate_keeps_the_most_harmful_nodes_in_fp32(zoo_built, tmp_path):
+def test_failing_gate_climbs_the_recovery_ladder(zoo_built, tmp_path):
     full = json.loads((zoo_built("gru") / "build" / "manifest.json").read_text())["quantization"]
     project = clone(zoo_built("gru"), tmp_path)
-    # Half the fully quantized model's worst |Δprob|: the full model fails, a partial one can pass.
-    limit = full["gate"]["result"]["max_prob_delta"] / 2
+    # Half the better of plain per-tensor / per-channel INT8's held-out |Δprob|: step 1 fails, a later step can pass.
+    limit = min(r["heldout"]["max_prob_delta"] for r in full["recovery"]["table"] if r["step"] == "1 weights") / 2
     set_quantization(project, max_prob_delta=limit)
     result = quantize_project(project, wasm_timing="none")
     q = result.section
-    assert q["fallback"]["ranking"] and len(q["fallback"]["ranking"]) == full["report"]["nodes_int8"]
-    harms = [r["harm"] for r in q["fallback"]["ranking"]]
-    assert harms == sorted(harms, reverse=True)
-    kept = q["report"]["nodes_kept_fp32"]
-    assert kept and kept == q["fallback"]["nodes_kept_fp32"] == [r["node"] for r in q["fallback"]["ranking"][:len(kept)]]
+    table = q["recovery"]["table"]
+    assert [r["step"] for r in table][:3] == ["1 weights", "1 weights", "2 reduce_range"]
+    assert not any(r["accepted"] for r in table[:2])
+    accepted = [r for r in table if r["accepted"]]
+    assert len(accepted) == 1 and accepted[0]["recipe"] == q["recovery"]["accepted"]
+    assert all(r["step"] <= accepted[0]["step"] for r in table)  # stops at the first rung that passes
     assert q["gate"]["result"]["ok"] and q["gate"]["result"]["max_prob_delta"] <= limit
-    assert 0 < q["report"]["nodes_int8"] < full["report"]["nodes_int8"]
-    assert q["report"]["fallback_cost_bytes"] > 0  # fp32 nodes cost bytes, and the report says how many
-    assert result.manifest["precisions"]["int8"]["quantization"]["nodes_kept_fp32"] == kept
+    assert q["gate"]["split"]["heldout_texts"] == q["gate"]["result"]["texts"]  # accepted on held-out texts
+    kept = q["report"]["nodes_kept_fp32"]
+    if kept:  # the exclusion rung: only the top of the one-pass ranking stays fp32
+        ranking = [r["node"] for r in q["recovery"]["sensitivity"]["ranking"]]
+        assert kept == ranking[:len(kept)] and q["report"]["fallback_cost_bytes"] > 0
+        assert result.manifest["precisions"]["int8"]["quantization"]["nodes_kept_fp32"] == kept
 
 
 def test_impossible_threshold_exits_6_and_writes_nothing(zoo_built, tmp_path):
@@ -48,7 +52,7 @@ def test_impossible_threshold_exits_6_and_writes_nothing(zoo_built, tmp_path):
     assert "model.int8.onnx" in before
     proc = run_cli("quantize", str(project), env=NO_WASM_TIMING)
     assert proc.returncode == 6, proc.stderr
-    assert "fails the accuracy gate" in proc.stderr and "max_prob_delta" in proc.stderr
+    assert "fails the accuracy gate on every recovery step" in proc.stderr and "max_prob_delta" in proc.stderr
     assert "Nothing was written" in proc.stderr
     assert _snapshot(project / "build") == before  # the earlier int8 and its manifest, byte for byte
 

@@ -51,9 +51,12 @@ def test_zoo_sample_exports_quantizes_and_passes_its_gates(zoo_built, name):
     if mode == "static":
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops
 
-    # int8 vs fp32 on the held-out set: the gate's numbers, against its thresholds.
-    gate = q["gate"]["result"]
-    assert gate["ok"] and gate["texts"] == 900
+    # int8 vs fp32 on the held-out split of the 900-text file: the gate's numbers, against its thresholds;
+    # every choice was made on the other, disjoint part (the selection split).
+    gate, split = q["gate"]["result"], q["gate"]["split"]
+    assert gate["ok"] and gate["texts"] == split["heldout_texts"] and q["gate"]["weak"] is False
+    assert split["heldout_texts"] + split["selection_texts"] == 900 and split["disjoint"]
+    assert q["gate"]["selection"]["texts"] == split["selection_texts"]
     assert gate["agreement"] >= q["gate"]["thresholds"]["min_agreement"]
     assert gate["accuracy_fp32"] - gate["accuracy_quantized"] <= q["gate"]["thresholds"]["max_accuracy_drop"]
     assert manifest["parity"]["int8"]["ok"]

@@ -193,3 +193,12 @@ print(Pipeline.load({str(sentiment_project / "build")!r}).self_test().ok)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={**os.environ, "PYTHONPATH": path})
     assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
+
+
+def test_command_line_errors_are_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for module in ("edgepack.runtime_wheel", "edgepack.web.pyodide wheel"):
+        proc = subprocess.run([sys.executable, "-m", *module.split(), str(tmp_path / "file")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 8 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith(f"error: {tmp_path / 'file'}: cannot create the output directory"), proc.stderr

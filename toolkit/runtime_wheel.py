@@ -36,7 +36,7 @@ from pathlib import Path
 import edgepack
 from edgepack.archive import zip_bytes
 from edgepack.atomic import atomic_write_bytes
-from edgepack.errors import TargetError
+from edgepack.errors import EdgepackError, TargetError
 
 DIST = "edgepack-runtime"
 WHEEL_DIST = "edgepack_runtime"
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         wheel = build_runtime_wheel(args.out_dir)
-    except TargetError as exc:
+    except EdgepackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(f"{wheel.path}  ({len(wheel.modules)} modules, sha256 {wheel.sha256})")

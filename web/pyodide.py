@@ -31,7 +31,7 @@ from pathlib import Path
 
 from edgepack.assemble import check_out_dir, file_table, narrow_manifest, write_manifest
 from edgepack.atomic import atomic_publish
-from edgepack.errors import TargetError
+from edgepack.errors import EdgepackError, TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             check_page_modules()
             wheel = build_runtime_wheel(args.out_dir)
             print(f"{wheel.path}  ({len(wheel.modules)} modules, sha256 {wheel.sha256})")
-    except TargetError as exc:
+    except EdgepackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     return 0

@@ -73,7 +73,7 @@ class Progress:
         import click
 
         with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
-            yield bar.update
+            yield lambda n=1: bar.update(n)
 
 
 QUIET = Progress(enabled=False)

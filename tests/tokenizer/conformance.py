@@ -134,8 +134,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--fast", action="store_true", help="the ids-only fast path (offsets=False)")
     args = parser.parse_args(argv)
+    known = golden_names(args.golden_dir)
+    names = args.names.split(",") if args.names else known
+    problems = []
+    if not names or set(names) - set(known):
+        problems.append(f"golden files {sorted(set(names) - set(known)) or names} not in {args.golden_dir} "
+                        f"(there: {', '.join(known) or 'none'})")
+    if args.stride < 1:
+        problems.append("--stride must be >= 1")
+    if not args.corpus.is_file():
+        problems.append(f"corpus {args.corpus} is not a file")
+    if problems:
+        parser.error("; ".join(problems))
     corpus = parse_corpus(args.corpus.read_text(encoding="ascii"))
-    names = args.names.split(",") if args.names else golden_names(args.golden_dir)
     reports = {n: check_file(args.golden_dir, n, corpus, stride=args.stride, fast=args.fast) for n in names}
     print(json.dumps({"machine": platform.machine(), "reports": reports}))
     return 0 if all(r["failure_count"] == 0 for r in reports.values()) else 1

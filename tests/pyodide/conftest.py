@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tests.pyodide.pyodide_support import (  # noqa: E402
-    CHROMIUM, CHROMIUM_FLAGS, CORPUS, GOLDEN_DIR, TEST_FILES, edgepack_server, open_page,
+    CORPUS, GOLDEN_DIR, TEST_FILES, edgepack_server, open_page,
 )
 from tests.tokenizer import conformance  # noqa: E402
 

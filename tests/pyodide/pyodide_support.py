@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from tests.browser_support import PageLog
+from tests.browser_support import open_page as chromium_page
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = REPO / "tests" / "tokenizer" / "golden"
 CORPUS = REPO / "tests" / "tokenizer" / "corpus.jsonl"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOAD_TIMEOUT_MS = 120_000  # generous: CI has 2 slow cores; never a timing assertion
 # Test-only files copied into the served bundle (same origin), never part of a real bundle.
 TEST_FILES = "_test"
@@ -32,29 +20,9 @@ def edgepack_server(directory: Path):
     return running(directory)
 
 
-@contextmanager
 def open_page(browser, url: str):
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    page = context.new_page()
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
-    log = PageLog(origin=origin)
-    page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: log.page_errors.append(str(e)))
-    page.on("requestfailed", lambda r: log.failed.append(f"{r.url}: {r.failure}"))
-
-    def on_request(request):
-        log.requests.append(request.url)
-        if not request.url.startswith(origin + "/"):
-            log.off_origin.append(request.url)
-
-    page.on("request", on_request)
-    page.on("response", lambda r: log.bad_status.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    try:
-        page.goto(url)
-        page.wait_for_selector("body:not([data-state=loading])", timeout=LOAD_TIMEOUT_MS)
-        yield page, log
-    finally:
-        context.close()
+    """A fresh context + page with a PageLog (edgepack.web.chromium); Pyodide starts slowly."""
+    return chromium_page(browser, url, viewport={"width": 1000, "height": 900}, timeout_ms=LOAD_TIMEOUT_MS)
 
 
 def predict_in_page(page, texts: list[str]) -> list[dict]:

@@ -11,25 +11,12 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tests.browser_support import PageLog  # noqa: E402
+from tests.browser_support import open_page  # noqa: E402,F401  (the tests import it from here)
 from tests.web.tiny_artifact import build_tiny_artifact  # noqa: E402
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOAD_TIMEOUT_MS = 60_000  # generous: CI has 2 slow cores; never a timing assertion
 
 
 @pytest.fixture(scope="session")
@@ -78,36 +65,6 @@ def plain_server(directory: Path):
 def served_bundle(tiny_bundle):
     with edgepack_server(tiny_bundle) as url:
         yield url
-
-
-@contextmanager
-def open_page(browser, url: str, viewport=None):
-    """A fresh context + page on ``url``, with a PageLog; waits until the demo left 'loading'."""
-    context = browser.new_context(viewport=viewport or {"width": 1000, "height": 800})
-    page = context.new_page()
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
-    log = PageLog(origin=origin)
-    page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: log.page_errors.append(str(e)))
-    page.on("requestfailed", lambda r: log.failed.append(f"{r.url}: {r.failure}"))
-
-    def on_request(request):
-        if not request.url.startswith(origin + "/"):
-            log.off_origin.append(request.url)
-
-    def on_response(response):
-        log.responses[response.url] = response.headers
-        if response.status >= 400:
-            log.bad_status.append(f"{response.status} {response.url}")
-
-    page.on("request", on_request)
-    page.on("response", on_response)
-    try:
-        page.goto(url)
-        page.wait_for_selector("body:not([data-state=loading])", timeout=LOAD_TIMEOUT_MS)
-        yield page, log
-    finally:
-        context.close()
 
 
 def classify_in_page(page, texts: list[str]) -> list[dict]:

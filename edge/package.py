@@ -109,8 +109,7 @@ def build_package(
                 "directories; use lowercase letters, digits, '.', '-', '_' (set it in edgepack.toml)"
             )
     # The quantize stage's typed decision, read (and validated), never re-measured here.
-    chosen, decision = for_target(manifest, "rpi", precision)
-    precision = manifest.target_precision("rpi", override=chosen)
+    precision, decision = for_target(manifest, "rpi", precision)
     pythons = _pythons(python)
     houses = {}
     for py in pythons:

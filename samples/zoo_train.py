@@ -1,0 +1,77 @@
+"""The zoo samples' trainer: deterministic (seconds), on the seed's corpus and word-level tokenizer.
+
+Each zoo sample (gru, bilstm, textcnn, transformer) keeps its own ``train.py`` naming its model and
+settings; the training loop is this one, so the architectures are compared on the same data with
+the same procedure. Needs the test extra (Hugging Face `tokenizers` reads the tokenizer at training
+time; the runtime uses edgepack's own implementation).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tomllib
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from tokenizers import Tokenizer
+
+
+def read_tsv(path: Path) -> list[tuple[str, str]]:
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return [tuple(line.split("\t")) for line in lines if line]
+
+
+def encode(tok: Tokenizer, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    enc = tok.encode_batch(texts)
+    return torch.tensor([e.ids for e in enc]), torch.tensor([e.attention_mask for e in enc])
+
+
+@torch.inference_mode()
+def evaluate(model, tok, rows, labels) -> float:
+    model.eval()
+    ids, mask = encode(tok, [t for t, _ in rows])
+    pred = model(ids, mask).argmax(-1)
+    gold = torch.tensor([labels.index(l) for _, l in rows])
+    return (pred == gold).float().mean().item()
+
+
+def train(here: Path, Model, epochs: int, lr: float, min_accuracy: float = 0.85) -> None:
+    """Train ``Model`` (built from here/edgepack.toml [model] args) and write here/tokenizer.json +
+    here/model.safetensors; refuse to write a model below ``min_accuracy`` held-out accuracy."""
+    corpus = here.parent / "sentiment"
+    torch.manual_seed(0)
+    random.seed(0)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    config = tomllib.loads((here / "edgepack.toml").read_text())
+    labels = config["labels"]
+    train, heldout = read_tsv(corpus / "train.tsv"), read_tsv(corpus / "heldout.tsv")
+    tok = Tokenizer.from_file(str(corpus / "tokenizer.json"))
+    args = dict(config["model"]["args"])
+    model = Model(**args)
+    optim = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    order = list(range(len(train)))
+    for epoch in range(epochs):
+        random.shuffle(order)
+        model.train()
+        total = 0.0
+        for start in range(0, len(order), 32):
+            batch = [train[i] for i in order[start:start + 32]]
+            ids, mask = encode(tok, [t for t, _ in batch])
+            y = torch.tensor([labels.index(l) for _, l in batch])
+            optim.zero_grad()
+            loss = loss_fn(model(ids, mask), y)
+            loss.backward()
+            optim.step()
+            total += loss.item() * len(batch)
+        acc = evaluate(model, tok, heldout, labels)
+        print(f"epoch {epoch + 1}: train loss {total / len(train):.4f}  held-out accuracy {acc:.2%}")
+    if acc < min_accuracy:
+        raise SystemExit(f"held-out accuracy {acc:.2%} is below the {min_accuracy:.0%} this sample promises")
+    tok.save(str(here / "tokenizer.json"))
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(here / "model.safetensors"), metadata={"heldout_accuracy": f"{acc:.4f}"})
+    print(json.dumps({"heldout_accuracy": round(acc, 4), "train": len(train), "heldout": len(heldout)}))

@@ -1,21 +1,32 @@
 """The zoo samples' trainer: deterministic (seconds), on the seed's corpus and word-level tokenizer.
 
-Each zoo sample (gru, bilstm, textcnn, transformer) keeps its own ``train.py`` naming its model and
-settings; the training loop is this one, so the architectures are compared on the same data with
-the same procedure. Needs the test extra (Hugging Face `tokenizers` reads the tokenizer at training
+Run: python samples/zoo_train.py gru|bilstm|textcnn|transformer   (writes that sample's
+tokenizer.json + model.safetensors, prints held-out accuracy). One loop and one table of settings
+for the four zoo samples, so the architectures are compared on the same data with the same procedure. Needs the test extra (Hugging Face `tokenizers` reads the tokenizer at training
 time; the runtime uses edgepack's own implementation).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
+import sys
 import tomllib
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
+
+SAMPLES = Path(__file__).parent
+# sample -> (model class in its model.py, epochs, learning rate, minimum held-out accuracy)
+SETTINGS = {
+    "gru": ("GRUClassifier", 4, 1e-2, 0.85),
+    "bilstm": ("BiLSTMClassifier", 4, 1e-2, 0.85),
+    "textcnn": ("TextCNN", 4, 1e-2, 0.85),
+    "transformer": ("TransformerClassifier", 6, 3e-3, 0.85),
+}
 
 
 def read_tsv(path: Path) -> list[tuple[str, str]]:
@@ -75,3 +86,19 @@ def train(here: Path, Model, epochs: int, lr: float, min_accuracy: float = 0.85)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(here / "model.safetensors"), metadata={"heldout_accuracy": f"{acc:.4f}"})
     print(json.dumps({"heldout_accuracy": round(acc, 4), "train": len(train), "heldout": len(heldout)}))
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1 or argv[0] not in SETTINGS:
+        raise SystemExit(f"usage: python zoo_train.py {{{'|'.join(SETTINGS)}}}")
+    name = argv[0]
+    cls, epochs, lr, min_accuracy = SETTINGS[name]
+    here = SAMPLES / name
+    spec = importlib.util.spec_from_file_location(f"zoo_{name}_model", here / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    train(here, getattr(module, cls), epochs, lr, min_accuracy)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -23,8 +23,10 @@ from edgepack.runtime.tokenizer.cli import run
 ROOT = HERE.parents[1]
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup.sh installs it)")
-CONFIGS = ["bert_uncased", "template_pairs", "sample_wordlevel", "added_tokens", "nfkd_contiguous"]
-TRICKY = list("aé\u0301\u0323\u0307 \u00a0\u3000\u200b\u200d\x00\t!?.,'日本ｶﾞﬁ①٣👍🏽\U0002b820") + ["[CLS]", "[MASK]", "<mask>"]
+CONFIGS = ["bert_uncased", "template_pairs", "sample_wordlevel", "added_tokens", "nfkd_contiguous", "roberta_bpe", "gpt2_bpe",
+           "llama_byte_fallback", "xlmr_unigram"]
+TRICKY = list("aé\u0301\u0323\u0307 \u00a0\u3000\u200b\u200d\x00\t!?.,'日本ｶﾞﬁ①٣👍🏽\U0002b820\u2581\u0120ไทย") + [
+    "[CLS]", "[MASK]", "<mask>", "<s>", "</s>", "\r\n", "'ll"]
 
 
 def random_lines(seed: int, n: int) -> bytes:
@@ -100,6 +102,6 @@ def test_node_cli_errors_are_clear(tmp_path):
     bad.write_text(json.dumps({"version": "1.0", "model": {"type": "Unigram"}}), encoding="utf-8")
     res = node_cli(bad, b'"x"\n')
     assert res.returncode == 2
-    assert 'model.type "Unigram" is not supported; supported: WordLevel, WordPiece' in res.stderr.decode()
+    assert "model.vocab is required" in res.stderr.decode()
     res = node_cli(GOLDEN / "bert_uncased.tokenizer.json", b'"ok"\n{"nope": 1}\n')
     assert res.returncode == 2 and "stdin line 2" in res.stderr.decode()

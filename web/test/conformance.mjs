@@ -15,12 +15,7 @@ export const IMPLEMENTATION_ERRORS = Object.freeze({ truncation: /^truncation[ .
 // Golden configurations the JS tokenizer does not cover yet (issue 14 brings byte-level BPE, Unigram
 // and byte fallback to Python first). Each must still be refused at load by name, so the day JS
 // learns one, its entry has to go and its golden file runs in Node and Chromium like the others.
-export const NOT_YET_IN_JS = Object.freeze({
-  gpt2_bpe: /: pre_tokenizer\.type "ByteLevel" is not supported/,
-  roberta_bpe: /: pre_tokenizer\.type "ByteLevel" is not supported/,
-  llama_byte_fallback: /: normalizer\.normalizers\[0\]\.type "Prepend" is not supported/,
-  xlmr_unigram: /: normalizer\.normalizers\[0\]\.type "Precompiled" is not supported/,
-});
+export const NOT_YET_IN_JS = Object.freeze({});
 
 // For a NOT_YET_IN_JS name: null when load() still refuses it as listed, else why not.
 export function stillRefused(name, load, ErrorClass) {

@@ -96,11 +96,16 @@ test('invalid UTF-8 tokenizer file is refused with the file named', () => {
 test('unsupported components and versions name the type and JSON path', () => {
   const spec = JSON.parse(readFileSync(`${GOLDEN}bert_uncased.tokenizer.json`, 'utf8'));
   const bad = structuredClone(spec);
-  bad.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '_' }] };
-  assert.throws(() => Tokenizer.fromJSON(bad), { message: /^tokenizer\.json: pre_tokenizer\.pretokenizers\[1\]\.type "Metaspace" is not supported; supported: Whitespace, / });
+  bad.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'UnicodeScripts' }] };
+  assert.throws(() => Tokenizer.fromJSON(bad), { message: /^tokenizer\.json: pre_tokenizer\.pretokenizers\[1\]\.type "UnicodeScripts" is not supported; supported: Whitespace, / });
   assert.throws(() => Tokenizer.fromJSON({ ...spec, version: '2.0' }), { message: 'tokenizer.json: version "2.0" is not supported; supported: "1.0"' });
-  assert.throws(() => Tokenizer.fromJSON({ ...spec, model: { ...spec.model, type: 'BPE' } }), { message: /model\.type "BPE" is not supported; supported: WordLevel, WordPiece/ });
-  assert.throws(() => Tokenizer.fromJSON({ ...spec, normalizer: { type: 'Replace', pattern: { Regex: 'a+' }, content: 'b' } }), { message: /normalizer\.pattern "Regex" is not supported/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, model: { ...spec.model, type: 'BPE', dropout: 0.1 } }), { message: /model\.dropout: must be null/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, model: { type: 'Unigram', vocab: [['a', 'high']] } }), { message: /model\.vocab\[0\]: expected \[piece, score\]/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, normalizer: { type: 'Replace', pattern: { Regex: '(?<=a)b' }, content: 'b' } }), { message: /normalizer\.pattern\.Regex: regex "\(\?<=a\)b": the group "\(\?<=" \(lookbehind/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, pre_tokenizer: { type: 'Split', pattern: { Regex: '\\p{Greek}' }, behavior: 'Isolated' } }), { message: /pre_tokenizer\.pattern\.Regex: regex .*the class/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, normalizer: { type: 'Precompiled', precompiled_charsmap: 'AAAA!' } }), { message: /normalizer\.precompiled_charsmap is not valid base64/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, normalizer: { type: 'Precompiled', precompiled_charsmap: '/////wAA' } }), { message: /declares a trie of 4294967295 bytes/ });
+  assert.throws(() => Tokenizer.fromJSON({ ...spec, decoder: { type: 'CTC' } }), { message: /decoder\.type "CTC" is not supported; supported: WordPiece, ByteLevel/ });
   assert.throws(() => Tokenizer.fromString('{"version": '), { message: /tokenizer\.json: not valid JSON/ });
 });
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-import unicodedata
+from bisect import bisect_right
 
+from edgepack.runtime.tokenizer import _regex
 from edgepack.runtime.tokenizer._spec import Ctx
 from edgepack.runtime.tokenizer.normalized import NormalizedString
 
@@ -49,22 +50,45 @@ class DoubleArray:
 
 
 # Grapheme clusters, as far as they matter here (a cluster under 6 UTF-8 bytes of 2+ characters):
-# UAX #29 with break properties from the host's unicodedata. Hangul, regional indicators and emoji
-# sequences are always 6 bytes or more, so they are cut per character either way.
+# UAX #29 with break properties from the classes probed from the reference (_regex_tables: \p{M},
+# \p{Cc} ...), so every host cuts the same way. Hangul, regional indicators and emoji sequences are
+# always 6 bytes or more, so they are cut per character either way.
 _PREPEND = {*range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2, 0xD4E}
-_CONTROL_CATS = {"Cc", "Zl", "Zp", "Cf"}
+
+
+class _Classes:
+    def __init__(self, names):
+        rs = sorted(r for n in names for r in _regex.ranges(n))
+        self.starts, self.ends = [a for a, _ in rs], [b for _, b in rs]
+        self.memo: dict[str, bool] = {}
+
+    def __contains__(self, c: str) -> bool:
+        r = self.memo.get(c)
+        if r is None:
+            i = bisect_right(self.starts, ord(c)) - 1
+            r = i >= 0 and ord(c) <= self.ends[i]
+            if len(self.memo) < 65_536:
+                self.memo[c] = r
+        return r
+
+
+_MARKS = None
+_CONTROLS = None
 
 
 def _extends(c: str) -> bool:
-    """Extend, ZWJ or SpacingMark: joins the cluster before it (GB9, GB9a)."""
-    return c in "\u200c\u200d" or unicodedata.category(c) in ("Mn", "Me", "Mc")
+    """Extend, ZWJ or SpacingMark (all of \p{M}, ZWNJ, ZWJ): joins the cluster before it (GB9, GB9a)."""
+    return c in "\u200c\u200d" or c in _MARKS
 
 
 def _is_control(c: str) -> bool:
-    return c not in "\u200c\u200d" and unicodedata.category(c) in _CONTROL_CATS and ord(c) not in _PREPEND
+    return c not in "\u200c\u200d" and c in _CONTROLS and ord(c) not in _PREPEND
 
 
 def graphemes(text: str) -> list[str]:
+    global _MARKS, _CONTROLS
+    if _MARKS is None:  # built on first use: importing stays cheap on a Pi
+        _MARKS, _CONTROLS = _Classes(["M"]), _Classes(["Cc", "Cf", "Zl", "Zp"])
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:

@@ -1,6 +1,8 @@
 // Mirrors toolkit/runtime/tokenizer/models.py (spec: toolkit/runtime/tokenizer/SPEC.md).
 // One factory, fromSpec, dispatches on the spec's `type`; unknown types are refused by name.
+import { bpeFromSpec } from './bpe.mjs';
 import { TokenizerSpecError } from './spec.mjs';
+import { unigramFromSpec } from './unigram.mjs';
 
 // tokenize(chars, a, b, sink): the word is chars[a..b); sink(id, token, start, end) with indices into chars.
 function vocabOf(obj, ctx) {
@@ -81,12 +83,14 @@ export class WordPiece {
   }
 }
 
-export const SUPPORTED = Object.freeze(['WordLevel', 'WordPiece']);
+export const SUPPORTED = Object.freeze(['WordLevel', 'WordPiece', 'BPE', 'Unigram']);
 
 export function fromSpec(obj, ctx) {
   obj = ctx.obj(obj);
   const t = ctx.typeOf(obj, SUPPORTED);
+  if (t === 'Unigram') return unigramFromSpec(obj, ctx);
   const vocab = vocabOf(obj, ctx);
+  if (t === 'BPE') return bpeFromSpec(obj, ctx, vocab);
   if (t === 'WordLevel') return new WordLevel(vocab, ctx.get(obj, 'unk_token', 'string', null, true));
   return new WordPiece(vocab, ctx.get(obj, 'unk_token', 'string', '[UNK]'), ctx.get(obj, 'continuing_subword_prefix', 'string', '##'),
     ctx.get(obj, 'max_input_chars_per_word', 'int', 100));

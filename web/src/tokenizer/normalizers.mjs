@@ -1,5 +1,7 @@
 // Mirrors toolkit/runtime/tokenizer/normalizers.py (spec: toolkit/runtime/tokenizer/SPEC.md).
 // One factory, fromSpec, dispatches on the spec's `type`; unknown types are refused by name.
+import { precompiledFromSpec } from './precompiled.mjs';
+import { compilePattern, findSpans } from './regex.mjs';
 import { CCC, F_COMB, F_MN, F_NFD, F_NFKD, F_OTHER, F_SPACE, LOWER, ccc, composePair, has, isAscii, isChinese } from './unicode.mjs';
 
 const ASCII_LOWER = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i).toLowerCase());
@@ -106,7 +108,31 @@ class BertNormalizer {
   }
 }
 
-export const SUPPORTED = Object.freeze(['BertNormalizer', 'Lowercase', 'NFC', 'NFD', 'NFKC', 'NFKD', 'StripAccents', 'Strip', 'Replace', 'Sequence']);
+export const SUPPORTED = Object.freeze(['BertNormalizer', 'Lowercase', 'NFC', 'NFD', 'NFKC', 'NFKD', 'StripAccents', 'Strip', 'Replace',
+  'Prepend', 'Nmt', 'Precompiled', 'Sequence']);
+
+// Replace with a translated Oniguruma regex; inserted characters take the last replaced span.
+function regexReplace(re, content) {
+  const rep = Array.from(content);
+  return {
+    normalize(ns) {
+      const spans = findSpans(re, ns.chars).filter(([s, e]) => e > s); // an empty match replaces nothing
+      if (!spans.length) return;
+      const chars = [], starts = [], ends = [];
+      let last = 0;
+      for (const [s, e] of spans) {
+        for (let k = last; k < s; k++) { chars.push(ns.chars[k]); starts.push(ns.starts[k]); ends.push(ns.ends[k]); }
+        for (const c of rep) { chars.push(c); starts.push(ns.starts[e - 1]); ends.push(ns.ends[e - 1]); }
+        last = e;
+      }
+      for (let k = last; k < ns.length; k++) { chars.push(ns.chars[k]); starts.push(ns.starts[k]); ends.push(ns.ends[k]); }
+      ns.chars = chars; ns.starts = starts; ns.ends = ends;
+    },
+  };
+}
+
+const NMT_REMOVE = (cp) => (cp >= 1 && cp <= 8) || cp === 0xb || (cp >= 0xe && cp <= 0x1f) || cp === 0x7f || cp === 0x8f || cp === 0x9f;
+const NMT_SPACE = new Set([0x9, 0xa, 0xc, 0xd, 0x1680, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029, 0x2581, 0xfeff, 0xfffd]);
 
 export function fromSpec(obj, ctx) {
   if (obj === null || obj === undefined) return null;
@@ -133,13 +159,29 @@ export function fromSpec(obj, ctx) {
     case 'Replace': {
       const pat = ctx.get(obj, 'pattern', 'object');
       const pctx = ctx.at('pattern');
-      if (!('String' in pat)) {
-        const kinds = Object.keys(pat).map((k) => `"${k}"`).join(', ') || 'nothing';
-        throw pctx.error(`${kinds} is not supported; supported: String (Regex patterns are not)`);
+      const content = ctx.get(obj, 'content', 'string');
+      if ('String' in pat) {
+        const pattern = pctx.get(pat, 'String', 'string');
+        return { normalize: (ns) => ns.replace(pattern, content) };
       }
-      const pattern = pctx.get(pat, 'String', 'string'), content = ctx.get(obj, 'content', 'string');
-      return { normalize: (ns) => ns.replace(pattern, content) };
+      return regexReplace(compilePattern(pat, pctx), content);
     }
+    case 'Prepend': {
+      const prepend = Array.from(ctx.get(obj, 'prepend', 'string'));
+      return {
+        normalize(ns) { // every inserted character and the first one keep the first character's span
+          if (!ns.length || !prepend.length) return;
+          ns.transform([...prepend, ...ns.chars], [...prepend.map((_, k) => (k ? 1 : 0)), 1, ...Array(ns.length - 1).fill(0)]);
+        },
+      };
+    }
+    case 'Nmt': return {
+      normalize(ns) {
+        ns.filter((c) => !NMT_REMOVE(c.codePointAt(0)));
+        ns.chars = ns.chars.map((c) => (NMT_SPACE.has(c.codePointAt(0)) ? ' ' : c));
+      },
+    };
+    case 'Precompiled': return precompiledFromSpec(obj, ctx);
     default: {
       const items = ctx.get(obj, 'normalizers', 'array').map((x, i) => fromSpec(ctx.at('normalizers').at(i).obj(x), ctx.at('normalizers').at(i)));
       return { normalize: (ns) => { for (const n of items) n.normalize(ns); } };

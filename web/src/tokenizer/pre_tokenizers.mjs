@@ -1,5 +1,8 @@
 // Mirrors toolkit/runtime/tokenizer/pre_tokenizers.py (spec: toolkit/runtime/tokenizer/SPEC.md).
 // One factory, fromSpec, dispatches on the spec's `type`; unknown types are refused by name.
+import { byteLevel } from './byte_level.mjs';
+import { SCHEMES, metaspace } from './metaspace.mjs';
+import { compilePattern, findSpans } from './regex.mjs';
 import { F_NUM, F_PUNCT, F_SPACE, F_WORD, flagsOf, has } from './unicode.mjs';
 
 // Pre-tokenizers never change characters, so a pre-token is just a span [a, b) of the normalized
@@ -91,7 +94,40 @@ const byFlag = (flag, behavior) => (chars, a, b, out) => {
   if (!any) { if (b > a) out.push(a, b); return; }
   for (const [s, e] of applyBehavior(charMatches(chars, a, b, flag), behavior)) if (e > s) out.push(s, e);
 };
-export const SUPPORTED = Object.freeze(['Whitespace', 'WhitespaceSplit', 'BertPreTokenizer', 'Punctuation', 'Digits', 'Sequence']);
+// Split: regex or string matches (an empty match still cuts), with a behaviour; invert swaps them.
+const splitBy = (re, behavior, invert) => (chars, a, b, out) => {
+  if (a === b) return;
+  const sub = a === 0 && b === chars.length ? chars : chars.slice(a, b);
+  const matches = [];
+  let last = 0;
+  for (const [s, e] of findSpans(re, sub)) {
+    if (last < s) matches.push([a + last, a + s, invert]);
+    matches.push([a + s, a + e, !invert]);
+    last = e;
+  }
+  if (last < sub.length) matches.push([a + last, b, invert]);
+  for (const [s, e] of applyBehavior(matches, behavior)) if (e > s) out.push(s, e);
+};
+
+/** The full path's pre-tokens of chars (one stretch): [[word chars, position of each], ...]. ByteLevel and
+ * Metaspace change characters and build the positions; the others cut them along their spans. */
+export function pieces(p, chars, pos, starts) {
+  if (p.transforms) return p.pieces(chars, pos, starts);
+  const spans = [];
+  p(chars, 0, chars.length, spans);
+  const out = [];
+  for (let k = 0; k < spans.length; k += 2) out.push([chars.slice(spans[k], spans[k + 1]), pos.slice(spans[k], spans[k + 1])]);
+  return out;
+}
+
+export const SUPPORTED = Object.freeze(['Whitespace', 'WhitespaceSplit', 'BertPreTokenizer', 'Punctuation', 'Digits', 'Split', 'ByteLevel',
+  'Metaspace', 'Sequence']);
+
+function behaviorOf(obj, ctx, dflt) {
+  const b = ctx.get(obj, 'behavior', 'string', dflt);
+  if (!BEHAVIORS.includes(b)) throw ctx.at('behavior').error(`"${b}" is not supported; supported: ${BEHAVIORS.join(', ')}`);
+  return b;
+}
 
 export function fromSpec(obj, ctx) {
   if (obj === null || obj === undefined) return null;
@@ -100,14 +136,27 @@ export function fromSpec(obj, ctx) {
     case 'Whitespace': return whitespaceRegex;
     case 'WhitespaceSplit': return whitespaceSplit;
     case 'BertPreTokenizer': return bertPreTokenize;
-    case 'Punctuation': {
-      const b = ctx.get(obj, 'behavior', 'string', 'Isolated');
-      if (!BEHAVIORS.includes(b)) throw ctx.at('behavior').error(`"${b}" is not supported; supported: ${BEHAVIORS.join(', ')}`);
-      return byFlag(F_PUNCT, b);
+    case 'Punctuation': return byFlag(F_PUNCT, behaviorOf(obj, ctx, 'Isolated'));
+    case 'Split': return splitBy(compilePattern(ctx.get(obj, 'pattern', 'object'), ctx.at('pattern')), behaviorOf(obj, ctx, 'Isolated'),
+      ctx.get(obj, 'invert', 'boolean', false));
+    case 'ByteLevel': return byteLevel(ctx.get(obj, 'add_prefix_space', 'boolean', true), ctx.get(obj, 'use_regex', 'boolean', true));
+    case 'Metaspace': {
+      const replacement = ctx.get(obj, 'replacement', 'string', '\u2581');
+      if (Array.from(replacement).length !== 1) throw ctx.at('replacement').error(`${JSON.stringify(replacement)} must be one character`);
+      let scheme = ctx.get(obj, 'prepend_scheme', 'string', 'always');
+      if (!SCHEMES.includes(scheme)) throw ctx.at('prepend_scheme').error(`"${scheme}" is not supported; supported: ${SCHEMES.join(', ')}`);
+      if (ctx.get(obj, 'add_prefix_space', 'boolean', null, true) === false) {
+        if (scheme !== 'never' && 'prepend_scheme' in obj) throw ctx.at('add_prefix_space').error(`false contradicts prepend_scheme "${scheme}"`);
+        scheme = 'never';
+      }
+      return metaspace(replacement, scheme, ctx.get(obj, 'split', 'boolean', true));
     }
     case 'Digits': return byFlag(F_NUM, ctx.get(obj, 'individual_digits', 'boolean', false) ? 'Isolated' : 'Contiguous');
     default: {
       const items = ctx.get(obj, 'pretokenizers', 'array').map((x, i) => fromSpec(ctx.at('pretokenizers').at(i).obj(x), ctx.at('pretokenizers').at(i)));
+      if (items.some((p) => p.transforms)) {
+        return { transforms: true, pieces: (chars, pos, starts) => items.reduce((acc, p) => acc.flatMap(([w, ps]) => pieces(p, w, ps, starts)), [[chars, pos]]) };
+      }
       return (chars, a, b, out) => {
         let spans = [a, b];
         for (const p of items) {

@@ -1,6 +1,7 @@
 // Mirrors toolkit/runtime/tokenizer/processors.py (spec: toolkit/runtime/tokenizer/SPEC.md).
 // Post-processors (one factory, fromSpec, dispatching on `type`), truncation and padding.
 import { Encoding } from './encoding.mjs';
+import { trimOffsets } from './byte_level.mjs';
 import { TokenizerSpecError, kindOf } from './spec.mjs';
 
 function specialEncoding(ids, tokens, typeId) {
@@ -55,6 +56,53 @@ export class TemplateProcessing {
   }
 }
 
+// Trim byte-level spaces out of both offset arrays (the UTF-16 ones move by the same counts: the
+// characters trimmed are spaces, one code unit each).
+function trim(e, addPrefixSpace) {
+  const before = e.codePointOffsets.map((o) => o.slice());
+  trimOffsets(e.tokens, e.codePointOffsets, addPrefixSpace);
+  e.offsets = e.offsets.map(([s, t], k) => [s + e.codePointOffsets[k][0] - before[k][0], t + e.codePointOffsets[k][1] - before[k][1]]);
+}
+
+export class RobertaProcessing {
+  constructor(sep, cls, trimOffsets, addPrefixSpace) { this.sep = sep; this.cls = cls; this.trim = trimOffsets; this.addPrefixSpace = addPrefixSpace; }
+  addedTokens(isPair) { return isPair ? 4 : 2; }
+  process(a, b, addSpecial) {
+    for (const e of [a, b]) {
+      if (!e) continue;
+      if (this.trim) trim(e, this.addPrefixSpace);
+      e.typeIds = Array(e.length).fill(0); // RoBERTa has one segment
+    }
+    if (!addSpecial) return concatDefault(a, b);
+    const sep = () => specialEncoding([this.sep[1]], [this.sep[0]], 0);
+    const out = specialEncoding([this.cls[1]], [this.cls[0]], 0);
+    out.extend(a); out.extend(sep());
+    if (b) { out.extend(sep()); out.extend(b); out.extend(sep()); }
+    return out;
+  }
+}
+
+export class ByteLevelProcessing {
+  constructor(trimOffsets, addPrefixSpace) { this.trim = trimOffsets; this.addPrefixSpace = addPrefixSpace; }
+  addedTokens() { return 0; }
+  trimOnly(a, b) { if (this.trim) for (const e of [a, b]) if (e) trim(e, this.addPrefixSpace); }
+  process(a, b) { this.trimOnly(a, b); return concatDefault(a, b); }
+}
+
+// Each processor on the encodings the one before left, merged at the end (the reference's Sequence).
+export class SequenceProcessing {
+  constructor(items) { this.items = items; }
+  addedTokens(isPair) { return this.items.reduce((n, p) => n + p.addedTokens(isPair), 0); }
+  process(a, b, addSpecial) {
+    let encs = b ? [a, b] : [a];
+    for (const p of this.items) {
+      if (p instanceof ByteLevelProcessing) p.trimOnly(encs[0], encs[1] ?? null);
+      else encs = [p.process(encs[0], encs[1] ?? null, addSpecial)];
+    }
+    return concatDefault(encs[0], encs[1] ?? null);
+  }
+}
+
 function templateFromSpec(value, ctx, special) {
   if (typeof value === 'string') throw ctx.error('template strings are not supported here; use the serialized list form (as tokenizers writes it)');
   if (!Array.isArray(value)) throw ctx.error(`expected an array, got ${kindOf(value ?? null)}`);
@@ -73,18 +121,23 @@ function templateFromSpec(value, ctx, special) {
   });
 }
 
-export const SUPPORTED = Object.freeze(['BertProcessing', 'TemplateProcessing']);
+export const SUPPORTED = Object.freeze(['BertProcessing', 'TemplateProcessing', 'RobertaProcessing', 'ByteLevel', 'Sequence']);
 
 export function fromSpec(obj, ctx) {
   if (obj === null || obj === undefined) return null;
   obj = ctx.obj(obj);
-  if (ctx.typeOf(obj, SUPPORTED) === 'BertProcessing') {
-    const pair = (key) => {
-      const v = ctx.get(obj, key, 'array');
-      if (v.length !== 2 || typeof v[0] !== 'string' || !Number.isInteger(v[1])) throw ctx.at(key).error('expected ["token", id]');
-      return v;
-    };
-    return new BertProcessing(pair('sep'), pair('cls'));
+  const t = ctx.typeOf(obj, SUPPORTED);
+  const pair = (key, dflt) => {
+    const v = ctx.get(obj, key, 'array', dflt);
+    if (v.length !== 2 || typeof v[0] !== 'string' || !Number.isInteger(v[1])) throw ctx.at(key).error('expected ["token", id]');
+    return v;
+  };
+  const flag = (key) => ctx.get(obj, key, 'boolean', true);
+  if (t === 'BertProcessing') return new BertProcessing(pair('sep'), pair('cls'));
+  if (t === 'RobertaProcessing') return new RobertaProcessing(pair('sep', ['</s>', 2]), pair('cls', ['<s>', 0]), flag('trim_offsets'), flag('add_prefix_space'));
+  if (t === 'ByteLevel') return new ByteLevelProcessing(flag('trim_offsets'), flag('add_prefix_space'));
+  if (t === 'Sequence') {
+    return new SequenceProcessing(ctx.get(obj, 'processors', 'array').map((x, i) => fromSpec(ctx.at('processors').at(i).obj(x), ctx.at('processors').at(i))));
   }
   const special = new Map();
   const sctx = ctx.at('special_tokens');

@@ -144,6 +144,13 @@ export class Tokenizer {
       for (const [sub, tok2] of this.added.split(piece, true)) {
         if (!sub.length) continue;
         if (tok2) { push(tok2.id, sub.text(), sub.span(0, sub.length)); continue; }
+        if (this.preTokenizer && this.preTokenizer.transforms) { // ByteLevel / Metaspace: words map their characters back
+          const pos = Array.from({ length: sub.length }, (_, k) => k);
+          for (const [word, wpos] of preTokenizers.pieces(this.preTokenizer, sub.chars, pos, sub.starts)) {
+            this.model.tokenize(word, 0, word.length, (id, token, s, e) => push(id, token, [sub.starts[wpos[s]], sub.ends[wpos[e - 1]]]));
+          }
+          continue;
+        }
         const spans = [];
         if (this.preTokenizer) this.preTokenizer(sub.chars, 0, sub.length, spans); else spans.push(0, sub.length);
         const sink = (id, token, s, e) => push(id, token, [sub.starts[s], sub.ends[e - 1]]);

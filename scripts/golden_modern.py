@@ -103,6 +103,24 @@ def gpt2(corpus) -> Tokenizer:
     return tok
 
 
+# Llama-3 / GPT-4-style pre-tokenization: a Split regex (with a case-insensitive group), then ByteLevel
+# without its own regex.
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+                  r"|\s+(?!\S)|\s+")
+
+
+def llama3(corpus) -> Tokenizer:
+    pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_PATTERN), "isolated"),
+                                   pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok = _byte_level_bpe(corpus, pre, ["<|begin_of_text|>"], 1500, ignore_merges=True)
+    tok.add_special_tokens(["<|begin_of_text|>"])
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B:1",
+                                      special_tokens=[("<|begin_of_text|>", 0)])])
+    return tok
+
+
 def llama(corpus) -> Tokenizer:
     bytes_ = [f"<0x{b:02X}>" for b in range(256)]
     normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
@@ -193,6 +211,7 @@ def configs(corpus):
         "roberta_bpe": (roberta(corpus), {"pairs": True, "batch": True, "no_special": True}),
         "gpt2_bpe": (gpt2(corpus), {"pairs": True, "no_special": True}),
         "llama_byte_fallback": (llama(corpus), {"pairs": True, "batch": True, "no_special": True}),
+        "llama3_split_bpe": (llama3(corpus), {"pairs": True}),
         "xlmr_unigram": (xlmr(corpus), {"pairs": True, "batch": True, "no_special": True}),
     }
 

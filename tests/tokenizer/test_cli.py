@@ -24,7 +24,7 @@ ROOT = HERE.parents[1]
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup.sh installs it)")
 CONFIGS = ["bert_uncased", "template_pairs", "sample_wordlevel", "added_tokens", "nfkd_contiguous", "roberta_bpe", "gpt2_bpe",
-           "llama_byte_fallback", "xlmr_unigram"]
+           "llama_byte_fallback", "llama3_split_bpe", "xlmr_unigram"]
 TRICKY = list("aé\u0301\u0323\u0307 \u00a0\u3000\u200b\u200d\x00\t!?.,'日本ｶﾞﬁ①٣👍🏽\U0002b820\u2581\u0120ไทย") + [
     "[CLS]", "[MASK]", "<mask>", "<s>", "</s>", "\r\n", "'ll"]
 

@@ -47,6 +47,14 @@ _REFUSED = {"b": "word boundaries (\\b)", "B": "word boundaries (\\B)", "X": "\\
             "k": "backreferences", "g": "subexpression calls"}
 
 
+# Case-insensitive groups, (?i:...) as Llama-3-style patterns use them: ASCII letters only. Oniguruma
+# folds with Unicode's simple folds (s also matches U+017F, k also U+212A) and its multi-character
+# folds (one 'ß' matches "ss", one 'ﬁ' matches "fi"): the first are spelled out, letter pairs of the
+# second are refused.
+_FOLDS = {"s": "[sS\u017f]", "k": "[kK\u212a]"}
+_MULTI_FOLDS = {"ss", "ff", "fi", "fl", "st"}
+
+
 def translate(pattern: str, ctx: Ctx) -> str:
     """Oniguruma ``pattern`` -> an equivalent Python pattern, or a TokenizerSpecError naming ``ctx``."""
 
@@ -57,6 +65,8 @@ def translate(pattern: str, ctx: Ctx) -> str:
     i, n = 0, len(pattern)
     in_class = False
     class_start = 0
+    groups: list[bool] = []  # per open group: inside (?i:...)?
+    prev_letter = ""  # the literal letter before, inside (?i:...): for the multi-character folds
 
     def read_escape(i: int) -> tuple[str, int]:
         """The escape at pattern[i] == '\\' -> (Python text, next index)."""
@@ -94,6 +104,18 @@ def translate(pattern: str, ctx: Ctx) -> str:
 
     while i < n:
         c = pattern[i]
+        icase = bool(groups) and groups[-1]
+        if icase and (c in "[\\" or (c.isalpha() and not c.isascii())):
+            raise refuse("classes, escapes and non-ASCII letters inside (?i:...)")
+        if icase and c.isascii() and c.isalpha():
+            pair = (prev_letter + c).lower()
+            if pair in _MULTI_FOLDS:
+                raise refuse(f"the letters {pair!r} inside (?i:...) (Oniguruma also matches one character that folds to them)")
+            out.append(_FOLDS.get(c.lower(), f"[{c.lower()}{c.upper()}]"))
+            prev_letter = c
+            i += 1
+            continue
+        prev_letter = ""
         if in_class:
             if c == "]" and i > class_start:
                 out.append("]")
@@ -136,14 +158,25 @@ def translate(pattern: str, ctx: Ctx) -> str:
                 i += 1
                 class_start = i - 1
         elif c == "(":
+            if pattern.startswith("(?i:", i):
+                groups.append(True)
+                out.append("(?:")
+                i += 4
+                continue
+            groups.append(icase)
             if pattern.startswith("(?", i):
                 head = pattern[i:i + 3]
                 if head in ("(?:", "(?=", "(?!"):
                     out.append(head)
                     i += 3
                     continue
-                raise refuse(f"the group {pattern[i:i + 4]!r} (lookbehind, atomic, named groups and inline flags)")
+                raise refuse(f"the group {pattern[i:i + 4]!r} (lookbehind, atomic, named groups and inline flags other than (?i:)")
             out.append("(?:")  # no capture: split and replace never read groups, and findall needs none
+            i += 1
+        elif c == ")":
+            if groups:
+                groups.pop()
+            out.append(c)
             i += 1
         elif c in "*+?}" and i + 1 < n and pattern[i + 1] == "+" and not (c == "+" and out and out[-1] == "+"):
             raise refuse("possessive quantifiers")

@@ -96,10 +96,13 @@ class ByteLevelProcessing:
     def added_tokens(self, is_pair: bool) -> int:
         return 0
 
-    def process(self, a, b, add_special_tokens):
+    def trim(self, a, b):
         for e in (a, b):
             if e is not None and self.trim_offsets and e.offsets is not None:
                 byte_level.trim_offsets(e.tokens, e.offsets, self.add_prefix_space)
+
+    def process(self, a, b, add_special_tokens):
+        self.trim(a, b)
         return _default(a, b)
 
 
@@ -117,7 +120,7 @@ class Sequence:
         encs = [a] if b is None else [a, b]
         for p in self.items:
             if isinstance(p, ByteLevelProcessing):
-                p.process(encs[0], encs[1] if len(encs) > 1 else None, add_special_tokens)
+                p.trim(encs[0], encs[1] if len(encs) > 1 else None)  # the pieces stay apart
             else:
                 encs = [p.process(encs[0], encs[1] if len(encs) > 1 else None, add_special_tokens)]
         return _default(encs[0], encs[1] if len(encs) > 1 else None)

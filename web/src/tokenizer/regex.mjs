@@ -26,6 +26,10 @@ const REFUSED = { b: 'word boundaries (\\b)', B: 'word boundaries (\\B)', X: '\\
   Z: '\\Z', h: '\\h', H: '\\H', R: '\\R', N: '\\N', O: '\\O', k: 'backreferences', g: 'subexpression calls' };
 const CTRL = { t: 9, n: 10, r: 13, f: 12, v: 11, a: 7, e: 27 };
 
+// Case-insensitive groups, (?i:...) as Llama-3-style patterns use them: ASCII letters only (see _regex.py).
+const FOLDS = { s: '[sS\\u{17f}]', k: '[kK\\u{212a}]' };
+const MULTI_FOLDS = new Set(['ss', 'ff', 'fi', 'fl', 'st']);
+
 export function translate(pattern, ctx) {
   const refuse = (what) => ctx.error(`regex ${JSON.stringify(pattern.slice(0, 80))}: ${what} is not supported (see SPEC.md, Regular expressions)`);
   const n = pattern.length;
@@ -59,9 +63,23 @@ export function translate(pattern, ctx) {
     throw refuse(`the escape \\${c}`);
   };
   const out = [];
-  let i = 0, inClass = false, classStart = 0;
+  const groups = []; // per open group: inside (?i:...)?
+  let i = 0, inClass = false, classStart = 0, prevLetter = '';
   while (i < n) {
     const c = pattern[i];
+    const icase = groups.length > 0 && groups[groups.length - 1];
+    const letter = /^[A-Za-z]$/.test(c);
+    if (icase && (c === '[' || c === '\\' || (/\p{L}/u.test(c) && !letter) || (c >= '\ud800' && c <= '\udfff'))) {
+      throw refuse('classes, escapes and non-ASCII letters inside (?i:...)');
+    }
+    if (icase && letter) {
+      const pair = (prevLetter + c).toLowerCase();
+      if (MULTI_FOLDS.has(pair)) throw refuse(`the letters ${JSON.stringify(pair)} inside (?i:...) (Oniguruma also matches one character that folds to them)`);
+      out.push(FOLDS[c.toLowerCase()] ?? `[${c.toLowerCase()}${c.toUpperCase()}]`);
+      prevLetter = c; i++;
+      continue;
+    }
+    prevLetter = '';
     if (inClass) {
       if (c === ']' && i > classStart) { out.push(']'); inClass = false; i++; }
       else if (c === '\\') {
@@ -84,12 +102,15 @@ export function translate(pattern, ctx) {
       classStart = i;
       if (pattern[i] === ']') { out.push('\\]'); i++; classStart = i - 1; }
     } else if (c === '(') {
+      if (pattern.startsWith('(?i:', i)) { groups.push(true); out.push('(?:'); i += 4; continue; }
+      groups.push(icase);
       if (pattern.startsWith('(?', i)) {
         const head = pattern.slice(i, i + 3);
         if (head === '(?:' || head === '(?=' || head === '(?!') { out.push(head); i += 3; continue; }
-        throw refuse(`the group ${JSON.stringify(pattern.slice(i, i + 4))} (lookbehind, atomic, named groups and inline flags)`);
+        throw refuse(`the group ${JSON.stringify(pattern.slice(i, i + 4))} (lookbehind, atomic, named groups and inline flags other than (?i:)`);
       }
       out.push('(?:'); i++;
+    } else if (c === ')') { groups.pop(); out.push(')'); i++;
     } else if ('*+?}'.includes(c) && pattern[i + 1] === '+' && !(c === '+' && out[out.length - 1] === '+')) {
       throw refuse('possessive quantifiers');
     } else if (c === '.') { out.push('[^\\n]'); i++; } // Oniguruma's '.' stops at \n only; JS's at \r, \u2028 too

@@ -7,12 +7,15 @@ disjoint *held-out* split, and only a held-out pass is accepted (evalset.split s
    per-tensor does not, or is >10% closer to fp32 (it costs a scale per channel and, on some
    kernels, speed).
 2. ``reduce_range`` (7-bit weights: no u8s8 overflow on non-VNNI x86 kernels).
-3. exclude only the most sensitive nodes: the one-pass ranking (sensitivity.py), then a binary
+3. blockwise INT8 for MatMul (weightonly.py: MatMulNBits bits = 8, int8 compute with activations
+   quantized per block of 32) + int8 Gather -- one try; on all-MiniLM-L6-v2 it is what meets
+   min cosine 0.99 at Optimum's size (MatMul graphs only).
+4. exclude only the most sensitive nodes: the one-pass ranking (sensitivity.py), then a binary
    search on how many of the top nodes stay fp32 (log2(n) quantize + gate runs, not n).
-4. static QDQ with MinMax calibration on the selection texts (encoders: MatMul graphs without
+5. static QDQ with MinMax calibration on the selection texts (encoders: MatMul graphs without
    recurrent ops, when dynamic was the starting mode).
-5. int8 weights, fp32 activations (MatMulNBits, bits = 8): weight-only, the most accurate and the
-   least fast; targets lacking the op are caught by the op tables and the wasm probe.
+6. int8 weights, fp32 activations (MatMulNBits, bits = 8, weight-only): the most accurate and the
+   least fast. Targets lacking MatMulNBits are caught by the op tables and the wasm probe.
 
 Every candidate tried is a row of the trade-off table (accuracy on both splits, file bytes,
 ms per text measured during the selection gate on this machine), printed by `quantize` and kept in
@@ -35,7 +38,7 @@ from edgepack.quantize.sensitivity import Ranking, rank
 from edgepack.runtime.session import create_session
 
 QUANTIZERS: dict[str, Callable[..., dict]] = {"dynamic": dynamic.quantize, "static": static.quantize,
-                                              "weight-only": weightonly.quantize}
+                                              "blockwise": weightonly.blockwise, "weight-only": weightonly.weight_only}
 RECURRENT = ("LSTM", "GRU", "RNN")
 
 
@@ -49,7 +52,8 @@ class Recipe:
 
     @property
     def label(self) -> str:
-        parts = [self.mode, "per-channel" if self.per_channel else "per-tensor"]
+        parts = [self.mode] if self.mode in ("blockwise", "weight-only") else \
+            [self.mode, "per-channel" if self.per_channel else "per-tensor"]
         if self.reduce_range:
             parts.append("reduce_range")
         if self.exclude:
@@ -163,7 +167,7 @@ def _exclusion_rung(ladder: Ladder, base: Trial, fp32_model, quantized: list[str
 
     def passes(k: int) -> bool:
         if k not in tried:
-            tried[k] = ladder.attempt(replace(base.recipe, step="3 exclude sensitive", exclude=tuple(order[:k])),
+            tried[k] = ladder.attempt(replace(base.recipe, step="4 exclude sensitive", exclude=tuple(order[:k])),
                                       judge=False)
         return tried[k].selection.ok
 
@@ -190,17 +194,20 @@ def recover(ladder: Ladder, mode: str, per_channel: bool | None, fp32_model,
     t = ladder.attempt(replace(base, step="2 reduce_range", reduce_range=True))
     if t.accepted:
         return t, choice
-    quantized = quantized_nodes(best.path)
-    t = _exclusion_rung(ladder, best, fp32_model, quantized)
+    has_matmul = op_counts.get("MatMul", 0) > 0
+    if has_matmul:
+        t = ladder.attempt(Recipe("3 blockwise int8", "blockwise", False))
+        if t.accepted:
+            return t, choice
+    t = _exclusion_rung(ladder, best, fp32_model, quantized_nodes(best.path))
     if t is not None and t.accepted:
         return t, choice
-    has_matmul = op_counts.get("MatMul", 0) > 0
     if mode == "dynamic" and has_matmul and not any(op_counts.get(op) for op in RECURRENT):
-        t = ladder.attempt(Recipe("4 static QDQ", "static", base.per_channel))
+        t = ladder.attempt(Recipe("5 static QDQ", "static", base.per_channel))
         if t.accepted:
             return t, choice
     if has_matmul:
-        t = ladder.attempt(Recipe("5 int8 weights only", "weight-only", base.per_channel))
+        t = ladder.attempt(Recipe("6 int8 weights only", "weight-only", False))
         if t.accepted:
             return t, choice
     return None, choice

@@ -105,15 +105,15 @@ def test_ladder_excludes_only_the_damaged_node_and_stops_there(tmp_path):
     ladder, model = _ladder(tmp_path, damaged=True)
     accepted, _ = recover(ladder, "dynamic", None, model, _quantized(model), {"MatMul": 3})
     steps = [t.recipe.step for t in ladder.trials]
-    assert steps[:3] == ["1 weights", "1 weights", "2 reduce_range"]
-    assert not any(t.selection.ok for t in ladder.trials[:3])  # the cheap steps really failed
+    assert steps[:4] == ["1 weights", "1 weights", "2 reduce_range", "3 blockwise int8"]
+    assert not any(t.selection.ok for t in ladder.trials[:4])  # the cheaper steps really failed
     assert accepted is not None and accepted.recipe.exclude == ("mm2",)
-    assert set(steps[3:]) == {"3 exclude sensitive"}  # no static / weight-only rung after a pass
+    assert set(steps[4:]) == {"4 exclude sensitive"}  # no static / weight-only rung after a pass
     assert ladder.ranking.nodes[0] == "mm2"
     rows = [t.row() for t in ladder.trials]
     assert [r["accepted"] for r in rows].count(True) == 1
     assert rows[-1]["accepted"] and rows[-1]["heldout"]["ok"] and rows[-1]["file_bytes"] > 0
-    assert all(r["heldout"] is None for r in rows[3:-1])  # the search judges on selection; held-out once
+    assert all(r["heldout"] is None for r in rows[4:-1])  # the search judges on selection; held-out once
     lines = table_lines(rows)
     assert len(lines) == len(rows) + 1 and "accepted" in lines[-1] and "1 node(s) fp32" in lines[-1]
 
@@ -125,6 +125,6 @@ def test_ladder_reaches_weight_only_when_exclusion_is_not_allowed(tmp_path):
     ladder.limits = Thresholds(0.99, 0.01, None, 0.9999999)  # only near-fp32 accuracy passes
     accepted, _ = recover(ladder, "dynamic", None, model, _quantized(model), {"MatMul": 3})
     steps = [t.recipe.step for t in ladder.trials]
-    assert "4 static QDQ" in steps and steps[-1] == "5 int8 weights only"
+    assert "3 blockwise int8" in steps and "5 static QDQ" in steps and steps[-1] == "6 int8 weights only"
     if accepted is not None:
         assert accepted.recipe.mode == "weight-only"

@@ -77,7 +77,7 @@ _CONTROLS = None
 
 
 def _extends(c: str) -> bool:
-    """Extend, ZWJ or SpacingMark (all of \p{M}, ZWNJ, ZWJ): joins the cluster before it (GB9, GB9a)."""
+    """Extend, ZWJ or SpacingMark (all of the M classes, ZWNJ, ZWJ): joins the cluster before it (GB9, GB9a)."""
     return c in "\u200c\u200d" or c in _MARKS
 
 

@@ -41,6 +41,7 @@ MULTILINGUAL = [
     "already ▁ metaspace ▁▁ and Ġ byte chars",
     "   leading and trailing spaces   ",
     "<mask> masked<mask> <s> special </s>",
+    "<s>starts with an added token</s>then more",
     "It's we'll they've I'm 1234567 3.14159",
     "IT'S it'\u017f o\u212a \u0130'M \ufb06 \u00df 'D",  # what (?i:...) folds: long s, Kelvin sign; multi-char folds
     "",
@@ -180,3 +181,38 @@ def test_time_grows_linearly(name, corpus):
         small = _cpu(lambda: tok.encode(short, offsets=offsets))
         big = _cpu(lambda: tok.encode(s, offsets=offsets))
         assert big / max(small, 1e-3) < 8, f"{name} {label}: {small:.3f}s for {len(short)} chars, {big:.3f}s for {len(s)}"
+
+
+def _variant(name: str, **changes) -> tuple:
+    spec = json.loads((GOLDEN / f"{name}.tokenizer.json").read_text(encoding="ascii"))
+    spec.update(changes)
+    text = json.dumps(spec)
+    return tokenizers.Tokenizer.from_str(text), Tokenizer.from_str(text)
+
+
+VARIANTS = {
+    # "first" has no ids-only twin: offsets=False must fall back to the full path and still agree.
+    "metaspace_first": ("llama_byte_fallback", {"normalizer": None, "pre_tokenizer": {
+        "type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True}}),
+    "metaspace_no_split": ("xlmr_unigram", {"pre_tokenizer": {
+        "type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False}}),
+    "nmt_unigram": ("xlmr_unigram", {"normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "Nmt"}, {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}}),
+    "byte_level_no_regex": ("roberta_bpe", {"pre_tokenizer": {
+        "type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": False}}),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_component_variants_equal_reference(variant, corpus):
+    name, changes = VARIANTS[variant]
+    ref, ours = _variant(name, **changes)
+    texts = corpus[::11] + MULTILINGUAL
+    for k, text in enumerate(texts):
+        pair = texts[(k * 7 + 1) % len(texts)] if k % 3 == 0 else None
+        want = _ref(ref, text, pair)
+        assert _ours(ours, text, pair) == want, (variant, text, pair)
+        fast = _ours(ours, text, pair, offsets=False)
+        assert fast[:3] == want[:3] and fast[4:] == want[4:], (variant, text, pair)
+        ids = want[0]
+        assert ours.decode(ids) == ref.decode(ids), (variant, text)

@@ -8,8 +8,15 @@ models, ``POST /v1/embed`` (same body) for feature-extraction models; both answe
 (``/v1/embed`` adds ``"dim"``). ``GET /healthz`` (the process answers), ``/readyz`` (200 once the
 model passed its self-test on the golden vectors), ``/metrics`` (Prometheus text), ``/openapi.json``.
 No endpoint loads or changes a model. Asking a model for what its task does not give answers 404
-naming the right endpoint. Every answer carries X-Edgepack-Model/-Version/-Precision once the
-model is loaded.
+naming the right endpoint. Every answer carries X-Edgepack-Model/-Version/-Version-Id/-Precision
+once the model is loaded; /readyz and /metrics (``edgepack_model_info``) say the same. The version
+id is the install's (``versions/<version-id>/model``, or ``EDGEPACK_VERSION_ID``), so an operator
+or a fleet tool sees which install answers.
+
+Upgrades without a gap (install.sh): ``--bind-when-ready`` loads the model and passes its self-test
+*before* binding, then binds with SO_REUSEPORT beside the version already serving and steers new
+connections to itself; the old one, sent SIGTERM, stops accepting and finishes what it has. A
+version that has not passed its self-test never answers on the service's address.
 
 Promises, and how they are kept:
 - A body that is not JSON (or nested too deeply) is 400; JSON of the wrong shape is 422; too big
@@ -30,7 +37,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -75,6 +85,7 @@ class Metrics:
         self.batches = [0] * (len(self.BATCH_BUCKETS) + 1)
         self.batch_sum = 0
         self.gauges: dict = {}  # name -> callable, read at render time
+        self.info = lambda: None  # labels of edgepack_model_info, or None before a model serves
 
     @staticmethod
     def _observe(counts, buckets, value) -> None:
@@ -130,6 +141,11 @@ class Metrics:
                    _histogram("edgepack_predict_latency_seconds", self.LATENCY_BUCKETS, self.latency, self.latency_sum))
             family("edgepack_batch_size", "histogram", "Texts per model call (dynamic batching).",
                    _histogram("edgepack_batch_size", self.BATCH_BUCKETS, self.batches, self.batch_sum))
+        info = self.info()
+        if info is not None:  # the info-metric idiom: constant 1, the facts in the labels
+            labels = ",".join(f'{k}="{_label_value(v)}"' for k, v in info.items())
+            family("edgepack_model_info", "gauge", "The model this process serves (name, version, install id, "
+                   "precision); always 1.", [f"edgepack_model_info{{{labels}}} 1"])
         for name, (help_text, read) in sorted(self.gauges.items()):
             family(name, "gauge", help_text, [f"{name} {read()}"])
         rss = _rss_bytes()
@@ -137,6 +153,21 @@ class Metrics:
             family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
                    [f"process_resident_memory_bytes {rss}"])
         return "\n".join(out) + "\n"
+
+
+def _label_value(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def install_version_id(artifact: str) -> str | None:
+    """The install's version id: ``EDGEPACK_VERSION_ID`` (set by install.sh and the systemd unit),
+    else the ``<id>`` of an artifact at ``.../versions/<id>/model``; None outside an install."""
+    env = os.environ.get("EDGEPACK_VERSION_ID")
+    if env:
+        return env
+    path = os.path.realpath(artifact)  # `current/model` resolves to versions/<id>/model
+    parent = os.path.dirname(path)
+    return os.path.basename(parent) if os.path.basename(os.path.dirname(parent)) == "versions" else None
 
 
 def _rss_bytes() -> int | None:
@@ -186,8 +217,10 @@ class _ClientGone(Exception):
 
 
 class Service:
-    def __init__(self, artifact: str, precision: str | None = None, limits: Limits = Limits(), threads: int | None = None):
+    def __init__(self, artifact: str, precision: str | None = None, limits: Limits = Limits(), threads: int | None = None,
+                 version_id: str | None = None):
         self.artifact, self.precision, self.limits, self.threads = artifact, precision, limits, threads
+        self.version_id = version_id or install_version_id(artifact)
         self.pipeline = None
         self.batcher: Batcher | None = None
         self.self_test: dict = {"ok": False, "state": "loading"}
@@ -202,6 +235,7 @@ class Service:
                                                lambda: self.batcher.max_pending_texts if self.batcher else 0),
             "edgepack_open_connections": ("HTTP connections open now.", lambda: self.connections),
         }
+        self.metrics.info = self.model_info
 
     # -- model ---------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -221,14 +255,25 @@ class Service:
             return
         if report["ok"]:
             model = pipeline.manifest.model
+            self.version_id = self.version_id or str(model.get("version"))
             self.model_headers = [(b"x-edgepack-model", str(model.get("name")).encode("latin-1", "replace")),
                                   (b"x-edgepack-version", str(model.get("version")).encode("latin-1", "replace")),
+                                  (b"x-edgepack-version-id", self.version_id.encode("latin-1", "replace")),
                                   (b"x-edgepack-precision", pipeline.precision.encode("latin-1", "replace"))]
             batcher.start()
             self.batcher = batcher
             self.pipeline = pipeline
         self.self_test = dict(report, state="ready" if report["ok"] else "failed", task=pipeline.task,
-                              capacity=self.limits.queue_size, admission=self.admission())
+                              version=str(pipeline.manifest.model.get("version")), version_id=self.version_id,
+                              precision=pipeline.precision, capacity=self.limits.queue_size, admission=self.admission())
+
+    def model_info(self) -> dict | None:
+        """Labels of ``edgepack_model_info`` once a model serves (None before)."""
+        if self.pipeline is None:
+            return None
+        model = self.pipeline.manifest.model
+        return {"name": str(model.get("name")), "version": str(model.get("version")),
+                "version_id": self.version_id, "precision": self.pipeline.precision}
 
     def admission(self) -> dict:
         b = self.batcher
@@ -419,7 +464,8 @@ class Service:
         @contextlib.asynccontextmanager
         async def lifespan(app):
             self._loop = asyncio.get_running_loop()
-            loader = self._loop.run_in_executor(None, self._load)
+            # --bind-when-ready loaded it before binding; otherwise /healthz answers while it loads
+            loader = self._loop.run_in_executor(None, self._load if self.self_test["state"] == "loading" else lambda: None)
             try:
                 yield
             finally:
@@ -564,6 +610,44 @@ def _raise_fd_limit() -> None:
         pass
 
 
+# cBPF "return 1": steer every new connection of the SO_REUSEPORT group to the socket at index 1,
+# the one bound second -- the new version while the old one (index 0) drains. An index past the
+# group's end (after the old one closed, the group is [new]) makes the kernel fall back to its hash.
+_SO_ATTACH_REUSEPORT_CBPF = 51
+_BPF_RET_K = 0x06
+
+
+def _steer_to_second(sock: socket.socket) -> bool:
+    import ctypes
+
+    prog = ctypes.create_string_buffer(struct.pack("HBBI", _BPF_RET_K, 0, 0, 1))
+    fprog = struct.pack("HL", 1, ctypes.addressof(prog))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_REUSEPORT_CBPF, fprog)
+        return True
+    except OSError:  # not Linux, or emulated without it: the kernel hashes connections over both
+        return False
+
+
+def listen_beside(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening socket on (host, port) that shares the address with the version already serving
+    (SO_REUSEPORT; same user) and takes its new connections: see the module doc."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+        _steer_to_second(sock)  # after listen(): attached before, it makes a group of its own
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"edgepack-service: cannot listen on {host}:{port} ({exc.strerror or exc}); the process "
+                         "serving there must be an edgepack service started with --bind-when-ready (same user)")
+    sock.set_inheritable(False)
+    return sock
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="edgepack-service", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", required=True, help="directory with manifest.json, tokenizer.json, the model")
@@ -577,18 +661,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget-ms", type=float, default=defaults.budget_ms,
                         help="admit only what the model computes within this many ms (default %(default)s)")
     parser.add_argument("--max-connections", type=int, default=defaults.max_connections)
+    parser.add_argument("--version-id", default=None, help="the install's version id (default: EDGEPACK_VERSION_ID "
+                        "or versions/<id>/ of --artifact)")
+    parser.add_argument("--bind-when-ready", action="store_true",
+                        help="load and self-test the model first, then share the address with the running "
+                        "version (SO_REUSEPORT) and take its new connections; exit 3 if the self-test fails")
     args = parser.parse_args(argv)
     import uvicorn
 
     limits = Limits(queue_size=args.queue_size, max_batch=args.max_batch, budget_ms=args.budget_ms,
                     max_connections=args.max_connections)
-    service = Service(args.artifact, precision=args.precision, limits=limits, threads=args.threads)
+    service = Service(args.artifact, precision=args.precision, limits=limits, threads=args.threads,
+                      version_id=args.version_id)
     # The inference thread drops the GIL inside ONNX Runtime and then waits up to the switch
     # interval (5 ms by default) to get it back from a busy event loop, several times per batch:
     # under a flood that wait, not the model, set the batch rate. 1 ms measured best (loadtest).
     sys.setswitchinterval(0.001)
     _raise_fd_limit()
-    uvicorn.Server(service.uvicorn_config(args.host, args.port)).run()
+    server = uvicorn.Server(service.uvicorn_config(args.host, args.port))
+    if not args.bind_when_ready:
+        server.run()
+        return
+    service._load()
+    if service.pipeline is None:  # never bind a version that did not pass its self-test; 3: do not restart
+        print(f"edgepack-service: not serving {service.version_id}: {json.dumps(service.self_test)}", file=sys.stderr)
+        raise SystemExit(3)
+    server.run(sockets=[listen_beside(args.host, args.port)])
 
 
 if __name__ == "__main__":

@@ -1,21 +1,29 @@
 #!/bin/sh
 # Install or upgrade this edgepack package on a Raspberry Pi (64-bit OS, aarch64). Offline.
 #
-#   sudo ./install.sh
+#   sudo ./install.sh              install or upgrade (re-running with the same package is harmless)
+#   sudo ./install.sh --status     current / previous / pending install, and what actually answers
+#   sudo ./install.sh --recover    bring the install to a serving state consistent with its journal
+#                                  (the boot unit runs this; so does every install, first)
 #
-# What it does, in an order chosen so that a failure -- or a kill at any point -- leaves the
-# previous version serving:
+# The promise: killed at any point (SIGKILL, power loss), a version that passed its checks keeps
+# answering -- the previous one or the new one -- and the next run (or --recover) converges.
 #   1. check the package before touching anything: only regular files and directories, each
 #      listed once in SHA256SUMS (no symlink, hard link, device, FIFO, unlisted file), and the
 #      sha256 of every file;
-#   2. build versions/<version>-<id>/ beside the live one: a venv made offline from the bundled
-#      wheelhouse (pip --no-index: the edgepack-runtime wheel and its dependencies), the model;
-#      run the model's self-test there;
-#   3. switch the `current` link atomically (rename), restart the service, wait for /readyz;
-#   4. if it does not become ready: switch back to the previous version, restart it, say so.
-# A kill during 3 is recovered by the trap, or (SIGKILL, power loss) by the next run, which
-# finds the `.pending` journal and switches back before doing anything else.
-# Re-running with the same package is idempotent.
+#   2. build versions/<version>-<id>/ beside the live one (a venv made offline from the bundled
+#      wheelhouse -- pip --no-index: the edgepack-runtime wheel and its dependencies -- and the
+#      model) and run the model's self-test there; a verified version directory is reused later;
+#   3. start the new version BESIDE the old one: it loads, passes its self-test on the golden
+#      vectors, and only then binds the service's address (SO_REUSEPORT) and takes the new
+#      connections; install.sh checks /readyz answers from it;
+#   4. switch `current`, stop the old one (it finishes what it has; no connection is refused).
+# The journal (.journal: preparing -> built -> verified -> switching -> committed) is fsynced at
+# each step, and so is what it describes. --recover, per state: preparing/built: the previous
+# version serves (the new one is stopped); verified/switching: the switch is finished (the new
+# version passed its checks) or, if it cannot serve, the previous one does; committed: the
+# current version serves. A signal (Ctrl-C, SIGTERM, hang-up) before `verified` cancels the
+# install; after it, the switch completes first.
 #
 # Settings (environment; defaults for a Pi):
 #   EDGEPACK_PREFIX          install root                  (/opt/edgepack/<name>)
@@ -24,11 +32,14 @@
 #   EDGEPACK_SERVICE_MANAGER systemd | process | none      (systemd when running as root under systemd)
 #   EDGEPACK_USER            systemd service user          (edgepack, created if missing)
 #   EDGEPACK_READY_TIMEOUT   seconds to wait for /readyz   (120)
+#   EDGEPACK_DRAIN_TIMEOUT   seconds the old version gets to finish its requests (30)
 #   EDGEPACK_KEEP_VERSIONS   versions kept on disk         (2: current + previous)
-#   EDGEPACK_UNIT_DIR        where the unit goes           (/etc/systemd/system)
+#   EDGEPACK_UNIT_DIR        where the units go            (/etc/systemd/system)
 #   EDGEPACK_EXEC            command prefix for the device python; empty on a Pi. Tests run this
 #                            script on x86 with `qemu-aarch64-static -cpu cortex-a72 -L ROOT`.
 #   EDGEPACK_PIP_COMPILE     0 skips writing .pyc files (faster install, slower first start)
+#   EDGEPACK_INSTALL_PAUSE_AT tests only: a journal state; the run stops (SIGSTOP) right after
+#                            writing it, so a test can kill it exactly there
 set -eu
 umask 022
 
@@ -43,15 +54,24 @@ die() { code=$1; shift; say "error: $*"; exit "$code"; }
 NAME=$EDGEPACK_NAME
 VERSION=$EDGEPACK_VERSION
 PREFIX=${EDGEPACK_PREFIX:-/opt/edgepack/$NAME}
-HOST=${EDGEPACK_HOST:-127.0.0.1}
-PORT=${EDGEPACK_PORT:-$EDGEPACK_DEFAULT_PORT}
+# Where and how the last install served: --recover (at boot) and --status use the same.
+S_HOST="" S_PORT="" S_MANAGER=""
+if [ -f "$PREFIX/.settings" ]; then
+    while IFS='=' read -r k v; do
+        case "$v" in *[!A-Za-z0-9.:_-]*) continue ;; esac
+        case "$k" in HOST) S_HOST=$v ;; PORT) S_PORT=$v ;; MANAGER) S_MANAGER=$v ;; esac
+    done <"$PREFIX/.settings"
+fi
+HOST=${EDGEPACK_HOST:-${S_HOST:-127.0.0.1}}
+PORT=${EDGEPACK_PORT:-${S_PORT:-$EDGEPACK_DEFAULT_PORT}}
 EXEC=${EDGEPACK_EXEC:-}
 READY_TIMEOUT=${EDGEPACK_READY_TIMEOUT:-120}
+DRAIN_TIMEOUT=${EDGEPACK_DRAIN_TIMEOUT:-30}
 KEEP=${EDGEPACK_KEEP_VERSIONS:-2}
 UNIT_DIR=${EDGEPACK_UNIT_DIR:-/etc/systemd/system}
 SERVICE_USER=${EDGEPACK_USER:-edgepack}
 SERVICE=edgepack-$NAME
-MANAGER=${EDGEPACK_SERVICE_MANAGER:-auto}
+MANAGER=${EDGEPACK_SERVICE_MANAGER:-${S_MANAGER:-auto}}
 if [ "$MANAGER" = auto ]; then
     if [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
         MANAGER=systemd
@@ -60,11 +80,39 @@ if [ "$MANAGER" = auto ]; then
     fi
 fi
 case "$MANAGER" in systemd|process|none) ;; *) die 2 "EDGEPACK_SERVICE_MANAGER=$MANAGER: use systemd, process or none" ;; esac
+case "$PORT" in ''|*[!0-9]*) die 2 "EDGEPACK_PORT=$PORT: a port number" ;; esac
+PROBE_HOST=$HOST
+case "$HOST" in 0.0.0.0) PROBE_HOST=127.0.0.1 ;; ::|'[::]') PROBE_HOST=::1 ;; esac
+JOURNAL=$PREFIX/.journal
 
-link() { # atomically point link $1 at $2 (rename over the old link)
+# ---- durability ----------------------------------------------------------------------------
+# coreutils sync: with arguments it fsyncs those files and directories; -f syncs their file system.
+durable() { sync -- "$@" 2>/dev/null || sync; }
+
+link() { # atomically point link $1 at $2 (rename over the old link), durably
     ln -sfn "$2" "$1.tmp.$$"
     mv -fT "$1.tmp.$$" "$1"
+    durable "$(dirname "$1")"
 }
+
+journal() { # $1 state, $2 from, $3 to: written whole, fsynced, renamed, directory fsynced
+    printf 'state=%s\nfrom=%s\nto=%s\n' "$1" "$2" "$3" >"$JOURNAL.tmp"
+    durable "$JOURNAL.tmp"
+    mv -f "$JOURNAL.tmp" "$JOURNAL"
+    durable "$PREFIX"
+    if [ "${EDGEPACK_INSTALL_PAUSE_AT:-}" = "$1" ]; then
+        say "paused at $1 (EDGEPACK_INSTALL_PAUSE_AT)"
+        kill -STOP $$
+    fi
+}
+
+journal_get() { # $1 key; only a version id (letters, digits, . _ + -) or a state is believed
+    v=$(sed -n "s/^$1=//p" "$JOURNAL" 2>/dev/null | head -n 1)
+    case "$v" in *[!A-Za-z0-9._+-]*) v="" ;; esac
+    printf '%s' "$v"
+}
+
+current_vid() { t=$(readlink "$PREFIX/current" 2>/dev/null || true); printf '%s' "${t#versions/}"; }
 
 take_lock() { # one install at a time (util-linux flock is on every Raspberry Pi OS); 1 if busy
     command -v flock >/dev/null || return 0
@@ -72,23 +120,245 @@ take_lock() { # one install at a time (util-linux flock is on every Raspberry Pi
     flock -n 9
 }
 
-restore_pending_link() { # a run died between switch and readiness: point current back; 0 if it did
-    [ -f "$PREFIX/.pending" ] || return 1
-    old=$(cat "$PREFIX/.pending")
-    rm -f "$PREFIX/.pending"
-    [ -n "$old" ] && [ -d "$PREFIX/$old" ] || return 1
-    say "an earlier install was interrupted before its readiness check: restoring ${old#versions/}"
-    link "$PREFIX/current" "$old"
+# ---- service instances -----------------------------------------------------------------------
+# One service process per version: `edgepack-<name>@<version-id>` units under systemd, processes
+# found by their command line under the process manager (no pid file can go stale or be lost).
+# During a switch two run and share the address (SO_REUSEPORT, see edgepack.edge.service).
+running() { # "pid version-id" for every service process of this install
+    case "$MANAGER" in
+        process)
+            for f in $(grep -laF -- "$PREFIX/versions/" /proc/[0-9]*/cmdline 2>/dev/null); do
+                cmd=$( (tr '\0' '\n' <"$f") 2>/dev/null) || continue  # gone meanwhile
+                v=$(printf '%s\n' "$cmd" | sed -n '/^--version-id$/{n;p;q;}')
+                case "$cmd" in *edgepack.edge.service*"$PREFIX/versions/$v/model"*) ;; *) continue ;; esac
+                pid=${f#/proc/}
+                pid=${pid%/cmdline}
+                [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = Z ] || echo "$pid $v"
+            done
+            ;;
+        systemd)
+            systemctl list-units --plain --no-legend --state=active,activating "$SERVICE@*.service" 2>/dev/null |
+                while read -r unit _; do
+                    v=${unit#"$SERVICE@"}
+                    pid=$(systemctl show -p MainPID --value "$unit")
+                    [ "${pid:-0}" = 0 ] || echo "$pid ${v%.service}"
+                done
+            ;;
+    esac
 }
 
-# `install.sh --recover`: only repair the link (the systemd unit runs this before every start,
-# so a reboot after a killed install starts the previous version). A running install owns it.
-if [ "${1:-}" = --recover ]; then
-    [ -d "$PREFIX/versions" ] || exit 0
-    take_lock || exit 0
-    restore_pending_link || true
-    exit 0
-fi
+pids_of() { running | awk -v v="$1" '$2 == v { print $1 }'; }
+
+install_units() { # systemd: the instance template and the boot unit (which runs --recover)
+    getent passwd "$SERVICE_USER" >/dev/null \
+        || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER"
+    if grep -qs 'edgepack.edge.service' "$UNIT_DIR/$SERVICE.service"; then
+        say "stopping $SERVICE as started by an older install.sh (this one upgrade has a gap)"
+        systemctl stop "$SERVICE" 2>/dev/null || true
+    fi
+    sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@NAME@|$NAME|g" -e "s|@HOST@|$HOST|g" -e "s|@PORT@|$PORT|g" \
+        -e "s|@USER@|$SERVICE_USER|g" "$PKG/edgepack.service" >"$UNIT_DIR/.$SERVICE@.service.tmp"
+    cat >"$UNIT_DIR/.$SERVICE.service.tmp" <<UNIT
+# Written by edgepack's install.sh. At boot: start the version the install journal says.
+[Unit]
+Description=edgepack model service $NAME (starts edgepack-$NAME@<version-id>)
+After=network.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+Environment=EDGEPACK_PREFIX=$PREFIX EDGEPACK_SERVICE_MANAGER=systemd
+ExecStart=/bin/sh $PREFIX/current/install.sh --recover
+TimeoutStartSec=infinity
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    durable "$UNIT_DIR/.$SERVICE@.service.tmp" "$UNIT_DIR/.$SERVICE.service.tmp"
+    mv -f "$UNIT_DIR/.$SERVICE@.service.tmp" "$UNIT_DIR/$SERVICE@.service"
+    mv -f "$UNIT_DIR/.$SERVICE.service.tmp" "$UNIT_DIR/$SERVICE.service"
+    durable "$UNIT_DIR"
+    systemctl daemon-reload
+    systemctl enable "$SERVICE" >/dev/null 2>&1 || true
+}
+
+start_version() { # $1: start it beside what runs; it binds the address only after its self-test
+    d=$PREFIX/versions/$1
+    case "$MANAGER" in
+        systemd) systemctl start "$SERVICE@$1.service" ;;
+        process)
+            # setsid: it must outlive this script and the ssh session that ran it;
+            # 9>&-: it must not inherit (and hold) the install lock.
+            # shellcheck disable=SC2086
+            EDGEPACK_VERSION_ID=$1 setsid $EXEC "$d/venv/bin/python" -m edgepack.edge.service \
+                --artifact "$d/model" --host "$HOST" --port "$PORT" --version-id "$1" --bind-when-ready \
+                >>"$PREFIX/log/service-$1.log" 2>&1 </dev/null 9>&- &
+            ;;
+    esac
+}
+
+stop_version() { # $1: SIGTERM; it stops accepting (the others keep the address), finishes, exits
+    case "$MANAGER" in
+        systemd) systemctl stop "$SERVICE@$1.service" 2>/dev/null || true ;;
+        process)
+            pids=$(pids_of "$1")
+            [ -n "$pids" ] || return 0
+            # shellcheck disable=SC2086
+            kill $pids 2>/dev/null || true
+            i=0
+            while [ -n "$(pids_of "$1")" ] && [ $i -lt $((DRAIN_TIMEOUT * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+            # shellcheck disable=SC2086
+            kill -9 $pids 2>/dev/null || true
+            ;;
+    esac
+}
+
+# Asks /readyz on the service's address. With a version id: until that version answers 200 (the
+# newest one takes the new connections), failing at once if its processes exited. Without: once,
+# printing what answers. Standard library only; runs with a venv's python (no curl needed).
+PROBE_PY='
+import json, os, sys, time, urllib.error, urllib.request
+url, want, timeout, pids = sys.argv[1], sys.argv[2], float(sys.argv[3]), [int(p) for p in sys.argv[4:]]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+deadline, last = time.monotonic() + timeout, "nothing answers"
+while True:
+    try:
+        with opener.open(url, timeout=5) as r:
+            body = json.loads(r.read() or b"{}")
+            got = r.headers.get("X-Edgepack-Version-Id") or body.get("version_id") or "?"
+            last = "%s (%s, ready)" % (got, body.get("precision", "?"))
+            if got == want or not want:
+                print(last)
+                sys.exit(0)
+    except urllib.error.HTTPError as err:
+        last = "%s (not ready: %d)" % (err.headers.get("X-Edgepack-Version-Id") or "?", err.code)
+    except (OSError, ValueError) as err:
+        last = "nothing answers (%s)" % err
+    if pids and not any(alive(p) for p in pids):
+        sys.exit("the service process of %s exited" % want)
+    if time.monotonic() >= deadline:
+        print(last)
+        sys.exit(1 if not want else "%s did not answer within %gs (last: %s)" % (want, timeout, last))
+    time.sleep(0.1)
+'
+
+probe() { # $1 version whose python asks, $2 wanted version id or "", $3 timeout
+    [ "$MANAGER" = none ] && return 0
+    # shellcheck disable=SC2086,SC2046
+    $EXEC "$PREFIX/versions/$1/venv/bin/python" -c "$PROBE_PY" "http://$PROBE_HOST:$PORT/readyz" "$2" "$3" \
+        $( [ -n "$2" ] && pids_of "$2") >/dev/null
+}
+
+allow_migration() { # a stopping version's queued connections go to the one staying, not reset
+    # (Linux >= 5.14, per network namespace, root only; without it a stop may reset the few
+    # connections queued on that version at that instant)
+    f=/proc/sys/net/ipv4/tcp_migrate_req
+    [ "$(cat "$f" 2>/dev/null || echo 1)" = 1 ] || { echo 1 >"$f"; } 2>/dev/null \
+        || say "note: cannot set net.ipv4.tcp_migrate_req=1 (not root?): stopping a version may reset queued connections"
+}
+
+serve_only() { # $1: it answers (started beside what runs if need be), `current` -> it, the others stop
+    [ -f "$PREFIX/versions/$1/.complete" ] || return 1
+    allow_migration
+    [ -n "$(pids_of "$1")" ] || [ "$MANAGER" = none ] || start_version "$1"
+    probe "$1" "$1" "$READY_TIMEOUT" || { stop_version "$1"; return 1; }
+    [ "$(current_vid)" = "$1" ] || link "$PREFIX/current" "versions/$1"
+    for v in $(running | awk '{ print $2 }' | sort -u); do
+        [ "$v" = "$1" ] || stop_version "$v"
+    done
+    [ "$MANAGER" != process ] || { pids_of "$1" | head -n 1 >"$PREFIX/run/service.pid.tmp" && mv -f "$PREFIX/run/service.pid.tmp" "$PREFIX/run/service.pid"; }
+}
+
+commit() { # $1 serving version, $2 the one before it (or keep `previous`): links and journal say so
+    prev=$2
+    if [ -n "$prev" ] && [ "$prev" != "$1" ] && [ -d "$PREFIX/versions/$prev" ]; then
+        link "$PREFIX/previous" "versions/$prev"
+    else
+        prev=$(readlink "$PREFIX/previous" 2>/dev/null || true)
+        prev=${prev#versions/}
+    fi
+    journal committed "$prev" "$1"
+}
+
+recover() { # a serving state consistent with the journal; 1 if no version can serve
+    state=$(journal_get state)
+    from=$(journal_get from)
+    to=$(journal_get to)
+    if [ -f "$PREFIX/.pending" ]; then # the journal of install.sh before zero-gap switches
+        old=$(cat "$PREFIX/.pending")
+        state=built from=${old#versions/} to=$(current_vid)
+    fi
+    case "$state" in
+        preparing|built) first=$from second=$to ;;  # the new version was never checked: the old one
+        verified|switching) first=$to second=$from ;;  # it passed its checks: finish the switch
+        *) first=$(current_vid) second="" ;;
+    esac
+    for v in $first $second; do
+        if serve_only "$v"; then
+            case "$state" in ""|committed) ;; *) say "an install was interrupted at '$state': $v serves" ;; esac
+            if [ "$v" = "$to" ]; then commit "$v" "$from"; else commit "$v" ""; fi
+            rm -f "$PREFIX/.pending"
+            return 0
+        fi
+    done
+    [ -z "$first$second" ] && return 0
+    say "no installed version could be started; see $PREFIX/log/"
+    return 1
+}
+
+status() {
+    cur=$(current_vid)
+    prev=$(readlink "$PREFIX/previous" 2>/dev/null || true)
+    state=$(journal_get state)
+    echo "current:   ${cur:-none}"
+    echo "previous:  ${prev#versions/}"
+    case "$state" in
+        ""|committed) echo "pending:   none" ;;
+        *) echo "pending:   $state ($(journal_get from) -> $(journal_get to)); install.sh --recover finishes it" ;;
+    esac
+    procs=$(running)
+    [ -n "$procs" ] || echo "running:   nothing"
+    printf '%s\n' "$procs" | while read -r pid v; do [ -z "$pid" ] || echo "running:   pid $pid, version $v"; done
+    if [ -n "$cur" ] && [ -d "$PREFIX/versions/$cur/venv" ]; then
+        # shellcheck disable=SC2086
+        ans=$($EXEC "$PREFIX/versions/$cur/venv/bin/python" -c "$PROBE_PY" "http://$PROBE_HOST:$PORT/readyz" "" 0 2>&1 || true)
+        echo "answering: http://$PROBE_HOST:$PORT: $ans"
+    fi
+}
+
+cleanup() { # leftovers of interrupted installs; logs rotated (the lock is held)
+    rm -rf "$PREFIX"/versions/.*.partial
+    rm -f "$PREFIX"/*.tmp.* "$PREFIX"/.*.tmp "$PREFIX"/run/*.tmp
+    for d in "$PREFIX"/versions/*; do
+        [ -d "$d" ] && [ ! -f "$d/.complete" ] && rm -rf "$d"
+    done
+    for f in "$PREFIX"/log/*.log; do
+        [ -f "$f" ] || continue
+        v=${f##*/}; v=${v#pip-}; v=${v#service-}; v=${v%.log}
+        if [ ! -d "$PREFIX/versions/$v" ]; then rm -f "$f" "$f.1"; continue; fi
+        # over 4 MiB: the last 1 MiB goes to .1, the log is emptied in place (O_APPEND writers go on)
+        if [ "$(wc -c <"$f")" -gt 4194304 ]; then tail -c 1048576 "$f" >"$f.1"; : >"$f"; fi
+    done
+}
+
+case "${1:-}" in
+    --recover|--status)
+        [ -d "$PREFIX/versions" ] || { [ "$1" = --status ] && echo "nothing installed at $PREFIX"; exit 0; }
+        if [ "$1" = --status ]; then status; exit 0; fi
+        take_lock || exit 0  # a running install owns the state (and recovers first itself)
+        cleanup
+        recover || exit 1
+        exit 0
+        ;;
+    "") ;;
+    *) die 2 "unknown argument $1; use no argument (install), --status or --recover" ;;
+esac
 
 # ---- 1. integrity, before anything else ---------------------------------------------------
 # The member rules run with the device's python3 (the interpreter the venv is made from) on the
@@ -392,185 +662,126 @@ WH="$PKG/wheelhouse/py$PYV"
 
 mkdir -p "$PREFIX/versions" "$PREFIX/log" "$PREFIX/run"
 take_lock || die 5 "another install.sh is running on $PREFIX"
+printf 'HOST=%s\nPORT=%s\nMANAGER=%s\n' "$HOST" "$PORT" "$MANAGER" >"$PREFIX/.settings.tmp"
+durable "$PREFIX/.settings.tmp"
+mv -f "$PREFIX/.settings.tmp" "$PREFIX/.settings"
+cleanup
+[ "$MANAGER" = systemd ] && install_units
 
-# ---- service control -----------------------------------------------------------------------
-pidfile="$PREFIX/run/service.pid"
-
-stop_process() {
-    [ -f "$pidfile" ] || return 0
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
+# ---- an earlier run was interrupted: bring it to a consistent serving state first -------------
+case "$(journal_get state)" in ""|committed) [ ! -f "$PREFIX/.pending" ] || recover || true ;; *) recover || true ;; esac
+if [ "$MANAGER" = process ] && [ -f "$PREFIX/run/service.pid" ]; then
+    pid=$(cat "$PREFIX/run/service.pid")
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'edgepack.edge.service' \
+        && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- '--bind-when-ready'; then
+        say "stopping the service started by an older install.sh (this one upgrade has a gap)"
         kill "$pid" 2>/dev/null || true
-        i=0
-        while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-        kill -9 "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     fi
-    rm -f "$pidfile"
-}
-
-install_unit() {
-    getent passwd "$SERVICE_USER" >/dev/null \
-        || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER"
-    sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@NAME@|$NAME|g" -e "s|@HOST@|$HOST|g" -e "s|@PORT@|$PORT|g" \
-        -e "s|@USER@|$SERVICE_USER|g" "$PKG/edgepack.service" >"$UNIT_DIR/.$SERVICE.service.tmp"
-    mv -f "$UNIT_DIR/.$SERVICE.service.tmp" "$UNIT_DIR/$SERVICE.service"
-    systemctl daemon-reload
-    systemctl enable "$SERVICE" >/dev/null 2>&1 || true
-}
-
-restart_service() {
-    case "$MANAGER" in
-        systemd)
-            install_unit
-            systemctl restart "$SERVICE"
-            ;;
-        process)
-            stop_process
-            # setsid: the service must outlive this script and the ssh session that ran it;
-            # 9>&-: it must not inherit (and hold) the install lock.
-            # shellcheck disable=SC2086
-            setsid $EXEC "$PREFIX/current/venv/bin/python" -m edgepack.edge.service \
-                --artifact "$PREFIX/current/model" --host "$HOST" --port "$PORT" \
-                >>"$PREFIX/log/service.log" 2>&1 </dev/null 9>&- &
-            echo $! >"$pidfile"
-            ;;
-        none) ;;
-    esac
-}
-
-stop_service() {
-    case "$MANAGER" in
-        systemd) systemctl stop "$SERVICE" 2>/dev/null || true ;;
-        process) stop_process ;;
-        none) ;;
-    esac
-}
-
-wait_ready() { # poll /readyz with the venv's own python (no curl needed); fail fast if it died
-    [ "$MANAGER" = none ] && return 0
-    pid=""
-    [ "$MANAGER" = process ] && pid=$(cat "$pidfile" 2>/dev/null || true)
-    # shellcheck disable=SC2086
-    $EXEC "$PREFIX/current/venv/bin/python" -c '
-import os, sys, time, urllib.request, urllib.error
-url, timeout, pid = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-deadline = time.monotonic() + timeout
-while time.monotonic() < deadline:
-    if pid:
-        try:
-            os.kill(int(pid), 0)
-        except OSError:
-            sys.exit("the service process exited")
-    try:
-        with opener.open(url, timeout=5) as r:
-            if r.status == 200:
-                sys.exit(0)
-    except (OSError, urllib.error.URLError):
-        pass
-    time.sleep(0.5)
-sys.exit("not ready after %gs" % timeout)
-' "http://$HOST:$PORT/readyz" "$READY_TIMEOUT" "$pid"
-}
-
-current_target() { readlink "$PREFIX/current" 2>/dev/null || true; }
-
-rollback() { # $1: why; switch back to what served before, restart it, report; exit 1
-    trap - INT TERM HUP
-    why=$1
-    old=$(cat "$PREFIX/.pending" 2>/dev/null || true)
-    if [ -n "$old" ] && [ -d "$PREFIX/$old" ]; then
-        say "$why: rolling back to ${old#versions/}"
-        link "$PREFIX/current" "$old"
-        rm -f "$PREFIX/.pending"
-        restart_service
-        if wait_ready; then
-            say "rolled back: ${old#versions/} is serving on http://$HOST:$PORT (failed version: $VID; log: $PREFIX/log/)"
-        else
-            say "rolled back to ${old#versions/}, but it is not ready either; see $PREFIX/log/"
-        fi
-    else
-        say "$why; there was no previous version to roll back to: service stopped"
-        stop_service
-        rm -f "$PREFIX/current" "$PREFIX/.pending"
-    fi
-    [ "$(current_target)" = "versions/$VID" ] || rm -rf "${PREFIX:?}/versions/$VID"
-    exit 1
-}
-
-# ---- recover from a run killed between switch and readiness --------------------------------
-if restore_pending_link; then
-    restart_service
-    wait_ready || say "warning: the restored version is not ready; continuing with the install"
 fi
+OLD=$(current_vid)
 
 # ---- idempotent re-run -----------------------------------------------------------------------
-if [ "$(current_target)" = "versions/$VID" ] && [ -f "$PREFIX/versions/$VID/.complete" ]; then
-    full=$READY_TIMEOUT
-    READY_TIMEOUT=3
-    if wait_ready 2>/dev/null; then
+if [ "$OLD" = "$VID" ] && [ -f "$PREFIX/versions/$VID/.complete" ]; then
+    if [ -n "$(pids_of "$VID")" ] && probe "$VID" "$VID" 3 2>/dev/null; then
         say "$NAME $VID is already installed and serving on http://$HOST:$PORT"
         exit 0
     fi
-    READY_TIMEOUT=$full
-    say "$NAME $VID is installed but not serving: restarting it"
-    restart_service
-    wait_ready || die 1 "$NAME $VID does not become ready; see $PREFIX/log/ (and journalctl -u $SERVICE)"
+    say "$NAME $VID is installed but not serving: starting it"
+    serve_only "$VID" || die 1 "$NAME $VID does not become ready; see $PREFIX/log/"
     say "$NAME $VID is serving on http://$HOST:$PORT"
     exit 0
 fi
 
-# ---- 2. build the new version beside the live one ----------------------------------------
+cancel() { # $1 why, $2 exit code, $3 "remove" to delete the new version: the old one keeps serving
+    trap - INT TERM HUP
+    [ -n "${waiter:-}" ] && kill "$waiter" 2>/dev/null
+    stop_version "$VID"
+    if [ -n "$OLD" ] && say "$1: rolling back to $OLD" && serve_only "$OLD"; then
+        commit "$OLD" ""
+        say "rolled back: $OLD is serving on http://$HOST:$PORT (failed version: $VID; log: $PREFIX/log/)"
+    elif [ -n "$OLD" ]; then
+        say "rolled back to $OLD, but it is not ready either; see $PREFIX/log/"
+    else
+        say "$1; there was no previous version to roll back to: service stopped"
+        rm -f "$PREFIX/current"
+        journal committed "" ""
+    fi
+    [ "${3:-}" = remove ] && [ "$(current_vid)" != "$VID" ] && rm -rf "${PREFIX:?}/versions/$VID"
+    exit "$2"
+}
+
+# ---- 2. build the new version beside the live one (or reuse it, verified by an earlier run) --
+unprepare() { [ -z "$OLD" ] && journal committed "" "" || commit "$OLD" ""; }  # nothing changed after all
+journal preparing "$OLD" "$VID"
+# a signal from here until the new version is verified cancels: the old one keeps serving
+trap 'cancel interrupted 130' INT
+trap 'cancel interrupted 143' TERM
+trap 'cancel interrupted 129' HUP
 DEST="$PREFIX/versions/$VID"
 if [ ! -f "$DEST/.complete" ]; then
     STAGE="$PREFIX/versions/.$VID.partial"
     rm -rf "$STAGE" "$DEST"
     mkdir -p "$STAGE"
     cp -R "$PKG/model" "$PKG/bin" "$PKG/bench" "$PKG/bench.sh" "$PKG/package.env" "$PKG/SHA256SUMS" \
-        "$PKG/install.sh" "$STAGE/"
+        "$PKG/install.sh" "$PKG/uninstall.sh" "$PKG/edgepack.service" "$STAGE/"
     say "creating the venv (Python 3.${PYV#3}) offline from the bundled wheelhouse"
     # --without-pip: Debian's ensurepip (python3-venv) may be missing, and pip runs from its wheel.
     # shellcheck disable=SC2086
-    $EXEC "$PYTHON" -m venv --without-pip "$STAGE/venv" || die 6 "python -m venv failed"
+    $EXEC "$PYTHON" -m venv --without-pip "$STAGE/venv" || { unprepare; die 6 "python -m venv failed"; }
     pipwhl=$(ls "$WH"/pip-*.whl | head -n 1)
     compile=--compile
     [ "${EDGEPACK_PIP_COMPILE:-1}" = 0 ] && compile=--no-compile
     # shellcheck disable=SC2086
     $EXEC "$STAGE/venv/bin/python" "$pipwhl/pip" install --quiet --no-index --find-links "$WH" \
         --disable-pip-version-check --no-warn-script-location $compile -r "$WH/requirements.txt" \
-        >"$PREFIX/log/pip-$VID.log" 2>&1 || { tail -n 20 "$PREFIX/log/pip-$VID.log" >&2; die 6 "offline pip install failed (log: $PREFIX/log/pip-$VID.log)"; }
+        >"$PREFIX/log/pip-$VID.log" 2>&1 || { tail -n 20 "$PREFIX/log/pip-$VID.log" >&2; unprepare; die 6 "offline pip install failed (log: $PREFIX/log/pip-$VID.log)"; }
     # The runtime (edgepack.runtime, the service, the bench worker) is the edgepack-runtime wheel in
     # $WH, installed above by its requirements.txt line `edgepack-runtime==<version>`.
     say "self-test of the model on its golden vectors"
     # shellcheck disable=SC2086
     $EXEC "$STAGE/venv/bin/python" -m edgepack.edge.device --artifact "$STAGE/model" self-test >&2 \
-        || { rm -rf "$STAGE"; die 7 "the new version failed its self-test; nothing was changed"; }
+        || { rm -rf "$STAGE"; unprepare; die 7 "the new version failed its self-test; nothing was changed"; }
     touch "$STAGE/.complete"
+    sync -f "$STAGE" 2>/dev/null || sync  # every file of the version is on disk before it is named
     mv "$STAGE" "$DEST"
+    durable "$PREFIX/versions"
 fi
+journal built "$OLD" "$VID"
 
-# ---- 3. switch, restart, wait ---------------------------------------------------------------
-old=$(current_target)
-echo "$old" >"$PREFIX/.pending.tmp"
-mv -f "$PREFIX/.pending.tmp" "$PREFIX/.pending"
-trap '[ -n "${waiter:-}" ] && kill "$waiter" 2>/dev/null; rollback "interrupted"' INT TERM HUP
-link "$PREFIX/current" "versions/$VID"
-say "switched to $VID; starting the service ($MANAGER)"
-restart_service
+# ---- 3. start it beside the old one; it takes the traffic once it passed its checks ----------
+say "starting $VID beside ${OLD:-nothing} ($MANAGER)"
+start_version "$VID"
 # In the background + `wait`: a trapped signal interrupts `wait` at once (not after the poll).
-wait_ready &
+probe "$VID" "$VID" "$READY_TIMEOUT" &
 waiter=$!
-wait "$waiter" || rollback "the new version did not become ready"
-trap - INT TERM HUP
-[ -n "$old" ] && [ "$old" != "versions/$VID" ] && link "$PREFIX/previous" "$old"
-rm -f "$PREFIX/.pending"
+rc=0
+wait "$waiter" || rc=$?
+waiter=""
+# killed by a signal sent to the whole process group (Ctrl-C, a dropped session): interrupted
+[ "$rc" -le 128 ] || cancel interrupted "$rc"
+[ "$rc" = 0 ] || cancel "the new version did not become ready" 1 remove
 
-# ---- 4. keep current + previous ---------------------------------------------------------------
+# ---- 4. switch: `current` -> new, the old one drains and stops ---------------------------------
+# The new version passed its checks: a signal from here on lets the switch finish (a second or
+# so), then exits with its code -- what --recover does after a SIGKILL from here on, too.
+late=0
+trap 'late=130' INT
+trap 'late=143' TERM
+trap 'late=129' HUP
+journal verified "$OLD" "$VID"
+journal switching "$OLD" "$VID"
+serve_only "$VID" || cancel "the new version stopped answering during the switch" 1 remove
+commit "$VID" "$OLD"
+trap - INT TERM HUP
+
+# ---- 5. keep current + previous ---------------------------------------------------------------
 keep_prev=$(readlink "$PREFIX/previous" 2>/dev/null || true)
 n=0
 for d in $(ls -1t "$PREFIX/versions"); do
     case "versions/$d" in "versions/$VID"|"$keep_prev") continue ;; esac
     n=$((n + 1))
-    [ $((n + 2)) -gt "$KEEP" ] && rm -rf "${PREFIX:?}/versions/$d"
+    [ $((n + 2)) -gt "$KEEP" ] && rm -rf "${PREFIX:?}/versions/$d" "$PREFIX/log/pip-$d.log" "$PREFIX/log/service-$d.log"
 done
 say "installed $NAME $VID; serving on http://$HOST:$PORT"
+[ "$late" = 0 ] || exit "$late"

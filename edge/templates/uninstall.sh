@@ -1,5 +1,6 @@
 #!/bin/sh
-# Remove this edgepack package from the device: stop and disable the service, delete the install.
+# Remove this edgepack package from the device: stop every running version, remove the systemd
+# units, delete the install.
 #
 #   sudo ./uninstall.sh          (same EDGEPACK_PREFIX / EDGEPACK_SERVICE_MANAGER as install.sh)
 set -eu
@@ -13,16 +14,33 @@ say() { printf 'uninstall.sh: %s\n' "$*" >&2; }
 
 if [ -f "$UNIT_DIR/$SERVICE.service" ] && command -v systemctl >/dev/null; then
     systemctl disable --now "$SERVICE" >/dev/null 2>&1 || true
-    rm -f "$UNIT_DIR/$SERVICE.service"
+    systemctl stop "$SERVICE@*.service" >/dev/null 2>&1 || true
+    rm -f "$UNIT_DIR/$SERVICE.service" "$UNIT_DIR/$SERVICE@.service"
     systemctl daemon-reload || true
-    say "removed the systemd unit $SERVICE"
+    say "removed the systemd units $SERVICE and $SERVICE@"
 fi
-if [ -f "$PREFIX/run/service.pid" ]; then
-    pid=$(cat "$PREFIX/run/service.pid")
-    kill "$pid" 2>/dev/null || true
+# Every service process of this install (install.sh starts them with --artifact PREFIX/versions/...)
+pids=""
+for f in $(grep -laF -- "$PREFIX/versions/" /proc/[0-9]*/cmdline 2>/dev/null); do
+    if tr '\0' '\n' <"$f" 2>/dev/null | grep -qx 'edgepack.edge.service'; then
+        pid=${f#/proc/}
+        pids="$pids ${pid%/cmdline}"
+    fi
+done
+[ ! -f "$PREFIX/run/service.pid" ] || pids="$pids $(cat "$PREFIX/run/service.pid")"
+if [ -n "${pids# }" ]; then
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null || true
     i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -9 "$pid" 2>/dev/null || true
+    while [ $i -lt 100 ]; do
+        alive=0
+        for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ $alive = 1 ] || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    # shellcheck disable=SC2086
+    kill -9 $pids 2>/dev/null || true
 fi
 # Only delete what install.sh made: refuse a prefix without its layout.
 if [ -d "$PREFIX/versions" ]; then

@@ -9,6 +9,7 @@ would hide a broken setup: there it fails.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -88,11 +89,35 @@ class Device:
         env.update(self.extra_env)
         return env
 
-    def run_script(self, pkg: Path, script: str = "install.sh", offline_ns: bool = False, timeout: int = 600, **kw):
-        cmd = ["sh", str(pkg / script)]
+    def run_script(self, pkg: Path, script: str = "install.sh", offline_ns: bool = False, timeout: int = 600,
+                   args: list[str] = (), **kw):
+        cmd = ["sh", str(pkg / script), *args]
         if offline_ns:
             cmd = emulate.offline_command(cmd)
         return subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=timeout, **kw)
+
+    def start_script(self, pkg: Path, pause_at: str | None = None, script: str = "install.sh") -> subprocess.Popen:
+        """install.sh in its own process group (a test kills the group, as a dropped ssh session
+        or a power cut would). ``pause_at``: it stops itself (SIGSTOP) right after writing that
+        journal state; this returns once it has."""
+        env = self.env()
+        if pause_at:
+            env["EDGEPACK_INSTALL_PAUSE_AT"] = pause_at
+        proc = subprocess.Popen(["sh", str(pkg / script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        deadline = time.monotonic() + 600
+        while pause_at and _state(proc.pid) != "T":
+            assert proc.poll() is None, f"install.sh exited before pausing at {pause_at}: {proc.communicate()}"
+            assert time.monotonic() < deadline, f"install.sh never reached {pause_at}"
+            time.sleep(0.02)
+        return proc
+
+    def journal(self) -> dict:
+        try:
+            text = (self.prefix / ".journal").read_text()
+        except OSError:
+            return {}
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
     def current(self) -> str | None:
         link = self.prefix / "current"
@@ -131,18 +156,51 @@ class Device:
         except (OSError, ValueError):
             return None
 
-    def stop(self) -> None:
-        pid = self.service_pid()
-        if pid is None:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    def service_processes(self) -> dict[int, str]:
+        """pid -> version id of every service process of this install (as install.sh finds them:
+        by command line, so a process whose pid file was never written is found too)."""
+        found = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                args = (proc / "cmdline").read_bytes().split(b"\0")
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if b"edgepack.edge.service" in args and b"--version-id" in args and state != "Z":
+                vid = args[args.index(b"--version-id") + 1].decode()
+                if f"{self.prefix}/versions/{vid}/model".encode() in args:
+                    found[int(proc.name)] = vid
+        return found
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop every service process of this install (``sig``, then SIGKILL after 10 s)."""
+        pids = set(self.service_processes())
+        if self.service_pid() is not None:
+            pids.add(self.service_pid())
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while pids and time.monotonic() < deadline:
+            pids = {p for p in pids if _alive(p)}
+            time.sleep(0.05)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _state(pid: int) -> str | None:
+    """The process state letter (R, S, T stopped, Z zombie, ...) or None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    return _state(pid) not in (None, "Z")
 
 
 # ---------------------------------------------------------------------------------- aarch64

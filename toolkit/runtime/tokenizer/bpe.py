@@ -85,7 +85,7 @@ class BPE:
         n = len(sym)
         if n < 2:
             return [tuple(s) for s in sym]
-        merges = self.merges
+        get = self.merges.get
         ids = [s[0] for s in sym]
         starts = [s[1] for s in sym]
         ends = [s[2] for s in sym]
@@ -95,19 +95,20 @@ class BPE:
         alive = [True] * n
         heap = []
         for p in range(n - 1):
-            m = merges.get(ids[p] << 32 | ids[p + 1])
+            m = get(ids[p] << 32 | ids[p + 1])
             if m is not None:
                 heap.append((m[0], p, m[1]))
         heapq.heapify(heap)
+        pop, push = heapq.heappop, heapq.heappush  # bound once: a long word runs this loop n times
         # Lowest rank first, leftmost on ties; stale entries are skipped when popped (HF's queue).
         while heap:
-            rank, p, new_id = heapq.heappop(heap)
+            rank, p, new_id = pop(heap)
             if not alive[p]:
                 continue
             q = nxt[p]
             if q < 0:
                 continue
-            m = merges.get(ids[p] << 32 | ids[q])
+            m = get(ids[p] << 32 | ids[q])
             if m is None or m[1] != new_id:
                 continue
             ids[p] = new_id
@@ -119,13 +120,13 @@ class BPE:
                 prv[r] = p
             a = prv[p]
             if a >= 0:
-                m = merges.get(ids[a] << 32 | new_id)
+                m = get(ids[a] << 32 | new_id)
                 if m is not None:
-                    heapq.heappush(heap, (m[0], a, m[1]))
+                    push(heap, (m[0], a, m[1]))
             if r >= 0:
-                m = merges.get(new_id << 32 | ids[r])
+                m = get(new_id << 32 | ids[r])
                 if m is not None:
-                    heapq.heappush(heap, (m[0], p, m[1]))
+                    push(heap, (m[0], p, m[1]))
         out = []
         p = 0
         while p >= 0:

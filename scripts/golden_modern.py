@@ -1,8 +1,6 @@
 """Golden configurations for the byte-level BPE, Unigram and byte-fallback tokenizers (issue 14).
 
-make_golden.py takes these with the others (``configs.update(golden_modern.configs(corpus))``);
-until that line is merged, ``python scripts/golden_modern.py`` writes only these, through
-make_golden's own writer, so the format is the same byte for byte.
+scripts/make_golden.py writes these with the others (``python scripts/make_golden.py``).
 
 The XLM-R-style configuration carries a real SentencePiece charsmap: a Unigram model is trained
 here with the `sentencepiece` package (test/dev dependency; default nmt_nfkc rules), and its
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sys
 import tempfile
 from collections import Counter
 
@@ -214,15 +211,3 @@ def configs(corpus):
         "llama3_split_bpe": (llama3(corpus), {"pairs": True}),
         "xlmr_unigram": (xlmr(corpus), {"pairs": True, "batch": True, "no_special": True}),
     }
-
-
-def main():
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-    import make_golden
-
-    make_golden.configs = configs  # write only these; make_golden's writer and case list, unchanged
-    make_golden.main()
-
-
-if __name__ == "__main__":
-    main()

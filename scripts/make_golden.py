@@ -153,6 +153,10 @@ def configs(corpus):
     added.add_tokens([AddedToken("New York", normalized=True), AddedToken("fox", single_word=True),
                       AddedToken("Café", normalized=False, lstrip=True), AddedToken("!!", normalized=True)])
     out["added_tokens"] = (added, {"pairs": True, "no_special": True})
+    # byte-level BPE, Unigram + Precompiled, byte fallback (needs the `sentencepiece` package)
+    import golden_modern
+
+    out.update(golden_modern.configs(corpus))
     return out
 
 

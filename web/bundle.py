@@ -71,7 +71,8 @@ def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
     names = {dest for _, dest in out}
     # The tokenizer's modules mirror the Python package's stages (web/src/tokenizer/, one per stage).
     tokenizer = ("index", "tokenizer", "spec", "tables", "unicode", "normalized", "normalizers", "pre_tokenizers",
-                 "models", "processors", "decoders", "added_vocab", "encoding")
+                 "models", "processors", "decoders", "added_vocab", "encoding", "bpe", "unigram", "byte_level",
+                 "metaspace", "precompiled", "regex", "regex_tables")
     for required in ("pipeline.mjs", "session.mjs", "integrity.mjs", "artifacts.mjs", "tokenizer.mjs",
                      *(f"tokenizer/{name}.mjs" for name in tokenizer)):
         if f"{RUNTIME_PREFIX}/{required}" not in names:

@@ -12,7 +12,7 @@ _LAZY = {
     "load_project": "edgepack.project",
     "export_project": "edgepack.export",
     "build": "edgepack.build",
-    "inspect_artifact": "edgepack.inspect",
+    "inspect_artifact": "edgepack.inspection",
 }
 
 

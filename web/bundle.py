@@ -8,7 +8,7 @@ Layout of the bundle (a static directory, plus ``<dir>.zip`` of it)::
     model.<precision>.onnx tokenizer.json    the model in ONE precision, and its tokenizer
     manifest.json                            the artifact's manifest, narrowed to that precision,
                                              with the sha256 of every other file of the bundle
-    _headers vercel.json ... nginx.conf      COOP/COEP/CSP for common static hosts (headers.py)
+    _headers vercel.json ... nginx.conf      COOP/COEP/CSP for common static hosts (host_config.py)
     *.br *.gz                                pre-compressed copies (brotli 11, gzip 9)
 
 The directory and its zip are built in a temporary sibling and published together by
@@ -30,7 +30,7 @@ from edgepack.errors import TargetError
 from edgepack.runtime.artifacts import MANIFEST_NAME
 from edgepack.runtime.manifest import load_manifest
 from edgepack.web.compress import compress_tree
-from edgepack.web.headers import HOST_FILES, write_host_files
+from edgepack.web.host_config import HOST_FILES, write_host_files
 from edgepack.web.vendor import WEB_DIR, ort_files
 
 DEMO_DIR = WEB_DIR / "demo"

@@ -11,7 +11,7 @@ Layout of the bundle (a static directory; serve it with ``edgepack serve``)::
     ort/ort.wasm.min.mjs ort-wasm-simd-threaded.* onnxruntime-web, wasm-only entry (web/vendor.py)
     model.<precision>.onnx tokenizer.json        one precision, and its tokenizer
     manifest.json                                narrowed to that precision; sha256 of every other file
-    _headers vercel.json ... nginx.conf          COOP/COEP/CSP for common static hosts (headers.py)
+    _headers vercel.json ... nginx.conf          COOP/COEP/CSP for common static hosts (host_config.py)
     *.br *.gz                                    pre-compressed copies
 
 The wheel is edgepack-runtime (edgepack.runtime_wheel), byte for byte the file the Raspberry Pi
@@ -37,7 +37,7 @@ from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime.manifest import load_manifest
 from edgepack.runtime_wheel import RuntimeWheel, build_runtime_wheel, module_sources, runtime_wheel
 from edgepack.web.compress import COMPRESSIBLE_SUFFIXES, brotli_bytes, compress_tree, worth_keeping
-from edgepack.web.headers import HOST_FILES, write_host_files
+from edgepack.web.host_config import HOST_FILES, write_host_files
 from edgepack.web.vendor import WEB_DIR, ort_files
 
 PAGE_DIR = WEB_DIR / "pyodide_page"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from edgepack.errors import ArtifactError, TargetError
-from edgepack.web.headers import MIME_TYPES, SECURITY_HEADERS
+from edgepack.web.host_config import MIME_TYPES, SECURITY_HEADERS
 
 # Accept-Encoding token -> (suffix of the pre-compressed copy, Content-Encoding). Brotli first: smaller.
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))

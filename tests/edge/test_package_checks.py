@@ -27,7 +27,7 @@ import pytest
 
 from edgepack.edge.deploy import check_package, deploy
 from edgepack.errors import ArtifactError
-from edgepack.inspect import inspect_artifact
+from edgepack.inspection import inspect_artifact
 from tests.conftest import run_cli
 
 Entry = tuple  # (TarInfo, bytes | None)

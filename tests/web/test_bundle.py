@@ -12,7 +12,7 @@ from tests.web.tiny_artifact import TEXTS
 
 from edgepack.errors import ArtifactError, OutputError, TargetError
 from edgepack.runtime.manifest import load_manifest
-from edgepack.web.headers import CSP
+from edgepack.web.host_config import CSP
 from edgepack.web.vendor import ORT_FILES, ort_files, pinned_version, vendor_ort
 
 ORT_IN_BUNDLE = {f"ort/{name}" for name in ORT_FILES}

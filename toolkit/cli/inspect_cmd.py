@@ -24,7 +24,7 @@ def inspect(artifact, verify, as_json):
       edgepack inspect samples/sentiment/dist/sentiment-1.0.0-linux-aarch64.tar.gz
       edgepack inspect samples/sentiment/build/model.fp32.onnx --json
     """
-    from edgepack.inspect import format_report, inspect_artifact
+    from edgepack.inspection import format_report, inspect_artifact
 
     report = inspect_artifact(artifact, verify=verify)
     if as_json:

@@ -19,6 +19,8 @@ from edgepack.errors import ArtifactError, OutputError, TargetError
 from edgepack.runtime.hashing import sha256_file
 from edgepack.runtime_wheel import runtime_wheel
 from edgepack.web import pyodide as target
+from edgepack.web import pyodide_core as core_mod
+from edgepack.web import pyodide_wheel
 
 TEST_FILES = "_test"
 
@@ -39,7 +41,7 @@ def test_layout_and_checksums(pyodide_bundle):
     plain = {f for f in files if not f.endswith((".br", ".gz"))}
     core = {f for f in plain if f.startswith("pyodide/")}
     # Only the core: no Pyodide packages, no console pages, no source maps, no type declarations.
-    assert core == {f"pyodide/{n}" for n in target.core_file_names(manifest["tools"]["pyodide"])}
+    assert core == {f"pyodide/{n}" for n in core_mod.core_file_names(manifest["tools"]["pyodide"])}
     assert {"index.html", "app.mjs", "browser_pipeline.py", "tokenizer.json", "model.fp32.onnx",
             "edgepack/session.mjs", "edgepack/integrity.mjs", "ort/ort.wasm.min.mjs"} <= plain
     assert not [f for f in plain if f.endswith((".map", ".d.ts", ".html")) and f != "index.html"]
@@ -54,10 +56,10 @@ def test_layout_and_checksums(pyodide_bundle):
 
 
 def test_pinned_core_matches_the_lock_file():
-    lock = json.loads((target.NPM_DIR / "package-lock.json").read_text(encoding="utf-8"))
-    core = target.pyodide_core()
+    lock = json.loads((core_mod.NPM_DIR / "package-lock.json").read_text(encoding="utf-8"))
+    core = core_mod.pyodide_core()
     assert core.version == lock["packages"]["node_modules/pyodide"]["version"]
-    assert set(core.files) == set(target.core_file_names(core.version))
+    assert set(core.files) == set(core_mod.core_file_names(core.version))
     # The loader really asks for these names (a renamed file in a new release must fail here).
     loader = core.files["pyodide.mjs"].read_text(encoding="utf-8")
     for name in ("pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
@@ -78,7 +80,7 @@ class Block:
             raise ImportError('blocked: ' + name)
 sys.meta_path.insert(0, Block())
 sys.path.insert(0, {str(site)!r})
-import {", ".join(target.PAGE_MODULES)}
+import {", ".join(pyodide_wheel.PAGE_MODULES)}
 from edgepack.runtime.tokenizer import Tokenizer
 from edgepack.runtime.manifest import load_manifest
 assert edgepack.runtime.__file__.startswith({str(site)!r}), edgepack.runtime.__file__
@@ -107,13 +109,13 @@ def test_a_page_module_needing_numpy_is_refused(tmp_path):
         sources[name] = tmp_path / f"{name}.py"
         sources[name].write_text(text, encoding="utf-8")
     with pytest.raises(TargetError, match=r"manifest.py: imports onnxruntime at import time"):
-        target.check_page_modules(sources)
+        pyodide_wheel.check_page_modules(sources)
     sources["edgepack.runtime.manifest"].write_text("import json\n", encoding="utf-8")
-    target.check_page_modules(sources)
+    pyodide_wheel.check_page_modules(sources)
     sources["edgepack.runtime"].write_text("import numpy as np\n", encoding="utf-8")
     with pytest.raises(TargetError, match=r"edgepack\.runtime\.py: imports numpy at import time"):
-        target.check_page_modules(sources)
-    target.check_page_modules()  # and the real sources pass
+        pyodide_wheel.check_page_modules(sources)
+    pyodide_wheel.check_page_modules()  # and the real sources pass
 
 
 def test_refuses_to_replace_a_foreign_directory(sentiment_project, tmp_path):
@@ -150,24 +152,24 @@ def test_vendored_core_is_preferred_and_checked(tmp_path):
     """`python -m edgepack.web.pyodide vendor` (for pip installs): copies + stamp; edits are refused."""
     npm = tmp_path / "pyodide_npm"
     npm.mkdir()
-    shutil.copyfile(target.NPM_DIR / "package-lock.json", npm / "package-lock.json")
-    (npm / "node_modules").symlink_to(target.NPM_DIR / "node_modules")
-    vendored = target.vendor_pyodide(npm, brotli_quality=1)
-    assert vendored.origin == "vendor" and set(vendored.files) == set(target.core_file_names(vendored.version))
+    shutil.copyfile(core_mod.NPM_DIR / "package-lock.json", npm / "package-lock.json")
+    (npm / "node_modules").symlink_to(core_mod.NPM_DIR / "node_modules")
+    vendored = core_mod.vendor_pyodide(npm, brotli_quality=1)
+    assert vendored.origin == "vendor" and set(vendored.files) == set(core_mod.core_file_names(vendored.version))
     assert "pyodide.asm.wasm" in vendored.brotli
-    assert target.pyodide_core(npm).origin == "vendor"
+    assert core_mod.pyodide_core(npm).origin == "vendor"
     with (npm / "vendor" / "pyodide.mjs").open("a") as f:
         f.write("// edited\n")
     with pytest.raises(TargetError, match="pyodide.mjs: missing or does not match"):
-        target.pyodide_core(npm)
+        core_mod.pyodide_core(npm)
 
 
 def test_missing_pyodide_names_the_npm_step(tmp_path):
-    shutil.copyfile(target.NPM_DIR / "package-lock.json", tmp_path / "package-lock.json")
+    shutil.copyfile(core_mod.NPM_DIR / "package-lock.json", tmp_path / "package-lock.json")
     with pytest.raises(TargetError, match="run `npm ci` in"):
-        target.pyodide_core(tmp_path)
+        core_mod.pyodide_core(tmp_path)
     with pytest.raises(TargetError, match="package-lock.json: missing"):
-        target.pyodide_core(tmp_path / "nowhere")
+        core_mod.pyodide_core(tmp_path / "nowhere")
 
 
 def test_refuses_a_file_as_output(sentiment_project, tmp_path):

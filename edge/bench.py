@@ -19,7 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import edgepack
 from edgepack.atomic import atomic_publish
 from edgepack.edge import devbench, emulate, wheelhouse
 
@@ -38,13 +37,6 @@ def _venv(py: emulate.Arm64Python) -> Path:
         py.make_venv(tmp, house.path, list(wheelhouse.TOP_LEVEL))
         (tmp / ".complete").touch()
     return dest
-
-
-def _source_dir(tmp: Path) -> Path:
-    """A PYTHONPATH entry holding this edgepack's package (runtime + bench worker), no torch needed."""
-    (tmp / "src").mkdir()
-    os.symlink(Path(edgepack.__file__).resolve().parent, tmp / "src" / "edgepack")
-    return tmp / "src"
 
 
 def bench_rows(request) -> list[dict]:
@@ -70,7 +62,8 @@ def bench_rows(request) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="edgepack-bench-aarch64-") as tmp:
         tmp = Path(tmp)
         (tmp / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-        env = dict(os.environ, PYTHONPATH=str(_source_dir(tmp)), OMP_NUM_THREADS=str(request.threads))
+        # The device code is the edgepack-runtime wheel itself (zip-imported): what a Pi installs.
+        env = dict(os.environ, PYTHONPATH=emulate.runtime_pythonpath(), OMP_NUM_THREADS=str(request.threads))
         rows = run_rounds(backends, request.rounds, tmp / "spec.json", python=python, env=env,
                           timeout=WORKER_TIMEOUT_S, progress=say)
     for row in rows:

@@ -224,7 +224,8 @@ def table_lines(rows: list[dict]) -> list[str]:
 
     lines = [f"{'step':<20} {'recipe':<40} {'selection':<27} {'held-out':<27} {'MB':>6} {'ms/text':>8}  verdict"]
     for r in rows:
-        verdict = "accepted" if r["accepted"] else ("fails held-out" if r["selection"]["ok"] else "fails")
+        verdict = ("accepted" if r["accepted"] else "fails held-out" if r["heldout"] else
+                   "passes selection (search step)" if r["selection"]["ok"] else "fails")
         lines.append(f"{r['step']:<20} {r['recipe']:<40} {metric(r['selection']):<27} {metric(r['heldout']):<27} "
                      f"{r['file_bytes'] / 1e6:>6.2f} {r['ms_per_text']:>8.3f}  {verdict}")
     return lines

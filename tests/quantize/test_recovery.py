@@ -116,6 +116,7 @@ def test_ladder_excludes_only_the_damaged_node_and_stops_there(tmp_path):
     assert all(r["heldout"] is None for r in rows[4:-1])  # the search judges on selection; held-out once
     lines = table_lines(rows)
     assert len(lines) == len(rows) + 1 and "accepted" in lines[-1] and "1 node(s) fp32" in lines[-1]
+    assert lines[1].endswith(" fails") and "passes selection" in lines[-2]  # k=2: passed, never judged
 
 
 def test_ladder_reaches_weight_only_when_exclusion_is_not_allowed(tmp_path):

@@ -21,10 +21,13 @@ def quantize(project, mode, per_channel, calibration, precisions, as_json):
     """Quantize PROJECT's fp32 model to INT8 behind an accuracy gate and a speed gate.
 
     Reads PROJECT/build/model.fp32.onnx (exporting first if it is missing or stale), writes
-    model.int8.onnx and updates manifest.json in the same build directory atomically. If the
-    quantized model disagrees with fp32 beyond the [quantization] thresholds, the nodes that hurt
-    most are kept in fp32 until it passes; if it still fails, nothing is written and the exit
-    code is 6. Per target (cpu, rpi, wasm) the manifest records whether int8 or fp32 ships, and why.
+    model.int8.onnx and updates manifest.json in the same build directory atomically. The
+    evaluation set is split (seeded) into a selection part, on which every choice is made, and a
+    disjoint held-out part, on which the gate is judged. When plain INT8 fails, a ladder of
+    recoveries is tried cheapest first (per-channel, reduce_range, blockwise INT8, the most
+    sensitive nodes in fp32 ranked in one pass, static QDQ, weight-only) and the trade-off table is
+    printed; if nothing passes, nothing is written and the exit code is 6. Per target (cpu, rpi,
+    wasm) the manifest records whether int8 or fp32 ships, decided by what, and why.
 
     \b
     Example:
@@ -33,6 +36,7 @@ def quantize(project, mode, per_channel, calibration, precisions, as_json):
       edgepack quantize samples/transformer --precision fp16 --json | jq .quantization.gate
     """
     from edgepack.quantize import quantize_project
+    from edgepack.quantize.ladder import table_lines as recovery_lines
     from edgepack.quantize.report import table_lines
 
     result = quantize_project(project, mode=mode, per_channel=per_channel, calibration=calibration,
@@ -52,6 +56,13 @@ def quantize(project, mode, per_channel, calibration, precisions, as_json):
     if q["report"]["nodes_kept_fp32"]:
         click.echo(f"  kept in fp32: {', '.join(q['report']['nodes_kept_fp32'])} "
                    f"(+{q['report']['fallback_cost_bytes']:,} bytes)")
+    recovery = q.get("recovery") or {}
+    if len(recovery.get("table") or []) > 1:  # more than plain INT8 was tried: show the trade-off
+        click.echo("  recovery (accuracy on selection / held-out, size, speed):")
+        for line in recovery_lines(recovery["table"]):
+            click.echo("    " + line)
+    if q["gate"].get("weak"):
+        click.echo(f"  weak gate: {q['gate'].get('weak_reason', 'no [evaluation] file')}")
     gate = q["gate"]["result"]
     text = f"✓ gate on {q['gate']['evaluation']}: agreement {gate.get('agreement', 0):.2%}" \
         if "agreement" in gate else f"✓ gate on {q['gate']['evaluation']}: min cosine {gate['min_cosine']:.4f}"

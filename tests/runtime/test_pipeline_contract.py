@@ -212,3 +212,12 @@ def test_shared_label_result_cases(case):
             label_results([case["row"]], case["labels"])
     else:
         assert label_results([case["row"]], case["labels"]) == [case["result"]]
+
+
+def test_empty_batch_is_refused_before_onnx_runtime(clf):
+    """ORT aborts the process on a zero-row batch of some int8 graphs: never hand it one."""
+    assert clf.predict([]) == []
+    with pytest.raises(TextInputError, match="empty batch"):
+        clf([])
+    with pytest.raises(TextInputError, match="empty batch"):
+        clf.run(clf.encode([]))

@@ -77,6 +77,10 @@ class Pipeline:
         return self.encoder(items)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if any(np.asarray(v).shape[:1] == (0,) for v in feeds.values()):
+            # ONNX Runtime aborts the whole process on a zero-row batch of some int8 graphs
+            # (seen: "terminate called without an active exception" on the sample LSTM).
+            raise TextInputError("an empty batch (0 texts): pass at least one text; predict([]) returns []")
         return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
 
     def __call__(self, texts: str | Sequence[str]) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ when the quantized model agrees with fp32 on the held-out part of the project's 
 (accuracy gate; when plain INT8 fails, a recovery ladder whose choices are made on the disjoint
 selection part) and records, per deployment target, whether INT8 is worth shipping there (op
 support, measured speed). Modules: ops (what each target can run), dynamic / static / weightonly /
-extra (the quantizers), report (what was quantized), evalset (texts and their split), gate,
+lowbit: fp16 and int4 (the quantizers), report (what was quantized), evalset (texts and their split), gate,
 sensitivity (one-pass ranking), ladder (recovery), speed (interleaved timing), stage
 (orchestration, manifest, atomic write).
 """

@@ -47,7 +47,7 @@ from edgepack.errors import ProjectError, QuantizationError
 from edgepack.manifest_writer import write_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
-from edgepack.quantize import decision, extra, ops, report, speed, wasm_probe
+from edgepack.quantize import decision, lowbit, ops, report, speed, wasm_probe
 from edgepack.quantize.decision import Decision, Policy
 from edgepack.quantize.evalset import (Split, calibration_feeds, evaluation_set, project_encoder,
                                        read_calibration_file, split)
@@ -93,9 +93,9 @@ def _settings(project: Project, mode, per_channel, calibration, precisions) -> d
     problems = []
     if settings["mode"] not in MODES:
         problems.append(f"[quantization] mode = {settings['mode']!r}: must be one of {', '.join(MODES)}")
-    bad = [p for p in settings["extra_precisions"] if p not in extra.BUILDERS]
+    bad = [p for p in settings["extra_precisions"] if p not in lowbit.BUILDERS]
     if bad:
-        problems.append(f"[quantization] extra_precisions: {bad} unknown (choose from {', '.join(extra.BUILDERS)})")
+        problems.append(f"[quantization] extra_precisions: {bad} unknown (choose from {', '.join(lowbit.BUILDERS)})")
     if settings["max_slowdown"] < 0:
         problems.append("[quantization] max_slowdown: must be >= 0")
     for target, table in project.section("targets").items():
@@ -461,7 +461,7 @@ def _extra_precisions(ladder: Ladder, wanted, fp32_path, pre_path, scratch, mani
     for precision in wanted:
         path = scratch / PRECISION_FILES[precision]
         with progress.stage(f"{precision} conversion"):
-            info = extra.BUILDERS[precision](fp32_path if precision == "fp16" else pre_path, path)
+            info = lowbit.BUILDERS[precision](fp32_path if precision == "fp16" else pre_path, path)
             result = ladder.gate(path, "heldout", precision)[0]
         progress.say(f"  {precision}: " + result.lines()[0])
         record = {**info, "gate": result.as_dict(), "written": result.ok}

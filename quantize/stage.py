@@ -106,7 +106,7 @@ def _settings(project: Project, mode, per_channel, calibration, precisions) -> d
     return settings
 
 
-def fingerprint(project: Project, settings: dict[str, Any]) -> str:
+def quantize_fingerprint(project: Project, settings: dict[str, Any]) -> str:
     from edgepack import __version__
 
     h = hashlib.sha256(f"{__version__}/{STAGE_VERSION}".encode())
@@ -122,7 +122,7 @@ def fingerprint(project: Project, settings: dict[str, Any]) -> str:
 
 
 def _ensure_export(project: Project, progress: Progress) -> None:
-    from edgepack.export import export_project, fingerprint as export_fingerprint, read_build_manifest
+    from edgepack.export import export_fingerprint, export_project, read_build_manifest
 
     current = read_build_manifest(project.build_dir)
     if current and current.get("stages", {}).get("export", {}).get("fingerprint") == export_fingerprint(project):
@@ -503,7 +503,7 @@ def _publish(project: Project, manifest: dict, settings: dict, pub: Publication)
                                                      **pub.gate.as_dict()}
         manifest["quantization"] = pub.section
         manifest["targets"] = {**manifest.get("targets", {}), **pub.targets}
-        manifest.setdefault("stages", {})["quantize"] = {"fingerprint": fingerprint(project, settings),
+        manifest.setdefault("stages", {})["quantize"] = {"fingerprint": quantize_fingerprint(project, settings),
                                                          "precision": "int8"}
         manifest = write_manifest(tmp, manifest)
     return QuantizeResult(project.build_dir, "ran", manifest)
@@ -516,7 +516,7 @@ def run_stage(project: Project, force: bool = False, progress: Progress = QUIET)
         return "skipped (mode = none)"
     manifest = json.loads((project.build_dir / "manifest.json").read_text(encoding="utf-8")) \
         if (project.build_dir / "manifest.json").is_file() else {}
-    stamp = fingerprint(project, settings)
+    stamp = quantize_fingerprint(project, settings)
     if not force and manifest.get("stages", {}).get("quantize", {}).get("fingerprint") == stamp \
             and "int8" in manifest.get("precisions", {}):
         progress.say("→ quantize: up to date")

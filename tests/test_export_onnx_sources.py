@@ -250,7 +250,7 @@ def test_external_data_next_to_the_model_is_read(tmp_path):
     assert not (project / "build" / "model.onnx.data").exists()  # consolidated into one file
     assert Pipeline.load(project / "build").self_test().ok
     # The data file is part of the model: changing it must re-run the export in `build`.
-    from edgepack.export import fingerprint
+    from edgepack.export import export_fingerprint as fingerprint
     from edgepack.project import load_project
 
     before = fingerprint(load_project(project))

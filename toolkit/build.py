@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgepack.errors import TargetError
-from edgepack.export import export_project, fingerprint, read_build_manifest
+from edgepack.export import export_fingerprint, export_project, read_build_manifest
 from edgepack.progress import QUIET, Progress
 from edgepack.project import Project, load_project
 
@@ -60,7 +60,7 @@ def build(project: Project | str | Path, target: str = "onnx", out: str | Path |
     result = BuildResult(target=target, build_dir=project.build_dir)
 
     current = read_build_manifest(project.build_dir)
-    stamp = fingerprint(project)
+    stamp = export_fingerprint(project)
     if not force and current and current.get("stages", {}).get("export", {}).get("fingerprint") == stamp:
         result.stages["export"] = "skipped (inputs unchanged)"
         progress.say("→ export: up to date")

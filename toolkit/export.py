@@ -60,7 +60,7 @@ class ExportResult:
         }
 
 
-def fingerprint(project: Project) -> str:
+def export_fingerprint(project: Project) -> str:
     """Hash of everything the export reads; `build` skips the stage when it is unchanged."""
     from edgepack import __version__
 
@@ -435,7 +435,7 @@ def _export(project, out, progress: Progress) -> ExportResult:
             "golden": golden_vectors(golden_texts, tokenizer, pad_id, names, candidate, "fp32"),
             "parity": {"fp32": report.as_dict() if report else {"skipped": "ONNX source: no PyTorch reference"}},
             "examples": texts,
-            "stages": {"export": {"fingerprint": fingerprint(project),
+            "stages": {"export": {"fingerprint": export_fingerprint(project),
                                   "exporter": "onnx-file" if "onnx" in model_cfg else export_cfg.get("exporter", "torchscript")}},
         }
         if onnx_model is not None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 
 from edgepack.build import build
-from edgepack.export import fingerprint
+from edgepack.export import export_fingerprint as fingerprint
 from edgepack.project import load_project
 from tests.conftest import REPO
 

@@ -648,6 +648,32 @@ def listen_beside(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
+def _draining_server_class():
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """On SIGTERM (an upgrade stopping this version): stop accepting, then give connections
+        already accepted a moment to send their request before uvicorn closes the idle ones -- one
+        accepted an instant before the stop would otherwise be closed unanswered (seen as single
+        connection resets in the kill-anywhere test)."""
+
+        async def shutdown(self, sockets=None):
+            for server in self.servers:
+                server.close()
+            await asyncio.sleep(DRAIN_GRACE_S)
+            await super().shutdown(sockets)
+
+    return DrainingServer
+
+
+DRAIN_GRACE_S = 0.3
+
+
+def draining_server(config):
+    """A uvicorn.Server that drains as above (uvicorn is imported only here: /healthz starts fast)."""
+    return _draining_server_class()(config)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="edgepack-service", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", required=True, help="directory with manifest.json, tokenizer.json, the model")
@@ -678,7 +704,7 @@ def main(argv: list[str] | None = None) -> None:
     # under a flood that wait, not the model, set the batch rate. 1 ms measured best (loadtest).
     sys.setswitchinterval(0.001)
     _raise_fd_limit()
-    server = uvicorn.Server(service.uvicorn_config(args.host, args.port))
+    server = draining_server(service.uvicorn_config(args.host, args.port))
     if not args.bind_when_ready:
         server.run()
         return

@@ -23,7 +23,7 @@
 # version serves (the new one is stopped); verified/switching: the switch is finished (the new
 # version passed its checks) or, if it cannot serve, the previous one does; committed: the
 # current version serves. A signal (Ctrl-C, SIGTERM, hang-up) before `verified` cancels the
-# install; after it, the switch completes first.
+# install (exit 130/143/129); from `verified` on it is ignored and the switch completes.
 #
 # Settings (environment; defaults for a Pi):
 #   EDGEPACK_PREFIX          install root                  (/opt/edgepack/<name>)
@@ -694,8 +694,8 @@ if [ "$OLD" = "$VID" ] && [ -f "$PREFIX/versions/$VID/.complete" ]; then
 fi
 
 cancel() { # $1 why, $2 exit code, $3 "remove" to delete the new version: the old one keeps serving
-    trap - INT TERM HUP
-    [ -n "${waiter:-}" ] && kill "$waiter" 2>/dev/null
+    trap '' INT TERM HUP  # a second signal must not kill the rollback's own commands
+    [ -z "${waiter:-}" ] || kill "$waiter" 2>/dev/null || true
     stop_version "$VID"
     if [ -n "$OLD" ] && say "$1: rolling back to $OLD" && serve_only "$OLD"; then
         commit "$OLD" ""
@@ -763,12 +763,10 @@ waiter=""
 [ "$rc" = 0 ] || cancel "the new version did not become ready" 1 remove
 
 # ---- 4. switch: `current` -> new, the old one drains and stops ---------------------------------
-# The new version passed its checks: a signal from here on lets the switch finish (a second or
-# so), then exits with its code -- what --recover does after a SIGKILL from here on, too.
-late=0
-trap 'late=130' INT
-trap 'late=143' TERM
-trap 'late=129' HUP
+# The new version passed its checks: from here on INT/TERM/HUP are ignored -- by this script and by
+# the commands it runs, which a signal to the process group would otherwise kill mid-switch -- and
+# the switch (a second or so) completes; after a SIGKILL from here on, --recover completes it.
+trap '' INT TERM HUP
 journal verified "$OLD" "$VID"
 journal switching "$OLD" "$VID"
 serve_only "$VID" || cancel "the new version stopped answering during the switch" 1 remove
@@ -784,4 +782,3 @@ for d in $(ls -1t "$PREFIX/versions"); do
     [ $((n + 2)) -gt "$KEEP" ] && rm -rf "${PREFIX:?}/versions/$d" "$PREFIX/log/pip-$d.log" "$PREFIX/log/service-$d.log"
 done
 say "installed $NAME $VID; serving on http://$HOST:$PORT"
-[ "$late" = 0 ] || exit "$late"

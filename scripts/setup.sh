@@ -9,7 +9,7 @@ export EDGEPACK_CACHE=${EDGEPACK_CACHE:-$HOME/.cache/edgepack}
 mkdir -p "$EDGEPACK_CACHE"
 log() { printf '\n== %s\n' "$*" >&2; }
 
-APT_PACKAGES=(chromium qemu-user-static debootstrap openssh-server openssh-client brotli zip binutils)
+APT_PACKAGES=(chromium qemu-user-static debootstrap openssh-server openssh-client brotli zip binutils systemd)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

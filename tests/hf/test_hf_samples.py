@@ -83,7 +83,7 @@ def test_embedder_int8_passes_the_cosine_gate_and_fails_an_impossible_one(tmp_pa
     root, result = _export(tmp_path_factory, "minilm-embedder")
     cfg = root / "edgepack.toml"
     original = cfg.read_text()
-    cfg.write_text(original.replace("[evaluation]", "[quantization]\nmin_cosine = 0.999999999\n\n[evaluation]"))
+    cfg.write_text(original.replace("\n[evaluation]\n", "\n[quantization]\nmin_cosine = 0.999999999\n\n[evaluation]\n"))
     before = sorted(p.name for p in result.build_dir.iterdir())
     try:
         quantize_project(root)

@@ -76,13 +76,20 @@ _MARKS = None
 _CONTROLS = None
 
 
+# Grapheme_Cluster_Break Extend / SpacingMark code points outside the M classes: U+FF9E/FF9F
+# (halfwidth kana voiced marks, Lm), the emoji skin-tone modifiers (Sk), the tag characters (Cf),
+# Thai/Lao SARA AM (Lo). Found by the property test: '¸ﾞ' is one cluster for the reference.
+_EXTEND_NOT_M = {0xFF9E, 0xFF9F, *range(0x1F3FB, 0x1F400), *range(0xE0020, 0xE0080), 0x0E33, 0x0EB3}
+
+
 def _extends(c: str) -> bool:
-    """Extend, ZWJ or SpacingMark (all of the M classes, ZWNJ, ZWJ): joins the cluster before it (GB9, GB9a)."""
-    return c in "\u200c\u200d" or c in _MARKS
+    """Extend, ZWJ or SpacingMark (the M classes, ZWNJ, ZWJ and _EXTEND_NOT_M): joins the cluster
+    before it (GB9, GB9a)."""
+    return c in "\u200c\u200d" or ord(c) in _EXTEND_NOT_M or c in _MARKS
 
 
 def _is_control(c: str) -> bool:
-    return c not in "\u200c\u200d" and c in _CONTROLS and ord(c) not in _PREPEND
+    return c not in "\u200c\u200d" and c in _CONTROLS and ord(c) not in _PREPEND and ord(c) not in _EXTEND_NOT_M
 
 
 def graphemes(text: str) -> list[str]:

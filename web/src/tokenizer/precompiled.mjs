@@ -18,8 +18,13 @@ function classSet(names) {
   };
 }
 let isMark = null, isControlClass = null;
-const extendsCluster = (c) => c === '\u200c' || c === '\u200d' || isMark(c.codePointAt(0));
-const isControl = (c) => c !== '\u200c' && c !== '\u200d' && isControlClass(c.codePointAt(0)) && !PREPEND.has(c.codePointAt(0));
+// Grapheme_Cluster_Break Extend / SpacingMark outside the M classes (halfwidth kana voiced marks,
+// skin-tone modifiers, tag characters, Thai/Lao SARA AM): the same set as precompiled.py.
+const EXTEND_NOT_M = (cp) => cp === 0xff9e || cp === 0xff9f || (cp >= 0x1f3fb && cp <= 0x1f3ff)
+  || (cp >= 0xe0020 && cp <= 0xe007f) || cp === 0x0e33 || cp === 0x0eb3;
+const extendsCluster = (c) => c === '\u200c' || c === '\u200d' || EXTEND_NOT_M(c.codePointAt(0)) || isMark(c.codePointAt(0));
+const isControl = (c) => c !== '\u200c' && c !== '\u200d' && isControlClass(c.codePointAt(0))
+  && !PREPEND.has(c.codePointAt(0)) && !EXTEND_NOT_M(c.codePointAt(0));
 
 export function graphemes(chars) {
   if (!isMark) { isMark = classSet(['M']); isControlClass = classSet(['Cc', 'Cf', 'Zl', 'Zp']); }

@@ -7,7 +7,7 @@ The same worker the native rows use (edgepack.bench.worker) runs in the aarch64 
   times slower, and unevenly so);
 - on an aarch64 machine (a Raspberry Pi with edgepack installed) natively, labelled "native".
 A Pi with only the package (no toolkit) runs the same rows with the package's ``bench.sh``
-(edgepack.edge.devbench).
+(edgepack.edge.ondevice_bench).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from edgepack.atomic import atomic_publish
-from edgepack.edge import devbench, emulate, wheelhouse
+from edgepack.edge import emulate, ondevice_bench, wheelhouse
 
 PRECISIONS = ("fp32", "int8")
 WORKER_TIMEOUT_S = 1800
@@ -45,8 +45,8 @@ def bench_rows(request) -> list[dict]:
     native = platform.machine() in ("aarch64", "arm64")
     available = [p for p in PRECISIONS if p in request.manifest.get("precisions", {})]
     # The name itself says "qemu" so no table row can be mistaken for a Pi measurement; a Pi's
-    # bench.sh (edgepack.edge.devbench) names its rows by the same rule.
-    backends = {b["name"]: b for b in (devbench.backend_for(p, native) for p in available)}
+    # bench.sh (edgepack.edge.ondevice_bench) names its rows by the same rule.
+    backends = {b["name"]: b for b in (ondevice_bench.backend_for(p, native) for p in available)}
     if native:
         python = [sys.executable]
     else:

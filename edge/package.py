@@ -176,7 +176,7 @@ def build_package(
         (root / "bin" / name).write_text(
             "#!/bin/sh\n# Device CLI: predict / self-test with the installed model.\n"
             'here=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd -P)\n'
-            f'EDGEPACK_PROG={name} exec "$here/venv/bin/python" -m edgepack.edge.device --artifact "$here/model" "$@"\n'
+            f'EDGEPACK_PROG={name} exec "$here/venv/bin/python" -m edgepack.edge.device_cli --artifact "$here/model" "$@"\n'
         )
         os.chmod(root / "bin" / name, 0o755)
 

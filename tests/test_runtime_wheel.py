@@ -37,7 +37,7 @@ def expected_files() -> set[str]:
     files = {p.relative_to(REPO / "toolkit").as_posix() for p in (REPO / "toolkit" / "runtime").rglob("*.py")
              if "__pycache__" not in p.parts}
     files |= {"__init__.py", "errors.py", "bench/__init__.py", "bench/worker.py", "bench/stats.py"}
-    files |= {f"edge/{n}.py" for n in ("__init__", "service", "batcher", "openapi", "device", "devbench")}
+    files |= {f"edge/{n}.py" for n in ("__init__", "service", "batcher", "openapi", "device_cli", "ondevice_bench")}
     return {f"edgepack/{f}" for f in files}
 
 
@@ -140,7 +140,7 @@ print(json.dumps(pipe.predict(["This movie was really great and amazing", "dull 
     there = json.loads(proc.stdout)
     assert [r["label"] for r in there] == [r["label"] for r in here]
     # The device CLI is in the wheel too.
-    proc = subprocess.run([str(py), "-I", "-m", "edgepack.edge.device", "--artifact", str(build), "self-test"],
+    proc = subprocess.run([str(py), "-I", "-m", "edgepack.edge.device_cli", "--artifact", str(build), "self-test"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
 
@@ -185,7 +185,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("torch", "onnx", "onnxscript", "click"):
             raise ImportError("blocked: " + name)
 sys.meta_path.insert(0, Block())
-import edgepack, edgepack.bench.worker, edgepack.edge.devbench, edgepack.edge.service
+import edgepack, edgepack.bench.worker, edgepack.edge.ondevice_bench, edgepack.edge.service
 assert all(m.__file__.startswith({path!r}) for m in (edgepack, edgepack.bench.worker, edgepack.edge.service))
 from edgepack.runtime.pipeline import Pipeline
 print(Pipeline.load({str(sentiment_project / "build")!r}).self_test().ok)

@@ -12,5 +12,5 @@ set -eu
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd -P)
 [ -x "$here/venv/bin/python" ] || { echo "bench.sh: $here/venv missing: run it from the installed version (…/current/bench.sh), not from the unpacked package" >&2; exit 2; }
 # shellcheck disable=SC2086
-EDGEPACK_PROG=bench.sh exec ${EDGEPACK_EXEC:-} "$here/venv/bin/python" -m edgepack.edge.devbench \
+EDGEPACK_PROG=bench.sh exec ${EDGEPACK_EXEC:-} "$here/venv/bin/python" -m edgepack.edge.ondevice_bench \
     --artifact "$here/model" --spec "$here/bench/spec.json" "$@"

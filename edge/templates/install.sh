@@ -740,7 +740,7 @@ if [ ! -f "$DEST/.complete" ]; then
     # $WH, installed above by its requirements.txt line `edgepack-runtime==<version>`.
     say "self-test of the model on its golden vectors"
     # shellcheck disable=SC2086
-    $EXEC "$STAGE/venv/bin/python" -m edgepack.edge.device --artifact "$STAGE/model" self-test >&2 \
+    $EXEC "$STAGE/venv/bin/python" -m edgepack.edge.device_cli --artifact "$STAGE/model" self-test >&2 \
         || { rm -rf "$STAGE"; unprepare; die 7 "the new version failed its self-test; nothing was changed"; }
     touch "$STAGE/.complete"
     sync -f "$STAGE" 2>/dev/null || sync  # every file of the version is on disk before it is named

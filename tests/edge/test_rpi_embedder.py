@@ -143,7 +143,7 @@ def test_embedder_installs_offline_and_embeds_like_x86(embedder_package, device,
     print(f"aarch64 runtime vs x86 ORT ({other}): max |Δ| {diff:.2e}; golden max |Δ| {got['self_test']['max_abs_diff']:.2e}")
 
     # The device CLI (bin/<name> runs this module with the venv's python; no binfmt_misc here).
-    proc = arm64_python.run(["-m", "edgepack.edge.device", "--artifact", str(device.prefix / "current" / "model"),
+    proc = arm64_python.run(["-m", "edgepack.edge.device_cli", "--artifact", str(device.prefix / "current" / "model"),
                              "embed", texts[0]], python=venv_python, timeout=600)
     assert proc.returncode == 0, proc.stderr
     line = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -230,7 +230,7 @@ def test_each_task_has_its_endpoint(embed_server, server):
 
 
 def test_device_cli_embed_and_wrong_command(embedder_project, sentiment_project, capsys):
-    from edgepack.edge import device
+    from edgepack.edge import device_cli as device
 
     assert device.main(["--artifact", str(embedder_project / "build"), "embed", "hello world", "café"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -2,7 +2,7 @@
 
 Both ends of the worker protocol live here. The parent side, :func:`run_rounds`, is the one bench
 loop: `edgepack bench` (native), the aarch64 rows under qemu (edgepack.edge.bench) and ``bench.sh``
-on a Pi (edgepack.edge.devbench) all call it; it ships in the Pi package with this module.
+on a Pi (edgepack.edge.ondevice_bench) all call it; it ships in the Pi package with this module.
 
 Run as ``python -m edgepack.bench.worker SPEC.json BACKEND SPAWN_T OUT.json`` where
 SPAWN_T is the runner's ``time.monotonic()`` just before it started this process (CLOCK_MONOTONIC is

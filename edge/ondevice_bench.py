@@ -97,7 +97,7 @@ def run(artifact: Path, spec_file: Path, quick: bool = False, rounds: int | None
     }  # fmt: skip
     rounds = rounds or spec_in["rounds"][mode]
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="edgepack-devbench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="edgepack-ondevice-bench-") as tmp:
         (Path(tmp) / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         rows = run_rounds(backends, rounds, Path(tmp) / "spec.json", python=exec_prefix + [sys.executable],
                           env=dict(os.environ, OMP_NUM_THREADS=str(threads)), progress=progress)

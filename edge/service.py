@@ -125,8 +125,9 @@ class Metrics:
             family("edgepack_requests_total", "counter", "HTTP answers by path and status (client aborts excluded).",
                    [f'edgepack_requests_total{{path="{p}",status="{s}"}} {n}'
                     for (p, s), n in sorted(self.requests.items())])
-            errors = sum(n for (_, s), n in self.requests.items() if s >= 500)
-            family("edgepack_errors_total", "counter", "HTTP answers with a 5xx status.",
+            # /readyz answering 503 while the model loads is the probe working, not a server fault.
+            errors = sum(n for (p, s), n in self.requests.items() if s >= 500 and not (p == "/readyz" and s == 503))
+            family("edgepack_errors_total", "counter", "HTTP answers with a 5xx status (not /readyz's 503 while loading).",
                    [f"edgepack_errors_total {errors}"])
             family("edgepack_client_closed_total", "counter",
                    "Requests whose client closed the connection before the answer (not errors).",

@@ -157,7 +157,9 @@ def test_overload_is_bounded_and_health_still_answers(server):
     assert float(total.split()[1]) > float(count.split()[1])  # some batch held more than one text
 
 
-def test_readyz_reports_a_failing_self_test(sentiment_project, tmp_path):
+def start_failing_service(sentiment_project, tmp_path) -> "Running":
+    """A running service whose golden vectors the model cannot meet (every output shifted by 0.5),
+    returned once its self-test has failed; the caller ends it with ``running.__exit__()``."""
     import shutil
 
     build = tmp_path / "build"
@@ -171,10 +173,15 @@ def test_readyz_reports_a_failing_self_test(sentiment_project, tmp_path):
     service = Service(str(build))
     running = Running(service)
     running.thread.start()
+    deadline = time.monotonic() + 60
+    while service.self_test.get("state") == "loading" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return running
+
+
+def test_readyz_reports_a_failing_self_test(sentiment_project, tmp_path):
+    running = start_failing_service(sentiment_project, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while service.self_test.get("state") == "loading" and time.monotonic() < deadline:
-            time.sleep(0.05)
         status, _, body = running.request("GET", "/readyz")
         assert status == 503 and json.loads(body)["state"] == "failed"
         assert running.request("GET", "/healthz")[0] == 200

@@ -17,7 +17,7 @@ pytest.importorskip("uvicorn")
 
 from edgepack.edge.service import Limits, Service  # noqa: E402
 
-from .test_service import Running, embed_server  # noqa: E402,F401 -- embed_server: a fixture
+from .test_service import Running, embed_server, start_failing_service  # noqa: E402,F401 -- embed_server: a fixture
 
 MODEL_HEADERS = ("X-Edgepack-Model", "X-Edgepack-Version", "X-Edgepack-Precision")
 
@@ -458,7 +458,6 @@ def test_openapi_describes_every_endpoint_and_every_real_answer(api):
 
 
 def test_openapi_covers_503_and_the_embed_response(sentiment_project, embed_server, tmp_path):
-    import shutil
 
     doc = json.loads(embed_server.request("GET", "/openapi.json")[2])
     status, headers, body = embed_server.request("POST", "/v1/embed", b'{"texts": ["a", "b"]}')
@@ -467,21 +466,8 @@ def test_openapi_covers_503_and_the_embed_response(sentiment_project, embed_serv
     status, headers, body = embed_server.request("POST", "/v1/predict", b'{"text": "x"}')
     check_against(doc, "POST", "/v1/predict", status, headers, body)
 
-    build = tmp_path / "build"
-    shutil.copytree(sentiment_project / "build", build)
-    manifest = json.loads((build / "manifest.json").read_text())
-    for golden in manifest["golden"]:
-        for outputs in golden["outputs"].values():
-            for name in outputs:
-                outputs[name] = [v + 0.5 for v in outputs[name]]
-    (build / "manifest.json").write_text(json.dumps(manifest))
-    service = Service(str(build))
-    running = Running(service)
-    running.thread.start()
+    running = start_failing_service(sentiment_project, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while service.self_test.get("state") == "loading" and time.monotonic() < deadline:
-            time.sleep(0.05)
         for method, path, payload in [("GET", "/readyz", None), ("POST", "/v1/predict", b'{"text": "x"}'),
                                       ("GET", "/healthz", None)]:
             status, headers, body = running.request(method, path, payload)

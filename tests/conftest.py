@@ -116,12 +116,11 @@ def built_sample(tmp_path_factory):
         with open(root / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building this very entry
             if not entry.is_dir():
-                work = root / f"{key}.tmp-{os.getpid()}"
-                shutil.rmtree(work, ignore_errors=True)
-                work.mkdir()
-                _build(name, stage, options, work, get)
-                (root / f"{key}.json").write_text(json.dumps(_snapshot(work)), encoding="utf-8")
-                os.rename(work, entry)
+                from edgepack.atomic import atomic_directory  # the one publish mechanism, tests too
+
+                with atomic_directory(entry) as work:
+                    _build(name, stage, options, work, get)
+                    (root / f"{key}.json").write_text(json.dumps(_snapshot(work)), encoding="utf-8")
         handed.setdefault(entry, json.loads((root / f"{key}.json").read_text(encoding="utf-8")))
         check(entry)
         return entry / name

@@ -30,6 +30,15 @@ if [ -f scripts/constraints-extra.txt ]; then
   .venv/bin/pip install -q -c scripts/constraints.txt -r scripts/constraints-extra.txt
 fi
 
+# numpy + onnxruntime wheels for the test that installs the edgepack-runtime wheel in a fresh venv
+# (no torch) with pip --no-index: fetched once, same pins as the venv.
+HOST_WHEELS="$EDGEPACK_CACHE/host-wheels-cp$(.venv/bin/python -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')"
+if [ ! -f "$HOST_WHEELS/.complete" ]; then
+  log "host wheels for the runtime-wheel test ($HOST_WHEELS)"
+  .venv/bin/python -m pip download -q --disable-pip-version-check --only-binary=:all: -d "$HOST_WHEELS" \
+    $(grep -E '^(numpy|onnxruntime)==' scripts/constraints.txt) && touch "$HOST_WHEELS/.complete"
+fi
+
 if [ -f web/package-lock.json ]; then
   log "npm ci (web/)"
   (cd web && npm ci --no-audit --no-fund --loglevel=error)

@@ -24,7 +24,10 @@ from edgepack.errors import TargetError
 REPO = Path(__file__).resolve().parents[1]
 # The wheel's dependencies for this interpreter, downloaded from PyPI once and kept (the test
 # venv installs them with --no-index, like a device).
-HOST_PINS = ("numpy==2.4.6", "onnxruntime==1.31.1")
+# The same pins as the project's venv (scripts/constraints.txt); scripts/setup.sh fetches them once.
+HOST_PINS = tuple(line.split("#")[0].strip() for line in
+                  (Path(__file__).resolve().parents[1] / "scripts" / "constraints.txt").read_text().splitlines()
+                  if line.split("==")[0].strip() in ("numpy", "onnxruntime"))
 
 
 def read_wheel(path: Path) -> dict[str, bytes]:

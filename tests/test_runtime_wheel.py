@@ -84,6 +84,18 @@ def test_byte_identical_for_identical_sources(tmp_path, monkeypatch):
     assert rw.runtime_wheel().sha256 == a.sha256  # the cached copy every target ships
 
 
+def test_the_shared_cache_keys_on_the_archive_timestamp(monkeypatch):
+    """Processes with another SOURCE_DATE_EPOCH share $EDGEPACK_CACHE: each gets its own cached wheel,
+    and the one a package already copied from is never overwritten with other bytes (CI failure, stop 18)."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    default = rw.runtime_wheel()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    other = rw.runtime_wheel()
+    assert other.path != default.path and other.sha256 != default.sha256
+    assert hashlib.sha256(default.path.read_bytes()).hexdigest() == default.sha256
+    assert hashlib.sha256(other.path.read_bytes()).hexdigest() == other.sha256
+
+
 def test_an_import_outside_the_set_fails_the_build(tmp_path):
     sources = rw.module_sources()
     # A module the set imports but that is not in it (here: taken out) is named.

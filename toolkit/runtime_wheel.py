@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import edgepack
-from edgepack.archive import zip_bytes
+from edgepack.archive import source_date_epoch, zip_bytes
 from edgepack.atomic import atomic_write_bytes
 from edgepack.errors import EdgepackError, TargetError
 
@@ -202,8 +202,11 @@ def runtime_wheel(out_dir: str | os.PathLike | None = None) -> RuntimeWheel:
     """The wheel for this edgepack's sources, built once per process per source state (cached in
     ``$EDGEPACK_CACHE/runtime-wheel/<digest>/`` unless ``out_dir`` is given)."""
     sources = module_sources()
-    digest = hashlib.sha256()
-    for name, path in sources.items():
+    # Everything the wheel's bytes depend on: the sources, the builder itself and the archive
+    # timestamp. Processes with another SOURCE_DATE_EPOCH (reproducibility tests, interrupted
+    # builds) share the cache, and must not overwrite each other's wheel with different bytes.
+    digest = hashlib.sha256(f"{edgepack.__version__}\0{source_date_epoch()}\0".encode())
+    for name, path in {**sources, "<builder>": Path(__file__), "<archive>": _origin("edgepack.archive")}.items():
         digest.update(f"{name}\0".encode() + path.read_bytes() + b"\0")
     key = (digest.hexdigest(), str(out_dir))
     hit = _CACHED.get(key)

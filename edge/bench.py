@@ -56,7 +56,7 @@ def bench_rows(request) -> list[dict]:
         "project_root": str(request.project_root), "build_dir": str(request.build_dir), "threads": request.threads,
         "batch_sizes": list(request.batch_sizes), "seq_lengths": list(request.seq_lengths), "modes": ["e2e", "model"],
         "texts": {str(s): t for s, t in request.texts.items()}, "timing": request.timing, "backends": backends,
-        "stages": {"enabled": False},
+        "breakdown": {"enabled": False},
     }  # fmt: skip
     say = request.progress.say if request.progress is not None else None
     with tempfile.TemporaryDirectory(prefix="edgepack-bench-aarch64-") as tmp:

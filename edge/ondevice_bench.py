@@ -93,7 +93,7 @@ def run(artifact: Path, spec_file: Path, quick: bool = False, rounds: int | None
         "project_root": str(artifact), "build_dir": str(artifact), "threads": threads,
         "batch_sizes": spec_in["batch_sizes"], "seq_lengths": seq_lengths, "modes": ["e2e", "model"],
         "texts": {str(s): spec_in["texts"][str(s)] for s in seq_lengths}, "timing": spec_in["timing"][mode],
-        "backends": backends, "stages": {"enabled": False},
+        "backends": backends, "breakdown": {"enabled": False},
     }  # fmt: skip
     rounds = rounds or spec_in["rounds"][mode]
     started = time.monotonic()

@@ -50,7 +50,7 @@ MODULES = (
 RUNTIME_PACKAGE = "edgepack.runtime"
 # Function-level imports the wheel does not satisfy, and why a device never runs them.
 BUILD_SIDE_ONLY = {
-    "edgepack.bench.stages": "per-stage profiling (bench worker, stages enabled only by `edgepack bench`)",
+    "edgepack.bench.breakdown": "the profiled time breakdown (bench worker, enabled only by `edgepack bench`)",
     "edgepack.project": "torch backends of the bench worker (build machine only)",
     "edgepack.export": "torch backends of the bench worker (build machine only)",
     "edgepack.sources": "torch backends of the bench worker (build machine only)",

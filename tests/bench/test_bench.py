@@ -20,9 +20,9 @@ import pytest
 from edgepack.bench import stats
 from edgepack.bench.backends import row_provider
 from edgepack.bench.errors import BenchUsageError
+from edgepack.bench.breakdown import ort_node_part
 from edgepack.bench.runner import BenchOptions, make_report, make_texts, native_rows, plan_bench, run_bench, target_rows
 from edgepack.bench.worker import run_rounds
-from edgepack.bench.stages import ort_node_stage
 from edgepack.errors import TargetError
 from edgepack.runtime.session import capabilities
 
@@ -49,7 +49,7 @@ def quick_report(sentiment_project, tmp_path_factory):
 
 def test_quick_cli_writes_json_md_png(quick_report):
     report, out, _ = quick_report
-    assert report["format"] == "edgepack-bench" and report["format_version"] == 1 and report["ok"]
+    assert report["format"] == "edgepack-bench" and report["format_version"] == 2 and report["ok"]
     assert report["mode"] == "quick"
     assert report["settings"]["batch_sizes"] == [1, 4] and report["settings"]["seq_lengths"] == [8, 16]
     on_disk = json.loads((out / "report.json").read_text())
@@ -57,7 +57,7 @@ def test_quick_cli_writes_json_md_png(quick_report):
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "report.md").read_text()
     assert "Reproduce: `edgepack bench" in md and "| torch-eager |" in md and "| ort-fp32 |" in md
-    assert "Per stage" in md and "Goals" in md
+    assert "Time breakdown" in md and "Goals" in md
     # the generated inputs really have the requested token counts
     assert report["inputs"]["8"]["token_lengths"] == [8] and report["inputs"]["16"]["token_lengths"] == [16]
 
@@ -115,18 +115,50 @@ def test_ratios_are_computed_from_the_measured_numbers(quick_report):
     assert rel(goals["cold_start"]["value"], subject["vs_torch"]["cold_start_speedup"])
 
 
-def test_stage_table_puts_the_lstm_in_its_stage_for_both_engines(quick_report):
+def test_breakdown_puts_the_lstm_in_its_part_for_both_engines(quick_report):
     report, _, _ = quick_report
-    st = report["stages"]
-    assert st["module_map"] == {"embedding": "embedding", "lstm": "recurrent/encoder", "fc": "linear"}
-    assert {"torch-eager", "ort-fp32"} <= set(st["columns"])
-    for stage in ("tokenization", "embedding", "recurrent/encoder", "linear", "softmax"):
+    bd = report["breakdown"]
+    assert "stages" not in report  # "stage" is the build pipeline's word
+    assert bd["module_map"] == {"embedding": "embedding", "lstm": "recurrent/encoder", "fc": "linear"}
+    assert {"torch-eager", "ort-fp32"} <= set(bd["columns"])
+    for part in ("tokenization", "embedding", "recurrent/encoder", "linear", "softmax"):
         for col in ("torch-eager", "ort-fp32"):
-            assert st["stages"][stage][col] > 0, (stage, col)
+            assert bd["parts"][part][col] > 0, (part, col)
     for col in ("torch-eager", "ort-fp32"):
-        assert st["totals"][col]["unprofiled_model_p50_us"] > 0
-    ort_nodes = {n["op"]: n["stage"] for n in st["top_nodes"]["ort-fp32"]}
+        assert bd["totals"][col]["unprofiled_model_p50_us"] > 0
+    ort_nodes = {n["op"]: n["part"] for n in bd["top_nodes"]["ort-fp32"]}
     assert ort_nodes.get("LSTM") == "recurrent/encoder"
+
+
+def test_a_format_1_report_still_renders_its_breakdown(quick_report):
+    """Reports saved before the rename keep the breakdown under `stages` (rows under `stages` too)."""
+    from edgepack.bench.report import breakdown_section, render
+
+    report, _, _ = quick_report
+    old = {k: v for k, v in report.items() if k != "breakdown"}
+    bd = report["breakdown"]
+    old["stages"] = {**{k: v for k, v in bd.items() if k != "parts"}, "stages": bd["parts"]}
+    old["format_version"] = 1
+    assert breakdown_section(old, markdown=True) == breakdown_section(report, markdown=True) != ""
+    assert render(old, markdown=True) == render(report, markdown=True)
+
+
+@pytest.mark.parametrize("flag", ["--no-breakdown", "--no-stages"])
+def test_no_breakdown_skips_the_profiled_pass(sentiment_project, tmp_path, flag):
+    """--no-stages is the hidden, deprecated name of --no-breakdown: it still works and says so."""
+    result = bench_cli(sentiment_project, "--quick", "--batch-sizes", "1", "--seq-lengths", "8",
+                       "--backends", "ort-fp32", flag, "--out", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["backends"][0]["status"] == "ok" and report["breakdown"]["columns"] == []
+    note = "--no-stages is deprecated; use --no-breakdown"
+    assert (note in result.stderr) == (flag == "--no-stages")
+    assert "Time breakdown" not in (tmp_path / "report.md").read_text()
+
+
+def test_help_names_only_the_new_flag():
+    result = bench_cli("--help")
+    assert result.returncode == 0 and "--no-breakdown" in result.stdout and "--no-stages" not in result.stdout
 
 
 # ---------------------------------------------------------------- bad input
@@ -188,7 +220,7 @@ def test_target_rows_join_the_report(sentiment_project):
         return [{"backend": "fake-wasm", "label": "in-process stand-in", "status": "ok", "measurements": rows}]
 
     plan = plan_bench(sentiment_project, BenchOptions(quick=True, batch_sizes=(1,), backends=["ort-fp32"],
-                                                      target="aarch64", stages=False))
+                                                      target="aarch64", breakdown=False))
     assert plan.provider is row_provider("aarch64")  # resolved before anything is measured
     rows = native_rows(plan) + target_rows(plan, provider)
     report = make_report(plan, rows, {"before": None, "after": None}, 0.0)
@@ -262,14 +294,14 @@ def test_a_worker_that_fails_or_hangs_is_a_failed_row(tmp_path):
 
 
 def test_one_failed_round_is_reported_beside_the_merged_ones(tmp_path):
-    plain, staged = tmp_path / "spec.json", tmp_path / "spec-stages.json"
+    plain, profiled = tmp_path / "spec.json", tmp_path / "spec-breakdown.json"
     plain.write_text("{}")
-    staged.write_text("{}")
+    profiled.write_text("{}")
     calls = []
 
-    def spec_for(name, round_):  # the native runner's per-stage pass: another spec for round 0
+    def spec_for(name, round_):  # the native runner's breakdown pass: another spec for round 0
         calls.append((name, round_))
-        return staged if round_ == 0 else plain
+        return profiled if round_ == 0 else plain
 
     rows = run_rounds(_backends("flaky"), 3, spec_for, python=[sys.executable, "-c", FAKE_WORKER])
     assert calls == [("flaky", 0), ("flaky", 1), ("flaky", 2)]
@@ -297,7 +329,7 @@ def test_make_texts_hits_exact_token_counts(sentiment_project):
     assert {len(tok.encode(t).ids) for t in texts} == {12}
 
 
-@pytest.mark.parametrize("name,op,stage", [
+@pytest.mark.parametrize("name,op,part", [
     ("/inner/lstm/LSTM", "LSTM", "recurrent/encoder"),
     ("/inner/embedding/Gather", "Gather", "embedding"),
     ("/inner/fc/Gemm", "Gemm", "linear"),
@@ -306,9 +338,9 @@ def test_make_texts_hits_exact_token_counts(sentiment_project):
     ("/inner/ReduceSum", "ReduceSum", "other ops"),
     ("/bert/encoder/layer.0/attention/self/MatMul", "MatMul", "recurrent/encoder"),
 ])
-def test_onnx_nodes_are_classified(name, op, stage):
+def test_onnx_nodes_are_classified(name, op, part):
     prefixes = [("/embedding/", "embedding"), ("/lstm/", "recurrent/encoder"), ("/fc/", "linear")]
-    assert ort_node_stage(name, op, prefixes) == stage
+    assert ort_node_part(name, op, prefixes) == part
 
 
 def test_target_goals_are_rendered_per_row():

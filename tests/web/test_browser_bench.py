@@ -107,7 +107,7 @@ def test_quick_wasm_bench_rows(sentiment):
     from edgepack.web.browser_bench import GOALS, summary_lines
 
     report = run_bench(sentiment, BenchOptions(quick=True, batch_sizes=(1,), backends=["ort-fp32"], target="wasm",
-                                               stages=False))
+                                               breakdown=False))
     rows = {r["backend"]: r for r in report["backends"] if r.get("target") == "wasm"}
     assert set(rows) == {"wasm-fp32-1t", "wasm-fp32-nt", "wasm-int8-1t", "wasm-int8-nt"}, rows
     assert render(report)  # the report's renderers take the browser rows

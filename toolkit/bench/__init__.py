@@ -3,8 +3,8 @@
 Layout: ``runner`` plans the run and builds the report; ``worker`` runs one backend in its own
 process (so each backend's peak RSS and cold start are its own) and holds the one loop that spawns
 workers round by round; ``backends`` is the table of rows and the other targets' row providers;
-``stages`` builds the per-stage table from ONNX Runtime's profiler and ``torch.profiler``;
-``report`` renders the terminal table, JSON, Markdown and PNG; ``sysinfo`` / ``sizes`` record the
+``breakdown`` builds the time breakdown (where one call's µs go) from ONNX Runtime's profiler and
+``torch.profiler``; ``report`` renders the terminal table, JSON, Markdown and PNG; ``sysinfo`` / ``sizes`` record the
 machine and the artifact / install sizes.
 
 This package's ``__init__`` stays import-free on purpose: every worker process imports it, and its

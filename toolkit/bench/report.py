@@ -101,16 +101,25 @@ def latency_table(report, mode: str, seq: int, markdown=False) -> str:
     return text_table(header, rows, markdown)
 
 
-def stage_section(report, markdown=False) -> str:
-    st = report.get("stages") or {}
-    cols = st.get("columns") or []
+def breakdown_of(report) -> dict:
+    """The report's time breakdown. Reports of format_version 1 called it ``stages`` (and its rows
+    ``stages``), a word now kept for the build pipeline: both are read."""
+    bd = report.get("breakdown") or report.get("stages") or {}
+    if "parts" not in bd and "stages" in bd:
+        bd = {**{k: v for k, v in bd.items() if k != "stages"}, "parts": bd["stages"]}
+    return bd
+
+
+def breakdown_section(report, markdown=False) -> str:
+    bd = breakdown_of(report)
+    cols = bd.get("columns") or []
     if not cols:
         return ""
-    header = ["stage (µs per call)"] + cols
-    rows = [[stage] + [_us(values.get(c)) for c in cols] for stage, values in st["stages"].items()]
-    rows.append(["model total"] + [_us(st["totals"][c]["model_us"]) for c in cols])
-    rows.append(["end-to-end (tokenization + model)"] + [_us(st["totals"][c]["e2e_us"]) for c in cols])
-    rows.append(["model p50 without profiler"] + [_us(st["totals"][c].get("unprofiled_model_p50_us")) for c in cols])
+    header = ["part (µs per call)"] + cols
+    rows = [[part] + [_us(values.get(c)) for c in cols] for part, values in bd["parts"].items()]
+    rows.append(["model total"] + [_us(bd["totals"][c]["model_us"]) for c in cols])
+    rows.append(["end-to-end (tokenization + model)"] + [_us(bd["totals"][c]["e2e_us"]) for c in cols])
+    rows.append(["model p50 without profiler"] + [_us(bd["totals"][c].get("unprofiled_model_p50_us")) for c in cols])
     return text_table(header, rows, markdown)
 
 
@@ -138,7 +147,7 @@ def explain(key: str, why: dict) -> str:
             parts.append(f"tokenization + padding is {tok:.0%} of it")
         if why.get("model_only_speedup"):
             parts.append(f"model alone is {_x(why['model_only_speedup'])} faster")
-        return "; ".join(parts) + " (see the per-stage table)"
+        return "; ".join(parts) + " (see the time breakdown)"
     if key == "peak_rss":
         return (f"{_mb(why['peak_rss_mb'])} MB peak ({_mb(why['rss_after_first_result_mb'])} MB after the first "
                 f"result: interpreter + numpy + onnxruntime) vs PyTorch {_mb(why['torch_peak_rss_mb'])} MB")
@@ -216,11 +225,12 @@ def render(report: dict, markdown: bool = False) -> str:
         if "model" in st["modes"]:
             out.append(h(f"Model only (token ids → probabilities), {seq} tokens"))
             out.append(latency_table(report, "model", seq, markdown))
-    stages = stage_section(report, markdown)
-    if stages:
-        sp = report["stages"]
-        out.append(h(f"Per stage (batch {sp['batch']}, {sp['seq_len']} tokens; ORT profiler / torch.profiler, µs per call)"))
-        out.append(stages)
+    breakdown = breakdown_section(report, markdown)
+    if breakdown:
+        bd = breakdown_of(report)
+        out.append(h(f"Time breakdown (batch {bd['batch']}, {bd['seq_len']} tokens; ORT profiler / torch.profiler, "
+                     "µs per call)"))
+        out.append(breakdown)
     out.append("" if not markdown else "")
     out.append("items/s = batch ÷ p50 latency (ratios use it); realized = median rate of timed chunks, stalls included.")
     out.append(h("Goals (reported, not gated)"))
@@ -251,8 +261,8 @@ def render_png(report: dict, path: Path) -> None:
     rows = _ok(report)
     seq = report["settings"]["seq_lengths"][0]
     batches = report["settings"]["batch_sizes"]
-    st = report.get("stages") or {}
-    panels = 2 if st.get("columns") else 1
+    bd = breakdown_of(report)
+    panels = 2 if bd.get("columns") else 1
     fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.2), squeeze=False)
     ax = axes[0][0]
     width = 0.8 / max(1, len(rows))
@@ -267,17 +277,17 @@ def render_png(report: dict, path: Path) -> None:
     ax.legend(fontsize=8)
     if panels == 2:
         ax = axes[0][1]
-        cols = st["columns"]
-        stages = list(st["stages"])
+        cols = bd["columns"]
+        parts = list(bd["parts"])
         width = 0.8 / max(1, len(cols))
         for i, c in enumerate(cols):
-            xs = [j + i * width for j in range(len(stages))]
-            ax.bar(xs, [st["stages"][s].get(c) or 0 for s in stages], width, label=c)
-        ax.set_xticks([j + width * (len(cols) - 1) / 2 for j in range(len(stages))], stages, rotation=30, ha="right",
+            xs = [j + i * width for j in range(len(parts))]
+            ax.bar(xs, [bd["parts"][s].get(c) or 0 for s in parts], width, label=c)
+        ax.set_xticks([j + width * (len(cols) - 1) / 2 for j in range(len(parts))], parts, rotation=30, ha="right",
                       fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("µs per call (log)")
-        ax.set_title(f"Per stage (batch {st['batch']}, {st['seq_len']} tokens)")
+        ax.set_title(f"Time breakdown (batch {bd['batch']}, {bd['seq_len']} tokens)")
         ax.legend(fontsize=8)
     fig.tight_layout()
     import io

@@ -23,7 +23,7 @@ from edgepack.bench.errors import BenchUsageError
 from edgepack.errors import ArtifactError, TargetError
 from edgepack.progress import QUIET, Progress
 
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2  # 2: the time breakdown is `breakdown` (1 called it `stages`)
 
 # Budgets per configuration (seconds / calls). Quick mode: a CI smoke test and --json consumers, in
 # seconds; full mode: the numbers the README quotes.
@@ -33,7 +33,7 @@ TIMING = {
     "full": {"warmup_s": 0.3, "warmup_calls": 5, "chunk_s": 0.08, "chunks": 15, "min_calls": 3, "max_calls": 100_000},
 }
 ROUNDS = {"quick": 1, "full": 3}
-STAGE_ITERATIONS = {"quick": 20, "full": 100}
+BREAKDOWN_ITERATIONS = {"quick": 20, "full": 100}
 DEFAULT_SEQ_LENGTHS = {"quick": (16,), "full": (16, 64)}
 WORKER_TIMEOUT_S = {"quick": 180, "full": 1200}
 
@@ -55,7 +55,7 @@ class BenchOptions:
     threads: int | None = None
     rounds: int | None = None
     target: str = "native"
-    stages: bool = True
+    breakdown: bool = True  # the profiled time breakdown (edgepack.bench.breakdown)
     modes: tuple[str, ...] = ("e2e", "model")
     command: str | None = None  # the command line, recorded so the report says how to reproduce it
     extra: dict = field(default_factory=dict)
@@ -318,11 +318,11 @@ def plan_bench(project_path, options: BenchOptions | None = None) -> BenchPlan:
                      text_info=text_info, provider=provider)
 
 
-def _stage_profile(plan: BenchPlan) -> dict:
-    return {"batch": 1, "seq_len": plan.seq_lengths[0], "iterations": STAGE_ITERATIONS[plan.mode]}
+def _breakdown_profile(plan: BenchPlan) -> dict:
+    return {"batch": 1, "seq_len": plan.seq_lengths[0], "iterations": BREAKDOWN_ITERATIONS[plan.mode]}
 
 
-def worker_spec(plan: BenchPlan, stages: bool = False) -> dict:
+def worker_spec(plan: BenchPlan, breakdown: bool = False) -> dict:
     """The JSON every native worker reads (see edgepack.bench.worker)."""
     return {
         "project_root": str(plan.project.root), "build_dir": str(plan.project.build_dir), "threads": plan.threads,
@@ -331,7 +331,7 @@ def worker_spec(plan: BenchPlan, stages: bool = False) -> dict:
         "timing": TIMING[plan.mode],
         "backends": {n: {"name": n, "engine": b.engine, "device": b.device, "precision": b.precision,
                          "label": b.label} for n, b in BACKENDS.items()},
-        "stages": {"enabled": True, **_stage_profile(plan)} if stages else {"enabled": False},
+        "breakdown": {"enabled": True, **_breakdown_profile(plan)} if breakdown else {"enabled": False},
     }
 
 
@@ -345,14 +345,14 @@ def native_rows(plan: BenchPlan, progress: Progress = QUIET) -> list[dict]:
     # OpenMP / MKL pools (PyTorch) get the same count ORT's intra-op pool gets.
     env = dict(os.environ, OMP_NUM_THREADS=str(plan.threads), MKL_NUM_THREADS=str(plan.threads), PYTHONHASHSEED="0")
     with tempfile.TemporaryDirectory(prefix="edgepack-bench-") as tmp:
-        plain, profiled = Path(tmp) / "spec.json", Path(tmp) / "spec-stages.json"
+        plain, profiled = Path(tmp) / "spec.json", Path(tmp) / "spec-breakdown.json"
         plain.write_text(json.dumps(spec), encoding="utf-8")
-        profiled.write_text(json.dumps(worker_spec(plan, stages=True)), encoding="utf-8")
+        profiled.write_text(json.dumps(worker_spec(plan, breakdown=True)), encoding="utf-8")
 
         def spec_for(name: str, round_: int) -> Path:
-            # the per-stage pass runs once per CPU backend, after that process's timings and RSS are taken
-            staged = plan.options.stages and round_ == 0 and BACKENDS[name].device == "cpu"
-            return profiled if staged else plain
+            # the breakdown pass runs once per CPU backend, after that process's timings and RSS are taken
+            profile = plan.options.breakdown and round_ == 0 and BACKENDS[name].device == "cpu"
+            return profiled if profile else plain
 
         return run_rounds({n: spec["backends"][n] for n in plan.names}, plan.rounds, spec_for, env=env,
                           timeout=WORKER_TIMEOUT_S[plan.mode], progress=progress.say)
@@ -372,19 +372,19 @@ def target_rows(plan: BenchPlan, provider: Callable, progress: Progress = QUIET)
 
 
 def _order_and_compare(rows: list[dict]) -> dict:
-    """Sort the rows (measured first, table order), add ratios against PyTorch; returns the stage table."""
-    from edgepack.bench.stages import stage_table
+    """Sort the rows (measured first, table order), add ratios against PyTorch; returns the breakdown table."""
+    from edgepack.bench.breakdown import breakdown_table
 
     order = {n: i for i, n in enumerate(BACKENDS)}
     rows.sort(key=lambda r: (r.get("status") != "ok", order.get(r["backend"], len(order))))
     add_ratios(rows)
-    table = stage_table([r for r in rows if r.get("status") == "ok"])
+    table = breakdown_table([r for r in rows if r.get("status") == "ok"])
     for name in table.get("columns", []):
         # the profilers' own cost is large for a small model: show the unprofiled time beside it
         m = _find(next(r for r in rows if r["backend"] == name), "model", table["batch"], table["seq_len"])
         table["totals"][name]["unprofiled_model_p50_us"] = m["latency_ms"]["p50"] * 1e3 if m else None
     for r in rows:
-        r.pop("stages_raw", None)
+        r.pop("breakdown_raw", None)
     return table
 
 
@@ -406,12 +406,12 @@ def make_report(plan: BenchPlan, rows: list[dict], load: dict, elapsed_s: float)
         "target": options.target,
         "settings": {"batch_sizes": list(options.batch_sizes), "seq_lengths": list(plan.seq_lengths),
                      "threads": plan.threads, "rounds": plan.rounds, "modes": list(options.modes),
-                     "timing": TIMING[plan.mode], "stage_profile": _stage_profile(plan)},
+                     "timing": TIMING[plan.mode], "breakdown_profile": _breakdown_profile(plan)},
         "inputs": plan.text_info,
         "system": sysinfo.system_info(plan.threads),
         "reference": REFERENCE,
         "backends": rows,
-        "stages": table,
+        "breakdown": table,
         "sizes": {"artifacts": sizes.artifact_sizes(project.build_dir, plan.manifest.data),
                   "footprint": sizes.footprints()},
         "goals": evaluate_goals(rows, plan.seq_lengths[0]),

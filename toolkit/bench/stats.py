@@ -72,7 +72,7 @@ def merge_rounds(rows: list[dict]) -> dict:
     if not ok:
         return rows[-1]
     first = ok[0]
-    merged = {k: v for k, v in first.items() if k not in ("configs", "cold_start", "rss_mb", "stages_raw", "pid")}
+    merged = {k: v for k, v in first.items() if k not in ("configs", "cold_start", "rss_mb", "breakdown_raw", "pid")}
     merged["rounds"] = len(ok)
     merged["failed_rounds"] = [r.get("reason") for r in rows if r.get("status") != "ok"]
     merged["cold_start_ms"] = spread(r["cold_start"]["total_ms"] for r in ok)
@@ -89,7 +89,7 @@ def merge_rounds(rows: list[dict]) -> dict:
             g["p50s"].append(percentile(c["latencies_ms"], 50))
     merged["measurements"] = [measurement(mode, b, s, g["lat"], g["thr"], g["p50s"])
                               for (mode, b, s), g in groups.items()]
-    raws = [r["stages_raw"] for r in ok if r.get("stages_raw")]
+    raws = [r["breakdown_raw"] for r in ok if r.get("breakdown_raw")]
     if raws:
-        merged["stages_raw"] = raws[0]
+        merged["breakdown_raw"] = raws[0]
     return merged

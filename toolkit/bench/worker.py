@@ -18,7 +18,7 @@ Result row schema (also what row providers return; fields a target cannot measur
     rss_mb {after_first_result, peak},          peak: VmHWM before the profiler runs
     configs [{mode, batch, seq_len, latencies_ms [..], chunk_throughputs [..]}]   raw samples
     first_output [floats]                        the first result, to check backends agree
-    stages_raw {...}                             see edgepack.bench.stages
+    breakdown_raw {...}                          see edgepack.bench.breakdown
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class OrtEngine:
         return self.pipeline.run(feeds)[self.output]
 
     def profile(self, spec, backend, texts, feeds, iterations, workdir):
-        from edgepack.bench.stages import profile_ort
+        from edgepack.bench.breakdown import profile_ort
 
         return profile_ort(self.pipeline, spec["build_dir"], backend, spec["threads"], texts, feeds,
                            iterations, workdir)
@@ -129,7 +129,7 @@ class TorchEngine:
     def forward(self, *tensors, label=None):
         """The project's module + the softmax export puts in the graph: same output as the ONNX model.
 
-        ``label(name)``: a context manager the stage profiler passes to mark the softmax.
+        ``label(name)``: a context manager the breakdown profiler passes to mark the softmax.
         """
         out = self.model_output(self.module(*tensors))
         if not self.softmax:
@@ -158,7 +158,7 @@ class TorchEngine:
         return self._run(tensors)
 
     def profile(self, spec, backend, texts, feeds, iterations, workdir):
-        from edgepack.bench.stages import profile_torch
+        from edgepack.bench.breakdown import profile_torch
 
         return profile_torch(self, texts, self.prepare(feeds), iterations)
 
@@ -249,16 +249,16 @@ def run(spec: dict, backend: dict, spawn_t: float, workdir: str) -> dict:
 
         row["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
 
-    stage_spec = spec.get("stages") or {}
-    if stage_spec.get("enabled"):
-        seq = str(stage_spec["seq_len"])
-        texts = spec["texts"][seq][: stage_spec["batch"]]
+    breakdown_spec = spec.get("breakdown") or {}
+    if breakdown_spec.get("enabled"):
+        seq = str(breakdown_spec["seq_len"])
+        texts = spec["texts"][seq][: breakdown_spec["batch"]]
         try:
-            row["stages_raw"] = engine.profile(spec, backend, texts, engine.encode(texts),
-                                               int(stage_spec["iterations"]), workdir)
-            row["stages_raw"].update(batch=stage_spec["batch"], seq_len=int(seq))
+            row["breakdown_raw"] = engine.profile(spec, backend, texts, engine.encode(texts),
+                                                  int(breakdown_spec["iterations"]), workdir)
+            row["breakdown_raw"].update(batch=breakdown_spec["batch"], seq_len=int(seq))
         except Exception as exc:  # a profiler failure must not lose the measurements
-            row["stages_raw"] = {"error": f"{type(exc).__name__}: {exc}"}
+            row["breakdown_raw"] = {"error": f"{type(exc).__name__}: {exc}"}
     row["status"] = "ok"
     return row
 
@@ -299,8 +299,8 @@ def run_rounds(backends: dict, rounds: int, spec_path, python: list[str] | None 
 
     Round r runs the backends in an order rotated by r, so a slow minute on a shared machine spreads
     over every backend instead of biasing one. ``spec_path``: the worker spec, or
-    ``spec_path(name, round) -> path`` when some runs get another spec (the native per-stage pass).
-    Result files go beside the spec (the stage profiler writes its traces there too).
+    ``spec_path(name, round) -> path`` when some runs get another spec (the native breakdown pass).
+    Result files go beside the spec (the breakdown profiler writes its traces there too).
     """
     from edgepack.bench.stats import merge_rounds
 

@@ -27,6 +27,14 @@ def _int_list(ctx, param, value):
     return tuple(out)
 
 
+def _deprecated_no_stages(ctx, param, value):
+    # --no-stages: the old name, from when the time breakdown was called "stages" (a word now kept
+    # for the build pipeline's export / quantize / build). Still works; says so once.
+    if value:
+        click.echo("edgepack bench: --no-stages is deprecated; use --no-breakdown", err=True)
+    return value
+
+
 @click.command()
 @click.argument("project", type=click.Path())
 @click.option("--target", type=click.Choice(["native", "wasm", "aarch64"]), default="native", show_default=True,
@@ -42,17 +50,20 @@ def _int_list(ctx, param, value):
 @click.option("--rounds", type=click.IntRange(min=1), default=None,
               help="Interleaved rounds, one fresh process per backend each (default: 1 quick, 3 full).")
 @click.option("--quick", is_flag=True, help="Seconds, not minutes: fewer samples, one round (CI smoke tests).")
-@click.option("--no-stages", is_flag=True, help="Skip the per-stage profile.")
+@click.option("--no-breakdown", is_flag=True, help="Skip the profiled time breakdown (where one call's µs go).")
+@click.option("--no-stages", is_flag=True, hidden=True, callback=_deprecated_no_stages,
+              help="Deprecated name of --no-breakdown.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Where report.json, report.md and report.png go (default: PROJECT/dist/bench).")
 @json_option
-def bench(project, target, backends, batch_sizes, seq_lengths, threads, rounds, quick, no_stages, out, as_json):
+def bench(project, target, backends, batch_sizes, seq_lengths, threads, rounds, quick, no_breakdown, no_stages, out,
+          as_json):
     """Benchmark PROJECT: PyTorch eager vs ONNX Runtime fp32 / int8 (CPU, and CUDA when present).
 
     Each backend runs in its own process (its own peak RSS and cold start); latency p50/p90/p99 and
     throughput per batch size, end-to-end (tokenizer included) and model-only, with ratios against
-    PyTorch eager, a per-stage table, and artifact / install sizes. Prints the table; writes
-    report.json, report.md and report.png.
+    PyTorch eager, a time breakdown (tokenization, embedding, encoder, ... in µs), and artifact /
+    install sizes. Prints the table; writes report.json, report.md and report.png.
 
     \b
     Example:
@@ -69,7 +80,8 @@ def bench(project, target, backends, batch_sizes, seq_lengths, threads, rounds, 
     command = "edgepack bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 \
         and sys.argv[1] == "bench" else None
     options = BenchOptions(backends=backends, batch_sizes=batch_sizes, seq_lengths=seq_lengths, quick=quick,
-                           threads=threads, rounds=rounds, target=target, stages=not no_stages, command=command)
+                           threads=threads, rounds=rounds, target=target,
+                           breakdown=not (no_breakdown or no_stages), command=command)
     report = run_bench(project, options, progress=Progress(enabled=not as_json))
     out_dir = Path(out) if out else load_project(project).dist_dir / "bench"
     report["files"] = write_reports(report, out_dir)

@@ -1,14 +1,15 @@
-"""The seed's per-stage table: tokenization, embedding, recurrent/encoder, linear, softmax -- in µs.
+"""The bench's time breakdown: where one call's µs go -- tokenization, embedding, recurrent/encoder,
+linear, softmax (the seed's table). "Breakdown", not "stage": stages are the build pipeline's.
 
 Measured inside each CPU worker at one batch size / sequence length:
 
 * ONNX Runtime: a second session with ORT's profiler on; per-node ``*_kernel_time`` events of the
   timed runs (warm-up runs are cut away by their ``model_run`` windows), summed per node.
-* PyTorch: ``torch.profiler`` with a ``record_function`` label around every top-level stage module
+* PyTorch: ``torch.profiler`` with a ``record_function`` label around every top-level part module
   (found by type: Embedding, LSTM/GRU/Transformer encoder, Linear) and around the softmax.
 * Tokenization: the same Python tokenizer + padding in both, timed with ``perf_counter``.
 
-Workers return raw numbers (``stages_raw``); :func:`stage_table` classifies ONNX nodes in the runner,
+Workers return raw numbers (``breakdown_raw``); :func:`breakdown_table` classifies ONNX nodes in the runner,
 using the PyTorch worker's module map (ONNX node names carry the module path: ``/lstm/LSTM``) with
 an op-type fallback for projects that have no PyTorch module. Profilers add their own overhead: the
 table says where the time goes, the latency table says how long it takes.
@@ -22,7 +23,7 @@ import os
 import time
 from contextlib import contextmanager
 
-STAGES = ("tokenization", "embedding", "recurrent/encoder", "linear", "softmax", "other ops", "runtime overhead")
+PARTS = ("tokenization", "embedding", "recurrent/encoder", "linear", "softmax", "other ops", "runtime overhead")
 
 RECURRENT_OPS = {"LSTM", "GRU", "RNN", "DynamicQuantizeLSTM", "Attention", "MultiHeadAttention",
                  "SkipLayerNormalization", "Conv", "QLinearConv", "ConvInteger"}
@@ -94,8 +95,8 @@ def profile_ort(pipeline, build_dir, backend, threads, texts, feeds, iterations,
 
 
 # ---------------------------------------------------------------- in the worker: PyTorch
-def torch_stage(module) -> str | None:
-    """The stage a module is, by type; None = look inside it."""
+def torch_part(module) -> str | None:
+    """The part a module is, by type; None = look inside it."""
     import torch.nn as nn
 
     name = type(module).__name__
@@ -110,16 +111,16 @@ def torch_stage(module) -> str | None:
     return None
 
 
-def stage_modules(root) -> dict[str, str]:
-    """{dotted module path: stage} for the outermost modules that are a stage."""
+def part_modules(root) -> dict[str, str]:
+    """{dotted module path: part} for the outermost modules that are a part."""
     found: dict[str, str] = {}
 
     def walk(module, prefix):
         for name, child in module.named_children():
             path = f"{prefix}{name}"
-            stage = torch_stage(child)
-            if stage:
-                found[path] = stage
+            part = torch_part(child)
+            if part:
+                found[path] = part
             else:
                 walk(child, path + ".")
 
@@ -134,7 +135,7 @@ def profile_torch(engine, texts, tensors, iterations) -> dict:
     from torch.profiler import ProfilerActivity, profile, record_function
 
     tokenization = _median_us(lambda: engine.encode(texts), iterations)
-    modules = stage_modules(engine.module)
+    modules = part_modules(engine.module)
     by_path = dict(engine.module.named_modules())
     open_labels: dict[int, list] = {}
     handles = []
@@ -147,8 +148,8 @@ def profile_torch(engine, texts, tensors, iterations) -> dict:
     def post(mod, _args, _out):
         open_labels[id(mod)].pop().__exit__(None, None, None)
 
-    for path, stage in modules.items():
-        label = f"edgepack::{stage}::{path}"
+    for path, part in modules.items():
+        label = f"edgepack::{part}::{path}"
         mod = by_path[path]
         handles.append(mod.register_forward_pre_hook(lambda m, a, label=label: pre(m, a, label)))
         handles.append(mod.register_forward_hook(post))
@@ -186,22 +187,22 @@ def profile_torch(engine, texts, tensors, iterations) -> dict:
         i = bisect.bisect_right(starts, e.time_range.start) - 1
         if i < 0:
             continue
-        stage = e.name.split("::")[1]
-        per_run[i][stage] = per_run[i].get(stage, 0.0) + e.cpu_time_total
+        part = e.name.split("::")[1]
+        per_run[i][part] = per_run[i].get(part, 0.0) + e.cpu_time_total
     model_runs = [e.cpu_time_total for e in models]
-    stage_us = {stage: _median([run.get(stage, 0.0) for run in per_run])
-                for stage in {s for run in per_run for s in run}}
-    stage_us["other ops"] = _median([max(0.0, m - sum(run.values())) for m, run in zip(model_runs, per_run)])
+    part_us = {part: _median([run.get(part, 0.0) for run in per_run])
+               for part in {s for run in per_run for s in run}}
+    part_us["other ops"] = _median([max(0.0, m - sum(run.values())) for m, run in zip(model_runs, per_run)])
     return {"kind": "torch", "iterations": len(models), "tokenization_us": tokenization,
-            "model_us": _median(model_runs), "wall_us": wall_us, "stages_us": stage_us, "modules": modules}
+            "model_us": _median(model_runs), "wall_us": wall_us, "parts_us": part_us, "modules": modules}
 
 
 # ---------------------------------------------------------------- in the runner: the table
-def ort_node_stage(name: str, op: str, module_prefixes: list[tuple[str, str]]) -> str:
+def ort_node_part(name: str, op: str, module_prefixes: list[tuple[str, str]]) -> str:
     # "in", not "startswith": export wraps the module (``/inner/lstm/LSTM``), HF models nest it
-    for prefix, stage in module_prefixes:
+    for prefix, part in module_prefixes:
         if prefix in name:
-            return stage
+            return part
     lower = name.lower()
     if op in EMBEDDING_OPS or "embed" in lower:
         return "embedding"
@@ -216,22 +217,22 @@ def ort_node_stage(name: str, op: str, module_prefixes: list[tuple[str, str]]) -
 
 def _prefixes(modules: dict[str, str]) -> list[tuple[str, str]]:
     # torch.onnx (TorchScript) names nodes "/<module path with '/'>/<Op>"; longest prefix wins
-    pairs = [("/" + path.replace(".", "/") + "/", stage) for path, stage in modules.items()]
+    pairs = [("/" + path.replace(".", "/") + "/", part) for path, part in modules.items()]
     return sorted(pairs, key=lambda p: -len(p[0]))
 
 
-def stage_table(rows: list[dict]) -> dict:
-    """{"columns": [backend...], "stages": {stage: {backend: µs}}, "totals": ..., "nodes": ...}."""
+def breakdown_table(rows: list[dict]) -> dict:
+    """{"columns": [backend...], "parts": {part: {backend: µs}}, "totals": ..., "nodes": ...}."""
     modules: dict[str, str] = {}
     for row in rows:
-        raw = row.get("stages_raw") or {}
+        raw = row.get("breakdown_raw") or {}
         if raw.get("kind") == "torch":
             modules.update(raw.get("modules", {}))
     prefixes = _prefixes(modules)
-    columns, stages, totals, nodes, errors = [], {s: {} for s in STAGES}, {}, {}, {}
+    columns, parts, totals, nodes, errors = [], {s: {} for s in PARTS}, {}, {}, {}
     batch = seq_len = None
     for row in rows:
-        raw = row.get("stages_raw")
+        raw = row.get("breakdown_raw")
         if not raw:
             continue
         name = row["backend"]
@@ -240,25 +241,25 @@ def stage_table(rows: list[dict]) -> dict:
             continue
         columns.append(name)
         batch, seq_len = raw.get("batch", batch), raw.get("seq_len", seq_len)
-        stages["tokenization"][name] = raw["tokenization_us"]
+        parts["tokenization"][name] = raw["tokenization_us"]
         if raw["kind"] == "torch":
-            for stage, us in raw["stages_us"].items():
-                stages[stage][name] = us
+            for part, us in raw["parts_us"].items():
+                parts[part][name] = us
             model = raw.get("model_us") or 0.0
         else:
             runs = raw["model_runs_us"]
             per_run: list[dict[str, float]] = [{} for _ in runs]
             for node in raw["nodes"]:
-                stage = ort_node_stage(node["name"], node["op"], prefixes)
-                node["stage"] = stage
+                part = ort_node_part(node["name"], node["op"], prefixes)
+                node["part"] = part
                 for i, us in enumerate(node.pop("runs_us")):
-                    per_run[i][stage] = per_run[i].get(stage, 0.0) + us
-            for stage in {s for run in per_run for s in run}:
-                stages[stage][name] = _median([run.get(stage, 0.0) for run in per_run])
+                    per_run[i][part] = per_run[i].get(part, 0.0) + us
+            for part in {s for run in per_run for s in run}:
+                parts[part][name] = _median([run.get(part, 0.0) for run in per_run])
             model = raw["model_run_us"]
-            stages["runtime overhead"][name] = _median([max(0.0, m - sum(run.values())) for m, run in zip(runs, per_run)])
+            parts["runtime overhead"][name] = _median([max(0.0, m - sum(run.values())) for m, run in zip(runs, per_run)])
             nodes[name] = raw["nodes"][:12]
         totals[name] = {"model_us": model, "e2e_us": model + raw["tokenization_us"], "wall_us": raw.get("wall_us")}
     return {"batch": batch, "seq_len": seq_len, "columns": columns,
-            "stages": {s: v for s, v in stages.items() if v}, "totals": totals, "top_nodes": nodes,
+            "parts": {s: v for s, v in parts.items() if v}, "totals": totals, "top_nodes": nodes,
             "errors": errors, "module_map": modules}

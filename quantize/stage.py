@@ -199,7 +199,7 @@ def _wasm_decision(project, manifest, fp32_path, q_path, goldens, probe_feeds, p
 
         chromium_why = chromium_available()
         timing = "chromium" if chromium_why is None else "node"
-    with progress.stage("onnxruntime-web probe in Node (loads? outputs vs native" +
+    with progress.step("onnxruntime-web probe in Node (loads? outputs vs native" +
                         (", timing)" if timing == "node" else ")")):
         probe = wasm_probe.probe(fp32_path, q_path, probe_feeds, native, precision,
                                  rounds=policy.max_rounds if timing == "node" else 0, max_seconds=policy.max_seconds)
@@ -209,7 +209,7 @@ def _wasm_decision(project, manifest, fp32_path, q_path, goldens, probe_feeds, p
                               f"{q_entry.get('error')}", precision), probe
     measurements, why = [], None
     if timing == "chromium":
-        with progress.stage("wasm speed gate in Chromium (fp32 vs int8, interleaved rounds)"):
+        with progress.step("wasm speed gate in Chromium (fp32 vs int8, interleaved rounds)"):
             from edgepack.web.browser_bench import gate_measurements
 
             art = _candidate_artifact(project, manifest, q_path, goldens, scratch, precision)
@@ -285,7 +285,7 @@ class Publication:
 def _prepare(inputs: _Inputs, progress: Progress) -> None:
     """Pre-process the fp32 graph; check [quantization] exclude_nodes against it; resolve mode = auto."""
     inputs.pre_path = inputs.scratch / "pre.onnx"
-    with progress.stage("ONNX Runtime pre-processing (shape inference, optimisation)"):
+    with progress.step("ONNX Runtime pre-processing (shape inference, optimisation)"):
         inputs.preprocess = preprocess(inputs.fp32_path, inputs.pre_path)
     inputs.pre_model = load_onnx(inputs.pre_path)
     unknown = sorted(set(inputs.settings["exclude_nodes"]) - {n.name for n in inputs.pre_model.graph.node})
@@ -298,7 +298,7 @@ def _prepare(inputs: _Inputs, progress: Progress) -> None:
 
 def _split(inputs: _Inputs, progress: Progress) -> Split:
     """The evaluation set, split into selection and held-out; loud when the gate is weak."""
-    with progress.stage("tokenizing the evaluation set"):
+    with progress.step("tokenizing the evaluation set"):
         parts = split(evaluation_set(inputs.project, inputs.names))
     if parts.selection.weak:
         # Loud even under --json: a weak gate is a fact about the artifact, not progress chatter.
@@ -328,7 +328,7 @@ def _recover(inputs: _Inputs, parts: Split, progress: Progress) -> tuple[Trial, 
     def quantized(path: Path) -> list[str]:
         return report.analyze(pre, load_onnx(path), 1, 1)["nodes_quantized"]
 
-    with progress.stage(f"{settings['mode']} INT8 and the recovery ladder (selection: {len(parts.selection)} texts, "
+    with progress.step(f"{settings['mode']} INT8 and the recovery ladder (selection: {len(parts.selection)} texts, "
                         f"held-out: {len(parts.heldout)})"):
         first_seen = len(ladder.trials)
         accepted, pc_choice = recover(ladder, settings["mode"], settings["per_channel"], pre, quantized,
@@ -366,7 +366,7 @@ def _decide_targets(inputs: _Inputs, q_path: Path, info: dict, parts: Split, pol
 
     def native():  # timed once, and only when a target's decision needs it (not when config decides all)
         if "timing" not in measured:
-            with progress.stage("timing fp32 vs int8 (interleaved rounds until the interval is clear)"):
+            with progress.step("timing fp32 vs int8 (interleaved rounds until the interval is clear)"):
                 measured["timing"] = speed.measure(inputs.fp32_path, q_path, feeds[:SPEED_TEXTS], policy)
         return measured["timing"]
 
@@ -460,7 +460,7 @@ def _extra_precisions(ladder: Ladder, wanted, fp32_path, pre_path, scratch, mani
     out = {}
     for precision in wanted:
         path = scratch / PRECISION_FILES[precision]
-        with progress.stage(f"{precision} conversion"):
+        with progress.step(f"{precision} conversion"):
             info = lowbit.BUILDERS[precision](fp32_path if precision == "fp16" else pre_path, path)
             result = ladder.gate(path, "heldout", precision)[0]
         progress.say(f"  {precision}: " + result.lines()[0])

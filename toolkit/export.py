@@ -343,14 +343,14 @@ def _export(project, out, progress: Progress) -> ExportResult:
                 check_vocabulary(tokenizer, rows[0], f"initializer {rows[1]!r} gathered by input_ids",
                                  project.tokenizer_path)
             source_mode = output_mode(onnx_model, project, model_cfg)
-            with progress.stage(f"copying {model_cfg['onnx']}"):
+            with progress.step(f"copying {model_cfg['onnx']}"):
                 progress.say("  " + adapt_onnx_outputs(onnx_model, project.task, source_mode, project.labels, onnx_where))
                 _consolidate(onnx_model, tmp / fp32_name,
                              rejected=lambda m: ModelLoadError(f"{onnx_where}: {m}; fix the source model"))
         else:
             import torch
 
-            with progress.stage("building the PyTorch model"):
+            with progress.step("building the PyTorch model"):
                 from edgepack.sources import build_module, torch_embedding_rows
 
                 if hf_info is not None and isinstance(hf_info.config.get("vocab_size"), int):
@@ -364,7 +364,7 @@ def _export(project, out, progress: Progress) -> ExportResult:
                 add_softmax = project.task == "text-classification" and model_cfg.get("output", "logits") == "logits"
                 wrapped = exportable(module, add_softmax)
             exporter = export_cfg.get("exporter", "torchscript")
-            with progress.stage(f"exporting to ONNX ({exporter} exporter)"):
+            with progress.step(f"exporting to ONNX ({exporter} exporter)"):
                 raw = Path(scratch) / "raw.onnx"
                 _export_onnx(wrapped, example, names, output, raw, exporter, export_cfg.get("opset"),
                              f"{project.path}: [model] {model_cfg.get('factory') or model_cfg.get('hf')}")

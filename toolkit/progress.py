@@ -1,6 +1,6 @@
 """Progress on stderr (results go to stdout). Quiet when asked, or when --json is used.
 
-Two kinds of output: ``say``/``stage`` lines (always, unless quiet: they are the log a CI run keeps)
+Two kinds of output: ``say``/``step`` lines (always, unless quiet: they are the log a CI run keeps)
 and progress bars with an ETA (only when stderr is a terminal: a bar redrawn into a log file is
 noise). One place for both, so every long step looks the same:
 
@@ -48,11 +48,16 @@ class Progress:
             print(message, file=sys.stderr, flush=True)
 
     @contextmanager
-    def stage(self, message: str) -> Iterator[None]:
+    def step(self, message: str) -> Iterator[None]:
+        """One timed step of a command ("→ message ...", "done in 1.2s"); a build *stage* (export,
+        quantize, a target) is ``edgepack.build``'s word and may hold several steps."""
         start = time.perf_counter()
         self.say(f"→ {message} ...")
         yield
         self.say(f"  done in {time.perf_counter() - start:.1f}s")
+
+    # The old name; edgepack.edge.package still calls it. Remove once nothing does.
+    stage = step
 
     def bar(self, items: Iterable[T], label: str, length: int | None = None) -> Iterator[T]:
         if not self.bars:

@@ -69,7 +69,7 @@ def _runtime_sources(runtime_dir: Path) -> list[tuple[Path, str]]:
             continue
         out.append((path, f"{RUNTIME_PREFIX}/{rel.as_posix()}"))
     names = {dest for _, dest in out}
-    # The tokenizer's modules mirror the Python package's stages (web/src/tokenizer/, one per stage).
+    # The tokenizer's modules mirror the Python package's (web/src/tokenizer/, one per component).
     tokenizer = ("index", "tokenizer", "spec", "tables", "unicode", "normalized", "normalizers", "pre_tokenizers",
                  "models", "processors", "decoders", "added_vocab", "encoding", "bpe", "unigram", "byte_level",
                  "metaspace", "precompiled", "regex", "regex_tables")
@@ -185,7 +185,7 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
     if precision is None:  # [targets] wasm precision: "auto" (the default) runs the browser speed gate
         precision = (project.section("targets").get("wasm") or {}).get("precision", "auto")
         options.setdefault("max_slowdown", float(project.section("quantization").get("max_slowdown", 0.05)))
-    with progress.stage(f"building the browser bundle {directory}"):
+    with progress.step(f"building the browser bundle {directory}"):
         result = build_wasm_bundle(build_dir, directory, precision, **options)
     progress.say(
         f"  {result.precision} model, onnxruntime-web {result.onnxruntime_web}, "

@@ -130,7 +130,7 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
         raise TargetError(f"option(s) {', '.join(unknown)} do not apply to the pyodide target "
                           "(it takes --precision; --python is for --target rpi)")
     directory = Path(out_dir) / f"{project.name}-pyodide"
-    with progress.stage(f"building the Pyodide page {directory}"):
+    with progress.step(f"building the Pyodide page {directory}"):
         result = build_pyodide_bundle(build_dir, directory, precision, **options)
     progress.say(f"  {result.precision} model, Pyodide {result.pyodide}, onnxruntime-web {result.onnxruntime_web}, "
                  f"runtime wheel {result.wheel.rsplit('/', 1)[-1]}, "

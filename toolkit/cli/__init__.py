@@ -21,7 +21,7 @@ from edgepack.atomic import Interrupted
 from edgepack.errors import EdgepackError
 
 # command -> "module:function". Commands load lazily so `edgepack --help` stays fast and a
-# stage's heavy imports (torch, playwright) happen only when it runs.
+# command's heavy imports (torch, playwright) happen only when it runs.
 COMMANDS = {
     "export": "edgepack.cli.export_cmd:export",
     "build": "edgepack.cli.build_cmd:build",
@@ -81,7 +81,7 @@ class EdgepackGroup(click.Group):
         try:
             return getattr(importlib.import_module(module), attr)
         except ModuleNotFoundError as exc:
-            if exc.name == module:  # the stage is not part of this installation
+            if exc.name == module:  # the command's module is not part of this installation
                 return None
             raise
 

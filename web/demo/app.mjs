@@ -268,8 +268,8 @@ function renderExamples(manifest, onPick) {
 }
 
 async function main() {
-  const stages = { manifest: 'Reading manifest…', tokenizer: 'Loading tokenizer…', model: 'Downloading model…', session: 'Starting ONNX Runtime Web…' };
-  const pipeline = await Pipeline.load(base, { onProgress: (s) => ($('model-line').textContent = stages[s] ?? s) });
+  const phases = { manifest: 'Reading manifest…', tokenizer: 'Loading tokenizer…', model: 'Downloading model…', session: 'Starting ONNX Runtime Web…' };
+  const pipeline = await Pipeline.load(base, { onProgress: (s) => ($('model-line').textContent = phases[s] ?? s) });
   state.pipeline = pipeline;
   demo.pipeline = pipeline;
   const similarity = pipeline.task === 'feature-extraction';

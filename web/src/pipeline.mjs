@@ -191,7 +191,7 @@ export function cosine(a, b) {
 export class Pipeline {
   /**
    * Fetch manifest, tokenizer and model (hash-checked) from `baseUrl` and create the session.
-   * options: {precision, threads, manifest, onProgress(stage)}
+   * options: {precision, threads, manifest, onProgress(phase)}
    */
   static async load(baseUrl, options = {}) {
     const base = new URL(baseUrl, globalThis.location?.href);

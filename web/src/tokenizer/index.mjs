@@ -7,7 +7,7 @@
 // Encoding.offsets is converted to UTF-16 code units (what String.prototype.slice wants) and
 // Encoding.codePointOffsets keeps the reference's numbers.
 //
-// One module per stage, file for file like the Python package toolkit/runtime/tokenizer/.
+// One module per component (normalizers, pre_tokenizers, models, ...), file for file like the Python package toolkit/runtime/tokenizer/.
 
 export { Encoding } from './encoding.mjs';
 export { TokenizerSpecError } from './spec.mjs';

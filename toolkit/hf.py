@@ -1,4 +1,4 @@
-"""Hugging Face-format encoder folders (BERT family) as a model source.
+"""Hugging Face-format encoder folders (BERT, DistilBERT, RoBERTa, XLM-R) as a model source.
 
 A folder with ``config.json``, ``model.safetensors`` and ``tokenizer.json`` (and, from
 sentence-transformers, ``modules.json`` / ``1_Pooling/config.json``) becomes one ``nn.Module``
@@ -26,13 +26,18 @@ from typing import Any
 from edgepack.errors import ModelLoadError, ProjectError, UnsafeModelError
 from edgepack.runtime import files
 
-# model_type -> (architectures we export, whether the model takes token_type_ids). Other encoders
-# (ALBERT, ELECTRA, XLM-R...) would mostly work the same way but are untested, so they are refused.
+# model_type -> architectures we export. Other encoders (ALBERT, ELECTRA, ...) would mostly work the
+# same way but are untested, so they are refused by name. XLM-R is RoBERTa with a SentencePiece
+# vocabulary (samples/xlmr-embedder); it was refused only because nothing had tested it.
 SUPPORTED = {
     "bert": ("BertModel", "BertForSequenceClassification"),
     "distilbert": ("DistilBertModel", "DistilBertForSequenceClassification"),
     "roberta": ("RobertaModel", "RobertaForSequenceClassification"),
+    "xlm-roberta": ("XLMRobertaModel", "XLMRobertaForSequenceClassification"),
 }
+# RoBERTa-family embeddings number positions from pad_token_id + 1 (transformers'
+# create_position_ids_from_input_ids): max_position_embeddings 514 addresses 512 tokens.
+POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta")
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens")
 # sentence-transformers module classes we reproduce in the graph (matched on the class name, so
 # both the 2.x "sentence_transformers.models.Pooling" and the 6.x module paths are accepted).
@@ -64,7 +69,7 @@ class HFFolder:
     def max_positions(self) -> int:
         """The longest token sequence the position embeddings can address."""
         n = int(self.config.get("max_position_embeddings", 512))
-        if self.model_type == "roberta":
+        if self.model_type in POSITION_OFFSET_TYPES:
             # RoBERTa numbers positions from padding_idx + 1 (514 embeddings -> 512 tokens).
             n -= int(self.config.get("pad_token_id", 1)) + 1
         return n
@@ -314,7 +319,7 @@ def _head_rows(info: HFFolder) -> int | None:
         return None  # a broken file is reported, named, when transformers loads it
     if not isinstance(header, dict):
         return None
-    for key in ("classifier.out_proj.weight", "classifier.weight"):  # RoBERTa; BERT, DistilBERT
+    for key in ("classifier.out_proj.weight", "classifier.weight"):  # RoBERTa, XLM-R; BERT, DistilBERT
         entry = header.get(key)
         if isinstance(entry, dict) and isinstance(entry.get("shape"), list) and entry["shape"]:
             return entry["shape"][0] if isinstance(entry["shape"][0], int) else None

@@ -9,7 +9,7 @@ export EDGEPACK_CACHE=${EDGEPACK_CACHE:-$HOME/.cache/edgepack}
 mkdir -p "$EDGEPACK_CACHE"
 log() { printf '\n== %s\n' "$*" >&2; }
 
-APT_PACKAGES=(chromium qemu-user-static debootstrap openssh-server openssh-client brotli zip binutils systemd)
+APT_PACKAGES=(chromium qemu-user-static debootstrap openssh-server openssh-client brotli zip binutils systemd systemd-container)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -30,14 +30,10 @@ if [ -f scripts/constraints-extra.txt ]; then
   .venv/bin/pip install -q -c scripts/constraints.txt -r scripts/constraints-extra.txt
 fi
 
-# numpy + onnxruntime wheels for the test that installs the edgepack-runtime wheel in a fresh venv
-# (no torch) with pip --no-index: fetched once, same pins as the venv.
-HOST_WHEELS="$EDGEPACK_CACHE/host-wheels-cp$(.venv/bin/python -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')"
-if [ ! -f "$HOST_WHEELS/.complete" ]; then
-  log "host wheels for the runtime-wheel test ($HOST_WHEELS)"
-  .venv/bin/python -m pip download -q --disable-pip-version-check --only-binary=:all: -d "$HOST_WHEELS" \
-    $(grep -E '^(numpy|onnxruntime)==' scripts/constraints.txt) && touch "$HOST_WHEELS/.complete"
-fi
+# This machine's numpy/onnxruntime/starlette/uvicorn wheels, for the tests that install the
+# edgepack-runtime wheel into a fresh venv (no torch) with pip --no-index: fetched once, same pins.
+log "host wheels for the fresh-venv tests (tests/host_wheels.py)"
+.venv/bin/python -m tests.host_wheels >/dev/null
 
 if [ -f web/package-lock.json ]; then
   log "npm ci (web/)"

@@ -47,6 +47,11 @@ PKG=$(cd "$(dirname "$0")" && pwd -P)
 T0=$(date +%s)
 say() { printf 'install.sh: [%ss] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
 die() { code=$1; shift; say "error: $*"; exit "$code"; }
+# Tools of Debian's base system this script relies on. Checked first: a missing one would make a
+# step silently do nothing (`running | awk` empty: the old version never stopped after a switch).
+for tool in awk sed grep sort cut tr readlink sha256sum; do
+    command -v "$tool" >/dev/null 2>&1 || die 4 "'$tool' not found (PATH=$PATH); install.sh needs it (Raspberry Pi OS has it in its base system)"
+done
 
 [ -f "$PKG/package.env" ] || die 2 "$PKG/package.env missing: this is not an edgepack package directory"
 # shellcheck source=/dev/null

@@ -4,9 +4,14 @@ which starts edgepack-<name>@<version-id>; an install interrupted at `switching`
 --recover -- the new instance started beside the old one, the old one stopped -- while a prober
 counts refused connections; --status names the running instance.
 
-The versions here are native (x86) -- the host's venv and the sample's model -- because without
-binfmt_misc systemd cannot exec an aarch64 python; the emulated device covers install.sh's other
-paths (test_upgrade_kill.py)."""
+The versions here are native (x86) -- the sample's model and a venv of this machine's Debian
+python3 (the Raspberry Pi OS Python, 3.11) holding the edgepack-runtime wheel and the service's
+libraries, installed with pip --no-index like a device -- because without binfmt_misc systemd
+cannot exec an aarch64 python; the emulated device covers install.sh's other paths
+(test_upgrade_kill.py). The unit runs with its full hardening (ProtectHome=yes included: the
+interpreter must live outside /root and /home, as on a Pi).
+
+It boots a whole systemd (about a minute idle, several under load), so it runs once per session."""
 
 from __future__ import annotations
 
@@ -19,13 +24,16 @@ from pathlib import Path
 
 import pytest
 
+from edgepack.runtime_wheel import runtime_wheel
 from tests.edge.conftest import _free_port, _missing
+from tests.host_wheels import host_wheels
 
 pytestmark = [pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "edge" / "templates"
 A, B = "1.0.0-aaaa", "1.0.1-bbbb"
+SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 DRIVER = r"""
 import json, os, subprocess, sys, time
@@ -77,11 +85,18 @@ def test_systemd_boot_recover_and_switch(sentiment_project, tmp_path):
     # the install lives under /opt in the container (the unit's PrivateTmp hides /tmp from it)
     prefix, port = Path("/opt/edgepack/demo"), _free_port()
     host_prefix = tmp_path / "opt" / "demo"
-    venv = Path(sys.executable).parent.parent  # the host venv: edgepack installed from this checkout
+    if not SYSTEM_PYTHON.is_file():
+        _missing(f"{SYSTEM_PYTHON} (Debian's python3) is needed for the service's venv")
+    venv = host_prefix / "venv"  # one venv both versions link to: the runtime wheel, no torch
+    subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+                          "--disable-pip-version-check", "--no-compile", "--find-links", str(host_wheels()),
+                          f"{runtime_wheel().path}[service]"], capture_output=True, text=True, timeout=600)
+    assert pip.returncode == 0, pip.stderr[-3000:]
     for vid in (A, B):
         d = host_prefix / "versions" / vid
         shutil.copytree(sentiment_project / "build", d / "model")
-        (d / "venv").symlink_to(venv)
+        (d / "venv").symlink_to("../../venv")
         shutil.copyfile(TEMPLATES / "install.sh", d / "install.sh")
         (d / "package.env").write_text(f"EDGEPACK_NAME=demo\nEDGEPACK_VERSION={vid.split('-')[0]}\n"
                                        f"EDGEPACK_DEFAULT_PORT={port}\n")
@@ -108,10 +123,12 @@ def test_systemd_boot_recover_and_switch(sentiment_project, tmp_path):
     for unit in ("edgepack-demo.service", "edgepack-driver.service"):
         (units / "multi-user.target.wants" / unit).symlink_to(f"../{unit}")
     binds = [f"--bind={tmp_path}", f"--bind={host_prefix}:{prefix}", f"--bind-ro={REPO}",
-             f"--bind={units}:/etc/systemd/system"]
+             f"--bind={units}:/etc/systemd/system",
+             # --volatile=yes gives an empty /etc: Debian's awk is an /etc/alternatives link
+             "--bind-ro=/etc/alternatives"]
     real = Path(os.path.realpath(sys.executable)).parents[1]
     if not str(real).startswith("/usr/"):
-        binds.append(f"--bind-ro={real}")  # a python outside /usr (pyenv): visible in the container
+        binds.append(f"--bind-ro={real}")  # the driver's python outside /usr (pyenv)
     console = tmp_path / "console.txt"
     with open(console, "w") as log:
         proc = subprocess.Popen([nspawn, "-q", "-D", "/", "--volatile=yes", "-b", "--register=no", "--keep-unit",
@@ -134,3 +151,18 @@ def test_systemd_boot_recover_and_switch(sentiment_project, tmp_path):
     assert f"version {B}" in res["status"]["stdout"] and "pending:   none" in res["status"]["stdout"], res["status"]
     print(f"systemd switch {A} -> {B}: {res['probes']} probes, {res['refused']} refused, "
           f"longest wait {res['longest_wait_ms']} ms")
+
+
+def test_install_sh_refuses_a_system_without_its_tools(tmp_path):
+    """Found by the test above: without awk, `--recover` switched but never stopped the old version
+    (every `running | awk` was empty) and still exited 0. Now a missing tool is exit 4, named."""
+    shutil.copyfile(TEMPLATES / "install.sh", tmp_path / "install.sh")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sed", "grep", "sort", "cut", "tr", "readlink", "sha256sum", "date", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    for arg in ([], ["--status"], ["--recover"]):
+        proc = subprocess.run(["/bin/sh", str(tmp_path / "install.sh"), *arg], capture_output=True, text=True,
+                              env={"PATH": str(bin_dir)}, timeout=30)
+        assert proc.returncode == 4, (arg, proc.returncode, proc.stderr)
+        assert "'awk' not found" in proc.stderr, proc.stderr

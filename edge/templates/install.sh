@@ -25,7 +25,7 @@
 # current version serves. A signal (Ctrl-C, SIGTERM, hang-up) before `verified` cancels the
 # install (exit 130/143/129); from `verified` on it is ignored and the switch completes.
 #
-# Settings (environment; defaults for a Pi):
+# Settings (environment; defaults for a Pi; an empty value means the default; a bad value is exit 2):
 #   EDGEPACK_PREFIX          install root                  (/opt/edgepack/<name>)
 #   EDGEPACK_HOST / _PORT    where the service listens     (127.0.0.1 / the package's port)
 #   EDGEPACK_PYTHON          the device's python3          (python3, python3.11, python3.13)
@@ -85,7 +85,14 @@ if [ "$MANAGER" = auto ]; then
     fi
 fi
 case "$MANAGER" in systemd|process|none) ;; *) die 2 "EDGEPACK_SERVICE_MANAGER=$MANAGER: use systemd, process or none" ;; esac
-case "$PORT" in ''|*[!0-9]*) die 2 "EDGEPACK_PORT=$PORT: a port number" ;; esac
+case "$PORT" in ''|*[!0-9]*|0|0*|??????*) die 2 "EDGEPACK_PORT=$PORT: a port number (1-65535)" ;; esac
+[ "$PORT" -le 65535 ] || die 2 "EDGEPACK_PORT=$PORT: a port number (1-65535)"
+# Settings that reach arithmetic, a unit file or a command line: digits only / a plain host name.
+for setting in "EDGEPACK_READY_TIMEOUT=$READY_TIMEOUT" "EDGEPACK_DRAIN_TIMEOUT=$DRAIN_TIMEOUT"; do
+    case "${setting#*=}" in ''|*[!0-9]*|0?*|?????????*) die 2 "$setting: seconds, a whole number from 0 to 99999999" ;; esac
+done
+case "$KEEP" in ''|*[!0-9]*|0*|???*) die 2 "EDGEPACK_KEEP_VERSIONS=$KEEP: a whole number from 1 to 99" ;; esac
+case "$HOST" in ''|*[!A-Za-z0-9.:_[\]-]*) die 2 "EDGEPACK_HOST=$HOST: an IP address or host name" ;; esac
 PROBE_HOST=$HOST
 case "$HOST" in 0.0.0.0) PROBE_HOST=127.0.0.1 ;; ::|'[::]') PROBE_HOST=::1 ;; esac
 JOURNAL=$PREFIX/.journal

@@ -152,17 +152,3 @@ def test_systemd_boot_recover_and_switch(sentiment_project, tmp_path):
     print(f"systemd switch {A} -> {B}: {res['probes']} probes, {res['refused']} refused, "
           f"longest wait {res['longest_wait_ms']} ms")
 
-
-def test_install_sh_refuses_a_system_without_its_tools(tmp_path):
-    """Found by the test above: without awk, `--recover` switched but never stopped the old version
-    (every `running | awk` was empty) and still exited 0. Now a missing tool is exit 4, named."""
-    shutil.copyfile(TEMPLATES / "install.sh", tmp_path / "install.sh")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("sed", "grep", "sort", "cut", "tr", "readlink", "sha256sum", "date", "dirname"):
-        (bin_dir / tool).symlink_to(shutil.which(tool))
-    for arg in ([], ["--status"], ["--recover"]):
-        proc = subprocess.run(["/bin/sh", str(tmp_path / "install.sh"), *arg], capture_output=True, text=True,
-                              env={"PATH": str(bin_dir)}, timeout=30)
-        assert proc.returncode == 4, (arg, proc.returncode, proc.stderr)
-        assert "'awk' not found" in proc.stderr, proc.stderr

@@ -340,10 +340,17 @@ def _keygen(path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory):
+    with ssh_server(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def ssh_server(d: Path):
+    """Start an sshd in directory ``d`` (its own host key, user key, port); stop it on exit.
+    tests/edge/fleet_support.py starts several (one per emulated device)."""
     sshd_bin = Path("/usr/sbin/sshd")
     if not sshd_bin.exists() or shutil.which("ssh") is None:
         _missing("OpenSSH server/client not installed (apt-get install -y openssh-server openssh-client)")
-    d = tmp_path_factory.mktemp("sshd")
     os.chmod(d, 0o700)
     _keygen(d / "host_ed25519")
     _keygen(d / "user_ed25519")

@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 from tests.browser_support import open_page
 from tests.conftest import fresh_copy
-from tests.web.bundle_support import HARD_TEXTS, build_bundle, edgepack_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SAMPLES = ("roberta-classifier", "xlmr-embedder")
-# Scripts and forms the English training corpus never saw: byte fallback (BPE), <unk> and NFKC folding
-# (Unigram + charsmap), runs of spaces, special-token look-alikes, truncation at 128 tokens.
-MULTILINGUAL = ["ภาษาไทยไม่มีช่องว่าง", "हिन्दी में वाक्य", "日本語のテキストと中文", "ＦＵＬＬ ｗｉｄｔｈ ﬁne ﬂow ①",
-                "naïve café — ünïcödé 👨‍👩‍👧‍👦 🇫🇷", "mixed Englishไทยहिन्दी日本 ok", "two  spaces   three",
-                "<s> </s> <mask> <pad>", "", "great " * 300]
+# Emoji, right-to-left and scripts the English training corpus never saw (byte fallback in BPE, <unk>
+# and NFKC folding in Unigram + charsmap), runs of spaces, special-token look-alikes, an empty text and
+# one truncated at 128 tokens (last: the test checks its length).
+TEXTS = ["😀 great movie 👍🏽", "هذا فيلم رائع", "שלום great film", "zzz qqq unknownword", "?!", "the  END\tof\nthe story",
+         "ภาษาไทยไม่มีช่องว่าง", "हिन्दी में वाक्य", "日本語のテキストと中文", "ＦＵＬＬ ｗｉｄｔｈ ﬁne ﬂow ①",
+         "naïve café — ünïcödé 👨‍👩‍👧‍👦 🇫🇷", "mixed Englishไทยहिन्दी日本 ok", "two  spaces   three",
+         "<s> </s> <mask> <pad>", "", "great " * 300]
 
 
 @pytest.fixture(scope="module", params=SAMPLES)
@@ -29,24 +30,26 @@ def bundles(request, built_sample, tmp_path_factory):
     """{precision: bundle}: what `build --target wasm` shipped, and the other precision of the same build."""
     pytest.importorskip("transformers", reason="the hf extra (transformers) is needed to export the HF-format samples")
     from edgepack.build import build
+    from edgepack.web.bundle import build_wasm_bundle
 
     root = tmp_path_factory.mktemp(request.param)
     project = fresh_copy(built_sample(request.param, "quantize"), root)  # exported + quantized once per run
     result = build(project, "wasm")
     out = {result.artifact["precision"]: Path(result.artifact["directory"])}
     other = "fp32" if "int8" in out else "int8"
-    out[other] = build_bundle(project / "build", root / f"{request.param}-{other}", other)
+    out[other] = build_wasm_bundle(project / "build", root / f"{request.param}-{other}", other).directory
     return out
 
 
 def test_modern_sample_page_equals_python_runtime(browser, bundles):
     from edgepack.runtime.pipeline import Pipeline
+    from edgepack.web.serve import running
 
     for precision, bundle in sorted(bundles.items()):
         python = Pipeline.load(bundle, precision=precision)  # the very model file the page fetches
         tolerance = float(python.manifest.precisions[precision]["tolerance"])
-        texts = list(dict.fromkeys(python.manifest.data["examples"] + HARD_TEXTS + MULTILINGUAL))
-        with edgepack_server(bundle) as url, open_page(browser, url) as (page, log):
+        texts = list(dict.fromkeys(python.manifest.data["examples"] + TEXTS))
+        with running(bundle, isolate=True) as url, open_page(browser, url) as (page, log):
             assert page.get_attribute("body", "data-state") == "ready", page.inner_text("#error")
             assert page.evaluate("() => edgepackDemo.selfTest.passed") is True, page.inner_text("#selftest")
             assert f"precision {precision}" in page.inner_text("#model-line")

@@ -5,16 +5,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples"
-PYTHON = sys.executable
+# run_cli and fresh_copy are re-exported here only for tests/hf/, tests/edge/test_rpi_*.py and
+# tests/edge/test_fleet.py until they import tests.repo_support (other sessions own them today).
+from tests.repo_support import add_sentiment_sibling, copy_sample, fresh_copy, run_cli, snapshot  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -26,13 +23,6 @@ def _sandbox_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("EDGEPACK_WASM_TIMING", os.environ.get("EDGEPACK_WASM_TIMING", "node"))
 
 
-def copy_sample(name: str, dest: Path) -> Path:
-    """``samples/<name>`` sources (no build/ or dist/) as ``dest/<name>``."""
-    target = dest / name
-    shutil.copytree(SAMPLES / name, target, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
-    return target
-
-
 # ---------------------------------------------------------------- the built-sample cache
 # Exporting a sample costs seconds (sentiment) to a minute (minilm-embedder), quantizing as much
 # again: each (sample, stage, options) is built once per test run, under a file lock in a directory
@@ -41,9 +31,6 @@ def copy_sample(name: str, dest: Path) -> Path:
 # session compare it with what was built, and a changed file fails the run by name. Tests that
 # change a project work on `fresh_copy(...)`.
 STAGES = ("export", "quantize")
-# Samples whose [evaluation] file is ../sentiment/heldout.tsv keep a sentiment sibling, in the cache
-# and in copies, so that relative path resolves.
-_NEEDS_SENTIMENT = "../sentiment/"
 
 
 def _cache_root(tmp_path_factory) -> Path:
@@ -55,33 +42,12 @@ def _cache_root(tmp_path_factory) -> Path:
     return root
 
 
-def _snapshot(root: Path) -> dict[str, list[int]]:
-    """path -> [size, mtime_ns] of every file: cheap (stat only) and enough to see a write."""
-    return {str(p.relative_to(root)): [p.stat().st_size, p.stat().st_mtime_ns]
-            for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
-
-
-def _with_sentiment_sibling(project: Path) -> None:
-    toml = (project / "edgepack.toml").read_text(encoding="utf-8")
-    if _NEEDS_SENTIMENT in toml and not (project.parent / "sentiment").exists():
-        copy_sample("sentiment", project.parent)
-
-
-def fresh_copy(project: Path, dest: Path) -> Path:
-    """A private, writable copy of a (built) project as ``dest/<name>``, build/ included (the export
-    fingerprint is path-free, so nothing re-runs), with a sentiment sibling when the sample needs one."""
-    target = dest / project.name
-    shutil.copytree(project, target, ignore=shutil.ignore_patterns("dist", "__pycache__"))
-    _with_sentiment_sibling(target)
-    return target
-
-
 def _build(name: str, stage: str, options: dict, dest: Path, get) -> None:
     if stage == "export":
         from edgepack.export import export_project
 
         project = copy_sample(name, dest)
-        _with_sentiment_sibling(project)
+        add_sentiment_sibling(project)
         export_project(project)
         return
     from edgepack.quantize import quantize_project
@@ -98,8 +64,8 @@ def built_sample(tmp_path_factory):
     handed: dict[Path, dict] = {}
 
     def check(entry: Path) -> None:
-        if _snapshot(entry) != handed[entry]:
-            before, after = handed[entry], _snapshot(entry)
+        if snapshot(entry) != handed[entry]:
+            before, after = handed[entry], snapshot(entry)
             changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
             pytest.fail(f"the cached built sample {entry} was changed by a test ({', '.join(changed[:8])}): "
                         "shared builds are read-only; work on fresh_copy(project, tmp_path)")
@@ -120,7 +86,7 @@ def built_sample(tmp_path_factory):
 
                 with atomic_directory(entry) as work:
                     _build(name, stage, options, work, get)
-                    (root / f"{key}.json").write_text(json.dumps(_snapshot(work)), encoding="utf-8")
+                    (root / f"{key}.json").write_text(json.dumps(snapshot(work)), encoding="utf-8")
         handed.setdefault(entry, json.loads((root / f"{key}.json").read_text(encoding="utf-8")))
         check(entry)
         return entry / name
@@ -134,13 +100,6 @@ def built_sample(tmp_path_factory):
 def sentiment_project(built_sample) -> Path:
     """samples/sentiment exported once per test run (build/ holds model.fp32.onnx); read-only."""
     return built_sample("sentiment")
-
-
-def run_cli(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None,
-            timeout: int = 600) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([PYTHON, "-m", "edgepack.cli", *args], cwd=cwd or REPO, input=input,
-                          capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

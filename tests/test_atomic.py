@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import gzip
-import hashlib
 import io
 import os
 import signal
@@ -22,63 +21,7 @@ import pytest
 from edgepack.archive import write_tar_gz, write_zip
 from edgepack.atomic import PAUSE_POINTS, atomic_directory, atomic_publish, repair
 from edgepack.errors import OutputError
-
-REPO = Path(__file__).resolve().parents[1]
-LEFTOVER_MARKERS = (".tmp-", ".previous", ".old", ".publish")
-
-
-# ------------------------------------------------------------------------------------ shared helpers
-
-def leftovers(parent: Path) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if any(m in p.name for m in LEFTOVER_MARKERS))
-
-
-def archive_listing(path: Path) -> dict[str, str]:
-    """member -> sha256 of its bytes, for .zip and .tar.gz alike (directories left out)."""
-    out = {}
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as zf:
-            for name in zf.namelist():
-                out[name] = hashlib.sha256(zf.read(name)).hexdigest()
-    else:
-        with tarfile.open(path) as tar:
-            for m in tar.getmembers():
-                if m.isfile():
-                    out[m.name] = hashlib.sha256(tar.extractfile(m).read()).hexdigest()
-    return out
-
-
-def tree_listing(directory: Path, arcroot: str | None = None) -> dict[str, str]:
-    root = arcroot or directory.name
-    return {f"{root}/{p.relative_to(directory).as_posix()}": hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-def run_until_paused(cmd: list[str], label: str, env: dict | None = None, cwd: Path | None = None,
-                     timeout: float = 300) -> subprocess.Popen:
-    """Start ``cmd`` with EDGEPACK_TEST_PAUSE_AT=label and return once it printed the pause marker."""
-    full_env = {**os.environ, **(env or {}), "EDGEPACK_TEST_PAUSE_AT": label, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, cwd=cwd or REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if line.startswith("EDGEPACK-PAUSED "):
-            return proc
-    proc.kill()
-    out, err = proc.communicate()
-    pytest.fail(f"{cmd} never paused at {label!r} (exit {proc.returncode}):\n{''.join(seen)}{err[-3000:]}")
-
-
-def finish(proc: subprocess.Popen, sig: int | None, timeout: float = 120) -> tuple[int, str, str]:
-    if sig is not None:
-        proc.send_signal(sig)
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+from tests.atomic_support import archive_listing, finish, leftovers, run_until_paused, tree_listing
 
 
 # A tiny publisher: directory + zip + tar.gz whose every file names the generation.
@@ -105,12 +48,12 @@ PUBLISH_SCRIPT = textwrap.dedent("""
 """)
 
 
-def publish(out: Path, gen: str) -> subprocess.CompletedProcess:
+def _publish(out: Path, gen: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", PUBLISH_SCRIPT, str(out), gen], capture_output=True, text=True,
                           timeout=120)
 
 
-def generation(out: Path) -> set[str]:
+def _generation(out: Path) -> set[str]:
     """The generations found in the directory and in both archives (one element when consistent)."""
     gens = {(out / "bundle" / "sub" / "gen.json").read_text()}
     with zipfile.ZipFile(out / "bundle.zip") as zf:
@@ -124,33 +67,33 @@ def generation(out: Path) -> set[str]:
 # ------------------------------------------------------------------------------------------ publish
 
 def test_directory_and_archives_replaced_together_without_leftovers(tmp_path):
-    assert publish(tmp_path, "one").returncode == 0
-    assert generation(tmp_path) == {"one"}
-    assert publish(tmp_path, "two").returncode == 0
-    assert generation(tmp_path) == {"two"}
+    assert _publish(tmp_path, "one").returncode == 0
+    assert _generation(tmp_path) == {"one"}
+    assert _publish(tmp_path, "two").returncode == 0
+    assert _generation(tmp_path) == {"two"}
     assert leftovers(tmp_path) == []
 
 
 def test_failed_block_keeps_previous_and_cleans_up(tmp_path):
-    assert publish(tmp_path, "one").returncode == 0
+    assert _publish(tmp_path, "one").returncode == 0
     with pytest.raises(RuntimeError):
         with atomic_publish(tmp_path / "bundle", archives=[tmp_path / "bundle.zip", tmp_path / "bundle.tar.gz"]) as t:
             (t / "sub").mkdir()
             (t / "sub" / "gen.json").write_text("broken")
             raise RuntimeError("boom")
-    assert generation(tmp_path) == {"one"}
+    assert _generation(tmp_path) == {"one"}
     assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("label", PAUSE_POINTS)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_at_every_point_leaves_one_consistent_generation(tmp_path, label, sig):
-    assert publish(tmp_path, "old").returncode == 0
+    assert _publish(tmp_path, "old").returncode == 0
     proc = run_until_paused([sys.executable, "-c", PUBLISH_SCRIPT, str(tmp_path), "new"], label)
     code, _, err = finish(proc, sig)
     assert code == 128 + sig, err
     assert "Traceback" not in err
-    gens = generation(tmp_path)
+    gens = _generation(tmp_path)
     if label in ("built", "archive", "commit"):
         assert gens == {"old"} and "previous artifacts kept" in err
     elif label == "between-renames":
@@ -158,14 +101,14 @@ def test_signal_at_every_point_leaves_one_consistent_generation(tmp_path, label,
         assert gens == {"new"} and "published" in err
     else:  # swapped: published before the signal
         assert gens == {"new"} and "published" in err
-    publish(tmp_path, "after")  # the next run removes whatever an interrupted cleanup left
-    assert generation(tmp_path) == {"after"}
+    _publish(tmp_path, "after")  # the next run removes whatever an interrupted cleanup left
+    assert _generation(tmp_path) == {"after"}
     assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("label", PAUSE_POINTS)
 def test_sigkill_at_every_point_is_repaired_by_the_next_run(tmp_path, label):
-    assert publish(tmp_path, "old").returncode == 0
+    assert _publish(tmp_path, "old").returncode == 0
     proc = run_until_paused([sys.executable, "-c", PUBLISH_SCRIPT, str(tmp_path), "new"], label)
     code, _, _ = finish(proc, signal.SIGKILL)
     assert code == -signal.SIGKILL
@@ -173,13 +116,13 @@ def test_sigkill_at_every_point_is_repaired_by_the_next_run(tmp_path, label):
         # The directory is new and the archives still old: exactly the window the journal covers.
         assert (tmp_path / ".bundle.publish").is_file()
         repair(tmp_path / "bundle", [tmp_path / "bundle.zip", tmp_path / "bundle.tar.gz"])
-        assert generation(tmp_path) == {"new"}  # rolled forward: the commit had happened
+        assert _generation(tmp_path) == {"new"}  # rolled forward: the commit had happened
     elif label in ("built", "archive", "commit"):
-        assert generation(tmp_path) == {"old"}
+        assert _generation(tmp_path) == {"old"}
     else:
-        assert generation(tmp_path) == {"new"}
-    assert publish(tmp_path, "after").returncode == 0
-    assert generation(tmp_path) == {"after"}
+        assert _generation(tmp_path) == {"new"}
+    assert _publish(tmp_path, "after").returncode == 0
+    assert _generation(tmp_path) == {"after"}
     assert leftovers(tmp_path) == []
 
 
@@ -346,7 +289,7 @@ def test_compressed_copies_are_deterministic(tmp_path):
 def test_publish_twice_gives_identical_archives(tmp_path):
     for out in ("a", "b"):
         (tmp_path / out).mkdir()
-        assert publish(tmp_path / out, "same").returncode == 0
+        assert _publish(tmp_path / out, "same").returncode == 0
     for name in ("bundle.zip", "bundle.tar.gz"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     with zipfile.ZipFile(io.BytesIO((tmp_path / "a" / "bundle.zip").read_bytes())) as zf:

@@ -7,7 +7,7 @@ import pytest
 
 from edgepack.build import TARGETS, _target_builder, build
 from edgepack.errors import TargetError
-from tests.conftest import copy_sample, run_cli
+from tests.repo_support import copy_sample, run_cli
 
 
 @pytest.mark.parametrize("target", TARGETS)

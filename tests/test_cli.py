@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.repo_support import run_cli
 from edgepack.cli import COMMANDS, cli
 
 
-def installed_commands() -> list[str]:
+def _installed_commands() -> list[str]:
     import click
 
     ctx = click.Context(cli)
@@ -18,12 +18,12 @@ def installed_commands() -> list[str]:
 
 
 def test_every_registered_command_is_installed():
-    assert set(installed_commands()) == set(COMMANDS)
+    assert set(_installed_commands()) == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_help_has_an_example(name):
-    assert name in installed_commands(), f"`edgepack {name}` is registered but does not load"
+    assert name in _installed_commands(), f"`edgepack {name}` is registered but does not load"
     result = run_cli(name, "--help")
     assert result.returncode == 0, result.stderr
     assert "Example" in result.stdout, f"`edgepack {name} --help` shows no example"

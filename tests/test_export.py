@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.conftest import copy_sample, run_cli
+from tests.repo_support import copy_sample, run_cli
 from edgepack.build import build
 from edgepack.errors import OutputError, ParityError
 from edgepack.export import export_project

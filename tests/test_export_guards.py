@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tests.conftest import copy_sample, fresh_copy, run_cli
+from tests.repo_support import copy_sample, fresh_copy, run_cli
 from edgepack.errors import ModelLoadError
 from edgepack.export import export_project
 from edgepack.project import load_project
@@ -43,7 +43,7 @@ class Tiny(torch.nn.Module):
 '''
 
 
-def tiny_project(tmp_path: Path, rows: int = 367, args: str = "", exporter: str | None = None) -> Path:
+def _tiny_project(tmp_path: Path, rows: int = 367, args: str = "", exporter: str | None = None) -> Path:
     project = copy_sample("sentiment", tmp_path)
     (project / "tiny.py").write_text(TINY_MODEL)
     torch.manual_seed(0)
@@ -63,7 +63,7 @@ def tiny_project(tmp_path: Path, rows: int = 367, args: str = "", exporter: str 
 
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_failing_export_json_is_exactly_one_document(tmp_path, exporter):
-    project = tiny_project(tmp_path, args=", noisy = true, failing = true", exporter=exporter)
+    project = _tiny_project(tmp_path, args=", noisy = true, failing = true", exporter=exporter)
     result = run_cli("export", str(project), "--json")
     assert result.returncode == 3, result.stderr
     doc = json.loads(result.stdout)  # raises if anything else reached stdout
@@ -76,7 +76,7 @@ def test_failing_export_json_is_exactly_one_document(tmp_path, exporter):
 
 
 def test_successful_export_json_with_a_printing_model(tmp_path):
-    project = tiny_project(tmp_path, args=", noisy = true")
+    project = _tiny_project(tmp_path, args=", noisy = true")
     result = run_cli("export", str(project), "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -85,7 +85,7 @@ def test_successful_export_json_with_a_printing_model(tmp_path):
 
 
 def test_stdout_is_restored_after_export(tmp_path, capfd):
-    project = tiny_project(tmp_path, args=", noisy = true")
+    project = _tiny_project(tmp_path, args=", noisy = true")
     export_project(project)
     print("after export")
     out, err = capfd.readouterr()
@@ -96,7 +96,7 @@ def test_stdout_is_restored_after_export(tmp_path, capfd):
 # -- the vocabulary against the embedding, before export -------------------------------------------
 
 def test_tokenizer_larger_than_the_embedding_is_refused_before_export(tmp_path):
-    project = tiny_project(tmp_path, rows=300)
+    project = _tiny_project(tmp_path, rows=300)
     with pytest.raises(ModelLoadError, match=r"tokenizer.json: tokenizer ids go up to 366 .* but the model's "
                                              r"embedding \(nn.Embedding 'emb'\) has 300 rows"):
         export_project(project)
@@ -107,7 +107,7 @@ def test_tokenizer_larger_than_the_embedding_is_refused_before_export(tmp_path):
 
 
 def test_larger_embedding_than_tokenizer_is_fine(tmp_path):
-    project = tiny_project(tmp_path, rows=400)
+    project = _tiny_project(tmp_path, rows=400)
     assert export_project(project).parity.ok
 
 
@@ -118,7 +118,7 @@ def sentiment(tmp_path) -> Path:
     return copy_sample("sentiment", tmp_path)
 
 
-def use_weights(project: Path, name: str) -> None:
+def _use_weights(project: Path, name: str) -> None:
     cfg = project / "edgepack.toml"
     cfg.write_text(cfg.read_text().replace('weights = "model.safetensors"', f'weights = "{name}"'))
 
@@ -132,7 +132,7 @@ def use_weights(project: Path, name: str) -> None:
 def test_pt_state_dict_values_must_be_tensors(sentiment, extra, pattern):
     state = load_file(str(sentiment / "model.safetensors"))
     torch.save({**state, **extra}, sentiment / "model.pt")
-    use_weights(sentiment, "model.pt")
+    _use_weights(sentiment, "model.pt")
     with pytest.raises(ModelLoadError, match=pattern):
         build_module(load_project(sentiment))
 
@@ -140,7 +140,7 @@ def test_pt_state_dict_values_must_be_tensors(sentiment, extra, pattern):
 def test_pt_checkpoint_wrapping_the_state_dict(sentiment):
     state = load_file(str(sentiment / "model.safetensors"))
     torch.save({"model": state, "epoch": 4}, sentiment / "model.pt")
-    use_weights(sentiment, "model.pt")
+    _use_weights(sentiment, "model.pt")
     result = run_cli("export", str(sentiment))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "key 'model' holds a nested dict" in result.stderr
@@ -159,7 +159,7 @@ def test_broken_weights_files_are_typed_errors(sentiment, damage):
                 "huge-header": struct.pack("<Q", 2 ** 60) + b"{}",
                 "header-not-json": struct.pack("<Q", 16) + b"\xff" * 16 + b"\0" * 64, "empty": b""}[damage]
     (sentiment / name).write_bytes(data)
-    use_weights(sentiment, name)
+    _use_weights(sentiment, name)
     with pytest.raises(ModelLoadError, match=rf"{name}"):
         build_module(load_project(sentiment))
 

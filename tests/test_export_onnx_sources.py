@@ -14,7 +14,7 @@ import onnx
 import pytest
 import torch
 
-from tests.conftest import SAMPLES, run_cli
+from tests.repo_support import SAMPLES, run_cli
 from edgepack.errors import ModelLoadError, ProjectError
 from edgepack.export import export_project
 from edgepack.runtime.pipeline import Pipeline
@@ -51,7 +51,7 @@ class Tiny(torch.nn.Module):
         return logits
 
 
-def make_onnx(path: Path, kind: str = "logits", names=("out",), rows: int = VOCAB) -> Tiny:
+def _make_onnx(path: Path, kind: str = "logits", names=("out",), rows: int = VOCAB) -> Tiny:
     module = Tiny(kind, rows).eval()
     ids = torch.randint(0, min(rows, VOCAB), (2, 5))
     axes = {"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}} | {n: {0: "b"} for n in names}
@@ -60,7 +60,7 @@ def make_onnx(path: Path, kind: str = "logits", names=("out",), rows: int = VOCA
     return module
 
 
-def make_project(root: Path, task: str = "text-classification", output: str | None = None, labels=None) -> Path:
+def _make_project(root: Path, task: str = "text-classification", output: str | None = None, labels=None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(SAMPLES / "sentiment" / "tokenizer.json", root / "tokenizer.json")
     lines = ['name = "tiny-onnx"', 'version = "0.1.0"', f'task = "{task}"', "max_length = 32",
@@ -73,15 +73,15 @@ def make_project(root: Path, task: str = "text-classification", output: str | No
     return root
 
 
-def export_quiet(project: Path):
+def _export_quiet(project: Path):
     return export_project(project)
 
 
 @pytest.mark.parametrize("kind,output", [("logits", None), ("logits", "logits"), ("probabilities", "probabilities")])
 def test_classifier_returns_probabilities_equal_to_torch(tmp_path, kind, output):
-    project = make_project(tmp_path / "p", output=output)
-    module = make_onnx(project / "model.onnx", kind, names=("probabilities",) if kind == "probabilities" else ("logits",))
-    result = export_quiet(project)
+    project = _make_project(tmp_path / "p", output=output)
+    module = _make_onnx(project / "model.onnx", kind, names=("probabilities",) if kind == "probabilities" else ("logits",))
+    result = _export_quiet(project)
     model = onnx.load(str(project / "build" / "model.fp32.onnx"))
     assert [o.name for o in model.graph.output] == ["probabilities"]
     assert ("Softmax" in {n.op_type for n in model.graph.node}) is True
@@ -114,76 +114,76 @@ def _reference(module: Tiny, pipe: Pipeline, texts) -> np.ndarray:
 
 def test_output_named_probabilities_is_not_softmaxed_twice(tmp_path):
     """An output already called `probabilities`, [model] output unset: taken at its word and checked."""
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "probabilities", names=("probabilities",))
-    export_quiet(project)
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "probabilities", names=("probabilities",))
+    _export_quiet(project)
     model = onnx.load(str(project / "build" / "model.fp32.onnx"))
     assert sum(n.op_type == "Softmax" for n in model.graph.node) == 1
-    assert export_quiet(project).manifest["stages"]["export"]["output"] == "probabilities"
+    assert _export_quiet(project).manifest["stages"]["export"]["output"] == "probabilities"
 
 
 def test_logits_declared_as_probabilities_are_refused(tmp_path):
-    project = make_project(tmp_path / "p", output="probabilities")
-    make_onnx(project / "model.onnx", "logits", names=("scores",))
+    project = _make_project(tmp_path / "p", output="probabilities")
+    _make_onnx(project / "model.onnx", "logits", names=("scores",))
     with pytest.raises(ProjectError, match=r'output = "probabilities", but the output\'s rows are not probabilities: '
                                            r'example\[0\] sums to .*set \[model\] output = "logits"'):
-        export_quiet(project)
+        _export_quiet(project)
     assert not (project / "build").exists()
 
 
 def test_logits_output_with_another_name_gets_softmax(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "logits", names=("output_0",))
-    export_quiet(project)
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "logits", names=("output_0",))
+    _export_quiet(project)
     model = onnx.load(str(project / "build" / "model.fp32.onnx"))
     last = [n for n in model.graph.node if n.output[0] == "probabilities"]
     assert len(last) == 1 and last[0].op_type == "Softmax" and last[0].input[0] == "output_0"
 
 
 def test_several_outputs_none_selectable_are_refused_by_name(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "two", names=("scores", "pooled"))
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "two", names=("scores", "pooled"))
     with pytest.raises(ModelLoadError, match=r"2 outputs \(scores, pooled\) and none is named 'logits'"):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 def test_several_outputs_one_named_logits_is_selected(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "two", names=("logits", "pooled"))
-    result = export_quiet(project)
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "two", names=("logits", "pooled"))
+    result = _export_quiet(project)
     assert [o["name"] for o in result.manifest["outputs"]] == ["probabilities"]
     assert Pipeline.load(project / "build").self_test().ok
 
 
 def test_class_count_must_match_labels(tmp_path):
-    project = make_project(tmp_path / "p", labels=["a", "b"])
-    make_onnx(project / "model.onnx", "logits", names=("logits",))
+    project = _make_project(tmp_path / "p", labels=["a", "b"])
+    _make_onnx(project / "model.onnx", "logits", names=("logits",))
     with pytest.raises(ProjectError, match=r"3 classes but labels lists 2"):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 def test_feature_extraction_output_renamed_embeddings(tmp_path):
-    project = make_project(tmp_path / "p", task="feature-extraction")
-    make_onnx(project / "model.onnx", "pooled", names=("pooled",))
-    result = export_quiet(project)
+    project = _make_project(tmp_path / "p", task="feature-extraction")
+    _make_onnx(project / "model.onnx", "pooled", names=("pooled",))
+    result = _export_quiet(project)
     assert [o["name"] for o in result.manifest["outputs"]] == ["embeddings"]
     assert result.manifest["outputs"][0]["shape"][-1] == 8
     assert Pipeline.load(project / "build").self_test().ok
 
 
 def test_token_embeddings_3d_are_refused_naming_the_shape(tmp_path):
-    project = make_project(tmp_path / "p", task="feature-extraction")
-    make_onnx(project / "model.onnx", "tokens", names=("tokens",))
+    project = _make_project(tmp_path / "p", task="feature-extraction")
+    _make_onnx(project / "model.onnx", "tokens", names=("tokens",))
     with pytest.raises(ModelLoadError, match=r"output 'tokens' has shape \['b', 's', 8\], edgepack needs "
                                              r"\[batch, dim\].*pool them in the graph"):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 def test_3d_classifier_output_is_refused(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "tokens", names=("logits",))
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "tokens", names=("logits",))
     with pytest.raises(ModelLoadError, match=r"shape \['b', 's', 8\], edgepack needs \[batch, n_labels\]"):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 # -- broken sources: typed errors naming the file ------------------------------------------------
@@ -191,13 +191,13 @@ def test_3d_classifier_output_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def good_onnx(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("onnx") / "model.onnx"
-    make_onnx(path, "logits", names=("logits",))
+    _make_onnx(path, "logits", names=("logits",))
     return path.read_bytes()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "text", "empty", "flipped"])
 def test_corrupt_onnx_is_a_model_load_error(tmp_path, good_onnx, damage):
-    project = make_project(tmp_path / "p")
+    project = _make_project(tmp_path / "p")
     data = {"truncated": good_onnx[: len(good_onnx) // 2], "garbage": bytes(range(256)) * 40,
             "text": b"name = 'not onnx'\n" * 10, "empty": b"",
             "flipped": good_onnx[:200] + bytes(b ^ 0xFF for b in good_onnx[200:400]) + good_onnx[400:]}[damage]
@@ -212,10 +212,10 @@ def test_corrupt_onnx_is_a_model_load_error(tmp_path, good_onnx, damage):
 
 
 def test_truncated_onnx_names_the_file(tmp_path, good_onnx):
-    project = make_project(tmp_path / "p")
+    project = _make_project(tmp_path / "p")
     (project / "model.onnx").write_bytes(good_onnx[: len(good_onnx) // 2])
     with pytest.raises(ModelLoadError, match=r"model.onnx is not a readable ONNX model"):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 def _with_external_data(project: Path, location: str) -> None:
@@ -235,18 +235,18 @@ def _with_external_data(project: Path, location: str) -> None:
 
 
 def test_external_data_outside_the_folder_is_refused(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "logits", names=("logits",))
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "logits", names=("logits",))
     _with_external_data(project, "../secret.bin")
     with pytest.raises(ModelLoadError, match=r"keeps its data in '../secret.bin', outside the model's folder"):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 def test_external_data_next_to_the_model_is_read(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "logits", names=("logits",))
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "logits", names=("logits",))
     _with_external_data(project, "model.onnx.data")
-    export_quiet(project)
+    _export_quiet(project)
     assert not (project / "build" / "model.onnx.data").exists()  # consolidated into one file
     assert Pipeline.load(project / "build").self_test().ok
     # The data file is part of the model: changing it must re-run the export in `build`.
@@ -272,8 +272,8 @@ def _edit(project: Path, change) -> None:
     ("unknown input", r"graph input\(s\) \['ids'\] are not ones edgepack feeds"),
 ])
 def test_graph_io_is_checked(tmp_path, case, pattern):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "logits", names=("logits",))
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "logits", names=("logits",))
 
     def change(graph):
         if case == "no outputs":
@@ -287,30 +287,30 @@ def test_graph_io_is_checked(tmp_path, case, pattern):
 
     _edit(project, change)
     with pytest.raises(ModelLoadError, match=pattern):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 def test_tokenizer_larger_than_the_onnx_embedding_is_refused_up_front(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "logits", names=("logits",), rows=100)
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "logits", names=("logits",), rows=100)
     with pytest.raises(ModelLoadError, match=r"tokenizer ids go up to 366 .* but the model's embedding "
                                              r"\(initializer '.*emb.weight' gathered by input_ids\) has 100 rows"):
-        export_quiet(project)
+        _export_quiet(project)
     result = run_cli("export", str(project))
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
 def test_softmax_output_declared_as_logits_is_refused(tmp_path):
-    project = make_project(tmp_path / "p", output="logits")
-    make_onnx(project / "model.onnx", "probabilities", names=("scores",))
+    project = _make_project(tmp_path / "p", output="logits")
+    _make_onnx(project / "model.onnx", "probabilities", names=("scores",))
     with pytest.raises(ProjectError, match=r"output 'scores' comes from a Softmax node: a second softmax"):
-        export_quiet(project)
+        _export_quiet(project)
 
 
 def test_softmax_output_with_output_unset_is_used_as_probabilities(tmp_path):
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "probabilities", names=("scores",))
-    result = export_quiet(project)
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "probabilities", names=("scores",))
+    result = _export_quiet(project)
     assert result.manifest["stages"]["export"]["output"] == "probabilities"
     model = onnx.load(str(project / "build" / "model.fp32.onnx"))
     assert sum(n.op_type == "Softmax" for n in model.graph.node) == 1
@@ -318,8 +318,8 @@ def test_softmax_output_with_output_unset_is_used_as_probabilities(tmp_path):
 
 def test_graph_onnx_runtime_cannot_load_names_the_source(tmp_path):
     """A graph that onnx accepts but ONNX Runtime cannot run (an op from an unknown domain)."""
-    project = make_project(tmp_path / "p")
-    make_onnx(project / "model.onnx", "logits", names=("logits",))
+    project = _make_project(tmp_path / "p")
+    _make_onnx(project / "model.onnx", "logits", names=("logits",))
 
     def change(graph):
         node = next(n for n in graph.node if n.op_type == "Gemm" or n.op_type == "MatMul")

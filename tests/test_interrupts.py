@@ -23,8 +23,8 @@ import pytest
 
 from edgepack.atomic import repair
 from edgepack.runtime.manifest import load_manifest
-from tests.conftest import run_cli
-from tests.test_atomic import archive_listing, finish, leftovers, run_until_paused, tree_listing
+from tests.repo_support import run_cli
+from tests.atomic_support import archive_listing, finish, leftovers, run_until_paused, tree_listing
 
 REQUIRED = bool(os.environ.get("CI") or os.environ.get("EDGEPACK_REQUIRE_EDGE"))
 _epoch = iter(range(1_700_000_000, 1_800_000_000, 1000))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, copy_sample, run_cli
+from tests.repo_support import SAMPLES, copy_sample, run_cli
 from tests.fuzz import base
 from tests.fuzz.mutate import make_special, nested_text, sparse_file
 from edgepack.errors import ProjectError, TokenizerSpecError
@@ -25,7 +25,7 @@ def project(tmp_path) -> Path:
     return copy_sample("sentiment", tmp_path)
 
 
-def edit(project: Path, old: str, new: str) -> None:
+def _edit(project: Path, old: str, new: str) -> None:
     cfg = project / "edgepack.toml"
     text = cfg.read_text()
     assert old in text
@@ -63,14 +63,14 @@ def test_invalid_toml(project):
     ],
 )
 def test_bad_keys_are_named(project, old, new, message):
-    edit(project, old, new)
+    _edit(project, old, new)
     with pytest.raises(ProjectError, match=message) as info:
         load_project(project)
     assert str(project / "edgepack.toml") in str(info.value)
 
 
 def test_all_problems_reported_at_once(project):
-    edit(project, 'max_length = 64', 'max_length = 0\ncolour = "red"')
+    _edit(project, 'max_length = 64', 'max_length = 0\ncolour = "red"')
     with pytest.raises(ProjectError) as info:
         load_project(project)
     text = str(info.value)
@@ -78,7 +78,7 @@ def test_all_problems_reported_at_once(project):
 
 
 def test_cli_reports_without_traceback(project):
-    edit(project, 'task = "text-classification"', 'task = 3')
+    _edit(project, 'task = "text-classification"', 'task = 3')
     result = run_cli("export", str(project))
     assert result.returncode == 2
     assert "task: must be a string" in result.stderr
@@ -89,7 +89,7 @@ def test_cli_reports_without_traceback(project):
 # ---- files a project points at: regular files inside the project ---------------------------------
 
 @contextmanager
-def deadline(seconds: int = 10):
+def _deadline(seconds: int = 10):
     """Fail (instead of hanging the run) if the body blocks, e.g. on a FIFO."""
     def expired(*_):
         raise AssertionError(f"blocked for more than {seconds} s")
@@ -108,7 +108,7 @@ def tiny(tmp_path) -> Path:
     return base.write_project(tmp_path / "p", "safetensors")
 
 
-def write_config(project: Path, **changes) -> None:
+def _write_config(project: Path, **changes) -> None:
     cfg = base.config("safetensors")
     for dotted, value in changes.items():
         table, *keys = dotted.split("__")
@@ -141,8 +141,8 @@ def test_unsafe_paths_are_refused_at_load(tiny, tmp_path, key, name, label, spec
     outside = tmp_path / "outside"
     outside.mkdir()
     value = make_special(special, tiny, outside, name)
-    write_config(tiny, **{key: value + (":Tiny" if key == "model__factory" else "")})
-    with deadline(), pytest.raises(ProjectError) as info:
+    _write_config(tiny, **{key: value + (":Tiny" if key == "model__factory" else "")})
+    with _deadline(), pytest.raises(ProjectError) as info:
         load_project(tiny)
     text = str(info.value)
     assert f"{label}: " in text and SPECIAL_MESSAGES[special] in text, text
@@ -153,19 +153,19 @@ def test_allow_outside_paths_is_the_one_switch(tiny, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     shutil.copyfile(tiny / "tokenizer.json", outside / "tok.json")
-    write_config(tiny, tokenizer=str(outside / "tok.json"))
+    _write_config(tiny, tokenizer=str(outside / "tok.json"))
     with pytest.raises(ProjectError, match=r"tokenizer: .*outside the project folder.*allow_outside_paths = true"):
         load_project(tiny)
-    write_config(tiny, tokenizer=str(outside / "tok.json"), allow_outside_paths=True)
+    _write_config(tiny, tokenizer=str(outside / "tok.json"), allow_outside_paths=True)
     assert load_project(tiny).tokenizer_path == (outside / "tok.json").resolve()
     os.mkfifo(outside / "fifo.json")  # the switch relaxes "inside", never "a regular file"
-    write_config(tiny, tokenizer=str(outside / "fifo.json"), allow_outside_paths=True)
-    with deadline(), pytest.raises(ProjectError, match="FIFO"):
+    _write_config(tiny, tokenizer=str(outside / "fifo.json"), allow_outside_paths=True)
+    with _deadline(), pytest.raises(ProjectError, match="FIFO"):
         load_project(tiny)
-    write_config(tiny, tokenizer="/dev/zero", allow_outside_paths=True)
+    _write_config(tiny, tokenizer="/dev/zero", allow_outside_paths=True)
     with pytest.raises(ProjectError, match="tokenizer: /dev/zero is a character device, not a regular file"):
         load_project(tiny)
-    write_config(tiny, allow_outside_paths="yes")
+    _write_config(tiny, allow_outside_paths="yes")
     with pytest.raises(ProjectError, match="allow_outside_paths: must be true or false"):
         load_project(tiny)
 
@@ -181,14 +181,14 @@ def test_data_files_outside(tiny, tmp_path):
     """[evaluation] file / [quantization] calibration: outside the project only with allow_outside_paths;
     special files always refused."""
     shutil.copyfile(tiny / "eval.tsv", tmp_path / "eval.tsv")
-    write_config(tiny, evaluation__file="../eval.tsv")
+    _write_config(tiny, evaluation__file="../eval.tsv")
     with pytest.raises(ProjectError, match=r"\[evaluation\] file: ../eval.tsv resolves to .*outside"):
         load_project(tiny)
-    write_config(tiny, allow_outside_paths=True, evaluation__file="../eval.tsv")
+    _write_config(tiny, allow_outside_paths=True, evaluation__file="../eval.tsv")
     assert load_project(tiny).evaluation_rows()
     os.mkfifo(tiny / "calib.fifo")
-    write_config(tiny, quantization__calibration="calib.fifo")
-    with deadline(), pytest.raises(ProjectError, match=r"\[quantization\] calibration: calib.fifo is a FIFO"):
+    _write_config(tiny, quantization__calibration="calib.fifo")
+    with _deadline(), pytest.raises(ProjectError, match=r"\[quantization\] calibration: calib.fifo is a FIFO"):
         load_project(tiny)
 
 
@@ -196,12 +196,12 @@ def test_hf_folder_entries_are_checked(tiny, tmp_path):
     (tiny / "hf").mkdir()
     (tiny / "hf" / "config.json").write_text("{}")
     os.symlink("/etc/passwd", tiny / "hf" / "vocab.txt")
-    write_config(tiny, model={"hf": "hf"})
+    _write_config(tiny, model={"hf": "hf"})
     with pytest.raises(ProjectError, match=r"\[model\] hf: .*vocab.txt resolves to /etc/passwd, outside"):
         load_project(tiny)
     (tiny / "hf" / "vocab.txt").unlink()
     os.mkfifo(tiny / "hf" / "model.safetensors")
-    with deadline(), pytest.raises(ProjectError, match=r"\[model\] hf: .*model.safetensors is a FIFO"):
+    with _deadline(), pytest.raises(ProjectError, match=r"\[model\] hf: .*model.safetensors is a FIFO"):
         load_project(tiny)
 
 
@@ -210,7 +210,7 @@ def test_project_folder_itself(tmp_path):
         load_project(tmp_path / ("x" * 300))
     (tmp_path / "p").mkdir()
     os.mkfifo(tmp_path / "p" / "edgepack.toml")
-    with deadline(), pytest.raises(ProjectError, match="FIFO"):
+    with _deadline(), pytest.raises(ProjectError, match="FIFO"):
         load_project(tmp_path / "p")
     (tmp_path / "p" / "edgepack.toml").unlink()
     sparse_file(tmp_path / "p" / "edgepack.toml", 2 << 20)
@@ -229,7 +229,7 @@ def test_read_bytes_limits_and_special_files(tmp_path):
     with pytest.raises(ProjectError, match="/dev/zero is a character device"):
         files.read_bytes("/dev/zero", "test", None, ProjectError)
     os.mkfifo(tmp_path / "fifo")
-    with deadline(), pytest.raises(TokenizerSpecError, match="FIFO"):
+    with _deadline(), pytest.raises(TokenizerSpecError, match="FIFO"):
         Tokenizer.from_file(tmp_path / "fifo")
     with pytest.raises(TokenizerSpecError, match="is a directory"):
         Tokenizer.from_file(tmp_path)
@@ -240,7 +240,7 @@ def test_read_bytes_limits_and_special_files(tmp_path):
 
 def test_evaluation_file_content(tiny):
     (tiny / "eval.jsonl").write_text('{"text": "a", "label": ["x"]}\n' + nested_text(5000) + "\n")
-    write_config(tiny, evaluation__file="eval.jsonl")
+    _write_config(tiny, evaluation__file="eval.jsonl")
     with pytest.raises(ProjectError, match=r"eval.jsonl:1: 'label' must be a string"):
         load_project(tiny).evaluation_rows()
     (tiny / "eval.jsonl").write_text(nested_text(100_000) + "\n")
@@ -269,7 +269,7 @@ def test_max_length_bounds(tiny, value, message):
         load_project(tiny)
 
 
-def spec_with(**changes) -> dict:
+def _spec_with(**changes) -> dict:
     spec = base.tokenizer_spec()
     for dotted, value in changes.items():
         *parents, last = dotted.split("__")
@@ -295,7 +295,7 @@ def spec_with(**changes) -> dict:
 ])
 def test_tokenizer_numbers_are_bounded(changes, message):
     with pytest.raises(TokenizerSpecError) as info:
-        Tokenizer.from_dict(spec_with(**changes))
+        Tokenizer.from_dict(_spec_with(**changes))
     assert message in str(info.value)
 
 
@@ -314,7 +314,7 @@ def test_deep_tokenizer_dict_without_recursion_error():
     for _ in range(5000):
         deep = {"type": "Sequence", "normalizers": [deep]}
     with pytest.raises(TokenizerSpecError, match="nested deeper than 64 levels"):
-        Tokenizer.from_dict(spec_with(normalizer=deep))
+        Tokenizer.from_dict(_spec_with(normalizer=deep))
 
 
 # ---- config holes ---------------------------------------------------------------------------------
@@ -343,14 +343,14 @@ def test_deep_tokenizer_dict_without_recursion_error():
     ({"name": "n" * 65}, "may only contain letters, digits"),
 ])
 def test_config_values_are_checked(tiny, changes, message):
-    write_config(tiny, **changes)
+    _write_config(tiny, **changes)
     with pytest.raises(ProjectError) as info:
         load_project(tiny)
     assert message in str(info.value)
 
 
 def test_every_problem_in_one_error(tiny):
-    write_config(tiny, targets={"rpi": {"pyhton": ["3.11"]}, "wasm": {"precision": "fast"}},
+    _write_config(tiny, targets={"rpi": {"pyhton": ["3.11"]}, "wasm": {"precision": "fast"}},
                  quantization__mode="dinamic", examples__texts=3)
     with pytest.raises(ProjectError, match=r"4 problem\(s\)"):
         load_project(tiny)

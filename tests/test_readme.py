@@ -10,24 +10,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, copy_sample
+from tests.repo_support import REPO, copy_sample
 
 MARK = "<!-- readme-test: run -->"
 BLOCK = re.compile(re.escape(MARK) + r"\s*```(\w+)\n(.*?)```", re.S)
 
 
-def runnable_blocks() -> list[tuple[str, str]]:
+def _runnable_blocks() -> list[tuple[str, str]]:
     return BLOCK.findall((REPO / "README.md").read_text(encoding="utf-8"))
 
 
 def test_readme_has_runnable_examples():
-    kinds = [k for k, _ in runnable_blocks()]
+    kinds = [k for k, _ in _runnable_blocks()]
     assert "sh" in kinds and "python" in kinds
 
 
-@pytest.mark.parametrize("index", range(len(runnable_blocks())))
+@pytest.mark.parametrize("index", range(len(_runnable_blocks())))
 def test_readme_block(index, tmp_path):
-    kind, code = runnable_blocks()[index]
+    kind, code = _runnable_blocks()[index]
     work = tmp_path / "work"
     (work / "samples").mkdir(parents=True)
     copy_sample("sentiment", work / "samples")

@@ -6,19 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-BLOCKER = textwrap.dedent(
-    """
-    import sys, importlib.abc
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("torch", "onnx", "onnxscript", "safetensors", "click"):
-                raise ImportError(f"{name} is blocked in this test")
-            return None
-
-    sys.meta_path.insert(0, Block())
-    """
-)
+from tests.isolation_support import BLOCKER
 
 
 def test_runtime_imports_and_runs_without_torch_or_onnx(sentiment_project):

@@ -30,12 +30,12 @@ HOST_PINS = tuple(line.split("#")[0].strip() for line in
                   if line.split("==")[0].strip() in ("numpy", "onnxruntime"))
 
 
-def read_wheel(path: Path) -> dict[str, bytes]:
+def _read_wheel(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as zf:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
-def expected_files() -> set[str]:
+def _expected_files() -> set[str]:
     """Written out from the sources, independently of the builder: the modules it must ship."""
     files = {p.relative_to(REPO / "toolkit").as_posix() for p in (REPO / "toolkit" / "runtime").rglob("*.py")
              if "__pycache__" not in p.parts}
@@ -47,10 +47,10 @@ def expected_files() -> set[str]:
 def test_contents_are_the_allowed_module_set(tmp_path):
     wheel = rw.build_runtime_wheel(tmp_path)
     assert wheel.path.name == f"edgepack_runtime-{edgepack.__version__}-py3-none-any.whl"
-    entries = read_wheel(wheel.path)
+    entries = _read_wheel(wheel.path)
     dist_info = f"edgepack_runtime-{edgepack.__version__}.dist-info"
-    assert {n for n in entries if not n.startswith(dist_info + "/")} == expected_files()
-    for name in expected_files():
+    assert {n for n in entries if not n.startswith(dist_info + "/")} == _expected_files()
+    for name in _expected_files():
         src = REPO / ("toolkit" if not name.startswith("edgepack/edge/") else "") / name.split("/", 1)[1]
         if name.startswith("edgepack/edge/"):
             src = REPO / "edge" / name.split("/", 2)[2]

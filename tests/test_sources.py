@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import copy_sample, run_cli
+from tests.repo_support import copy_sample, run_cli
 from edgepack.errors import ModelLoadError, ProjectError, UnsafeModelError
 from edgepack.export import export_project
 from edgepack.project import load_project
@@ -19,7 +19,7 @@ def project(tmp_path) -> Path:
     return copy_sample("sentiment", tmp_path)
 
 
-def set_model(project: Path, **keys: str) -> None:
+def _set_model(project: Path, **keys: str) -> None:
     cfg = project / "edgepack.toml"
     text = cfg.read_text()
     for key, value in keys.items():
@@ -30,21 +30,21 @@ def set_model(project: Path, **keys: str) -> None:
 
 
 def test_factory_module_missing(project):
-    set_model(project, factory='"nothere.py:SentimentClassifier"')
+    _set_model(project, factory='"nothere.py:SentimentClassifier"')
     # load_project names it now (paths are checked up front); build_module would too.
     with pytest.raises((ModelLoadError, ProjectError), match=r"nothere.py does not exist"):
         build_module(load_project(project))
 
 
 def test_factory_attribute_missing(project):
-    set_model(project, factory='"model.py:Nope"')
+    _set_model(project, factory='"model.py:Nope"')
     with pytest.raises(ModelLoadError, match=r"has no attribute 'Nope'.*SentimentClassifier"):
         build_module(load_project(project))
 
 
 def test_factory_import_error_is_named(project):
     (project / "broken.py").write_text("import does_not_exist_xyz\n")
-    set_model(project, factory='"broken.py:Model"')
+    _set_model(project, factory='"broken.py:Model"')
     with pytest.raises(ModelLoadError, match=r"importing broken.py failed: ModuleNotFoundError"):
         build_module(load_project(project))
 
@@ -67,7 +67,7 @@ def test_weights_keys_listed(project):
 
 
 def test_wrong_args_shape_mismatch(project):
-    set_model(project, args="{ vocab_size = 367, embed_dim = 32, hidden_dim = 128, num_classes = 3 }")
+    _set_model(project, args="{ vocab_size = 367, embed_dim = 32, hidden_dim = 128, num_classes = 3 }")
     with pytest.raises(ModelLoadError, match=r"embedding.weight: file \(367, 64\) vs model \(367, 32\)"):
         build_module(load_project(project))
 
@@ -76,7 +76,7 @@ def test_pt_state_dict_loads_with_weights_only(project):
     from safetensors.torch import load_file
 
     torch.save(load_file(str(project / "model.safetensors")), project / "model.pt")
-    set_model(project, weights='"model.pt"')
+    _set_model(project, weights='"model.pt"')
     module = build_module(load_project(project))
     assert module.fc.weight.shape == (3, 128)
 
@@ -94,7 +94,7 @@ class _Evil:
 def test_malicious_pickle_is_refused_and_never_runs(project, tmp_path):
     marker = tmp_path / "pwned.txt"
     torch.save({"embedding.weight": _Evil(str(marker))}, project / "model.pt")
-    set_model(project, weights='"model.pt"')
+    _set_model(project, weights='"model.pt"')
     with pytest.raises(UnsafeModelError, match=r"model.pt: refused"):
         build_module(load_project(project))
     assert not marker.exists()
@@ -106,7 +106,7 @@ def test_malicious_pickle_is_refused_and_never_runs(project, tmp_path):
 def test_torchscript_refused(project):
     module = torch.jit.script(torch.nn.Linear(2, 2))
     torch.jit.save(module, str(project / "model.pt"))
-    set_model(project, weights='"model.pt"')
+    _set_model(project, weights='"model.pt"')
     with pytest.raises(UnsafeModelError, match="TorchScript archive"):
         build_module(load_project(project))
 
@@ -125,7 +125,7 @@ def test_module_that_fails_to_export_is_named(project):
     from safetensors.torch import save_file
 
     save_file({"lin.weight": torch.zeros(3, 1), "lin.bias": torch.zeros(3)}, str(project / "bad.safetensors"))
-    set_model(project, factory='"bad_model.py:Bad"', weights='"bad.safetensors"', args="{}")
+    _set_model(project, factory='"bad_model.py:Bad"', weights='"bad.safetensors"', args="{}")
     from edgepack.errors import EdgepackError
 
     with pytest.raises(EdgepackError, match=r"bad_model.py:Bad"):

@@ -29,19 +29,19 @@ from edgepack.runtime.session import capabilities
 REPO = Path(__file__).resolve().parents[2]
 
 
-def bench_cli(*args, timeout=300):
+def _bench_cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "edgepack.cli", "bench", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
 
 
-def rel(a, b):
+def _rel(a, b):
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
 
 @pytest.fixture(scope="module")
 def quick_report(sentiment_project, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench-out")
-    result = bench_cli(sentiment_project, "--quick", "--batch-sizes", "1,4", "--seq-lengths", "8,16",
+    result = _bench_cli(sentiment_project, "--quick", "--batch-sizes", "1,4", "--seq-lengths", "8,16",
                        "--backends", "torch-eager,ort-fp32,ort-int8", "--out", out, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout), out, sentiment_project
@@ -75,7 +75,7 @@ def test_rows_measure_every_configuration_in_their_own_process(quick_report):
         for m in row["measurements"]:
             lat = m["latency_ms"]
             assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
-            assert rel(m["throughput"], m["batch"] * 1000.0 / lat["p50"])
+            assert _rel(m["throughput"], m["batch"] * 1000.0 / lat["p50"])
             assert m["throughput_realized"]["n"] >= 7
         assert row["cold_start_ms"]["median"] > 0 and row["peak_rss_mb"]["median"] > 0
     # each backend's memory is its own: the ONNX Runtime process never loaded torch
@@ -98,21 +98,21 @@ def test_ratios_are_computed_from_the_measured_numbers(quick_report):
     for row in rows.values():
         for m in row["measurements"]:
             base = index[(m["mode"], m["batch"], m["seq_len"])]
-            assert rel(m["vs_torch"]["throughput"], m["throughput"] / base["throughput"])
-            assert rel(m["vs_torch"]["throughput_realized"],
+            assert _rel(m["vs_torch"]["throughput"], m["throughput"] / base["throughput"])
+            assert _rel(m["vs_torch"]["throughput_realized"],
                        m["throughput_realized"]["median"] / base["throughput_realized"]["median"])
         vs = row["vs_torch"]
-        assert rel(vs["cold_start_speedup"], ref["cold_start_ms"]["median"] / row["cold_start_ms"]["median"])
-        assert rel(vs["peak_rss_ratio"], row["peak_rss_mb"]["median"] / ref["peak_rss_mb"]["median"])
+        assert _rel(vs["cold_start_speedup"], ref["cold_start_ms"]["median"] / row["cold_start_ms"]["median"])
+        assert _rel(vs["peak_rss_ratio"], row["peak_rss_mb"]["median"] / ref["peak_rss_mb"]["median"])
     goals = {g["key"]: g for g in report["goals"]}
     subject = rows.get("ort-int8") or rows["ort-fp32"]
     assert goals["throughput_b1"]["backend"] == subject["backend"]
     b1 = next(m for m in subject["measurements"] if (m["mode"], m["batch"], m["seq_len"]) == ("e2e", 1, 8))
-    assert rel(goals["throughput_b1"]["value"], b1["vs_torch"]["throughput"])
+    assert _rel(goals["throughput_b1"]["value"], b1["vs_torch"]["throughput"])
     assert goals["throughput_b1"]["met"] == (goals["throughput_b1"]["value"] >= 5)
     assert goals["throughput_b32"]["value"] is None and "not measured" in goals["throughput_b32"]["note"]
-    assert rel(goals["peak_rss"]["value"], subject["vs_torch"]["peak_rss_ratio"])
-    assert rel(goals["cold_start"]["value"], subject["vs_torch"]["cold_start_speedup"])
+    assert _rel(goals["peak_rss"]["value"], subject["vs_torch"]["peak_rss_ratio"])
+    assert _rel(goals["cold_start"]["value"], subject["vs_torch"]["cold_start_speedup"])
 
 
 def test_breakdown_puts_the_lstm_in_its_part_for_both_engines(quick_report):
@@ -146,7 +146,7 @@ def test_a_format_1_report_still_renders_its_breakdown(quick_report):
 @pytest.mark.parametrize("flag", ["--no-breakdown", "--no-stages"])
 def test_no_breakdown_skips_the_profiled_pass(sentiment_project, tmp_path, flag):
     """--no-stages is the hidden, deprecated name of --no-breakdown: it still works and says so."""
-    result = bench_cli(sentiment_project, "--quick", "--batch-sizes", "1", "--seq-lengths", "8",
+    result = _bench_cli(sentiment_project, "--quick", "--batch-sizes", "1", "--seq-lengths", "8",
                        "--backends", "ort-fp32", flag, "--out", tmp_path, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -157,20 +157,20 @@ def test_no_breakdown_skips_the_profiled_pass(sentiment_project, tmp_path, flag)
 
 
 def test_help_names_only_the_new_flag():
-    result = bench_cli("--help")
+    result = _bench_cli("--help")
     assert result.returncode == 0 and "--no-breakdown" in result.stdout and "--no-stages" not in result.stdout
 
 
 # ---------------------------------------------------------------- bad input
 def test_unknown_backend_is_named():
-    result = bench_cli("samples/sentiment", "--backends", "ort-fp32,tensorrt")
+    result = _bench_cli("samples/sentiment", "--backends", "ort-fp32,tensorrt")
     assert result.returncode == 2
     assert "tensorrt" in result.stderr and "torch-eager" in result.stderr
 
 
 @pytest.mark.parametrize("sizes", ["0", "1,-8", "x"])
 def test_batch_size_must_be_positive(sizes):
-    result = bench_cli("samples/sentiment", "--batch-sizes", sizes)
+    result = _bench_cli("samples/sentiment", "--batch-sizes", sizes)
     assert result.returncode == 2
     assert "--batch-sizes" in result.stderr
 
@@ -183,7 +183,7 @@ def test_library_rejects_bad_batch_size(sentiment_project):
 @pytest.mark.skipif(capabilities().cuda, reason="this machine has CUDA")
 @pytest.mark.parametrize("backend", ["ort-cuda-fp32", "torch-cuda"])
 def test_cuda_requested_where_there_is_none(sentiment_project, backend):
-    result = bench_cli(sentiment_project, "--backends", backend, "--quick")
+    result = _bench_cli(sentiment_project, "--backends", backend, "--quick")
     assert result.returncode == 7, result.stderr
     assert "CUDA is not available here" in result.stderr and "Traceback" not in result.stderr
 
@@ -191,13 +191,13 @@ def test_cuda_requested_where_there_is_none(sentiment_project, backend):
 def test_project_without_a_built_model_says_what_to_run(tmp_path):
     project = tmp_path / "sentiment"
     shutil.copytree(REPO / "samples" / "sentiment", project, ignore=shutil.ignore_patterns("build", "dist"))
-    result = bench_cli(project, "--quick")
+    result = _bench_cli(project, "--quick")
     assert result.returncode == 5
     assert "edgepack export" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_seq_length_beyond_max_length(sentiment_project):
-    result = bench_cli(sentiment_project, "--seq-lengths", "65", "--quick")
+    result = _bench_cli(sentiment_project, "--seq-lengths", "65", "--quick")
     assert result.returncode == 2 and "max_length 64" in result.stderr
 
 

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from tests.conftest import REPO
+from tests.repo_support import REPO
 from tests.tokenizer import conformance
-from tests.tokenizer.conftest import CORPUS, GOLDEN, golden_names, load_golden
+from tests.tokenizer.golden_support import CORPUS, GOLDEN, golden_names, load_golden
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.slow]
 

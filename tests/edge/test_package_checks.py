@@ -28,7 +28,7 @@ import pytest
 from edgepack.edge.deploy import check_package, deploy
 from edgepack.errors import ArtifactError
 from edgepack.inspection import inspect_artifact
-from tests.conftest import run_cli
+from tests.repo_support import run_cli
 
 Entry = tuple  # (TarInfo, bytes | None)
 
@@ -496,10 +496,10 @@ def test_inspect_names_what_it_cannot_read(name, data, words, tmp_path):
 @pytest.fixture(scope="session")
 def bundle_zip(tmp_path_factory) -> Path:
     from edgepack.web.bundle import build_wasm_bundle
-    from tests.web.tiny_artifact import build_tiny_artifact
+    from tests.web.tiny_artifact_support import make_tiny_artifact
 
     root = tmp_path_factory.mktemp("bundle-zip")
-    return build_wasm_bundle(build_tiny_artifact(root / "build"), root / "dist" / "tiny-wasm", "fp32").zip_path
+    return build_wasm_bundle(make_tiny_artifact(root / "build"), root / "dist" / "tiny-wasm", "fp32").zip_path
 
 
 def _rezip(src: Path, dest: Path, change) -> Path:

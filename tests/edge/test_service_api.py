@@ -17,7 +17,9 @@ pytest.importorskip("uvicorn")
 
 from edgepack.edge.service import Limits, Service  # noqa: E402
 
-from .test_service import Running, embed_server, start_failing_service  # noqa: E402,F401 -- embed_server: a fixture
+from tests.edge.service_support import Running, start_failing_service  # noqa: E402
+
+from .test_service import embed_server  # noqa: E402,F401 -- a fixture (tests/edge/conftest.py is another session's today)
 
 MODEL_HEADERS = ("X-Edgepack-Model", "X-Edgepack-Version", "X-Edgepack-Precision")
 
@@ -30,7 +32,7 @@ def api(sentiment_project):
         yield running
 
 
-def raw(port: int, data: bytes, *, read_timeout: float = 15.0, close_write: bool = False) -> bytes:
+def _raw(port: int, data: bytes, *, read_timeout: float = 15.0, close_write: bool = False) -> bytes:
     """Send bytes, read until the server closes (or ``read_timeout``)."""
     with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
         sock.sendall(data)
@@ -45,18 +47,18 @@ def raw(port: int, data: bytes, *, read_timeout: float = 15.0, close_write: bool
         return out
 
 
-def post_head(port: int, length: int, path: str = "/v1/predict") -> bytes:
+def _post_head(port: int, length: int, path: str = "/v1/predict") -> bytes:
     return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {length}\r\n\r\n").encode()
 
 
-def parse_reply(reply: bytes) -> tuple[int, dict, bytes]:
+def _parse_reply(reply: bytes) -> tuple[int, dict, bytes]:
     head, _, body = reply.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     return int(lines[0].split()[1]), dict(line.split(": ", 1) for line in lines[1:]), body
 
 
-def status_of(reply: bytes) -> int | None:
+def _status_of(reply: bytes) -> int | None:
     m = re.match(rb"HTTP/1\.1 (\d{3}) ", reply)
     return int(m.group(1)) if m else None
 
@@ -119,7 +121,7 @@ def _metric(running, name: str) -> float:
 def test_a_client_that_leaves_mid_body_is_not_a_server_error(api):
     closed = _metric(api, 'edgepack_client_closed_total{path="/v1/predict"}')
     errors = _metric(api, "edgepack_errors_total")
-    raw(api.port, post_head(api.port, 500) + b'{"text": "half', close_write=True, read_timeout=5)
+    _raw(api.port, _post_head(api.port, 500) + b'{"text": "half', close_write=True, read_timeout=5)
     deadline = time.monotonic() + 10
     while _metric(api, 'edgepack_client_closed_total{path="/v1/predict"}') != closed + 1:
         assert time.monotonic() < deadline, "the abort was not counted"
@@ -130,17 +132,17 @@ def test_a_client_that_leaves_mid_body_is_not_a_server_error(api):
 
 def test_slow_body_gets_408_and_the_connection_is_closed(api):
     start = time.monotonic()
-    reply = raw(api.port, post_head(api.port, 100) + b'{"text": ')  # then nothing
-    assert status_of(reply) == 408, reply[:200]
+    reply = _raw(api.port, _post_head(api.port, 100) + b'{"text": ')  # then nothing
+    assert _status_of(reply) == 408, reply[:200]
     assert b"not received within 1 s" in reply
     assert time.monotonic() - start < 14  # closed by the server, not by our read timeout
 
 
 def test_slow_headers_get_408_and_idle_connections_are_closed(api):
     before = _metric(api, "edgepack_header_timeouts_total")
-    reply = raw(api.port, b"POST /v1/predict HTTP/1.1\r\nHost: x\r\n")  # the rest never comes
-    assert status_of(reply) == 408, reply[:200]
-    assert raw(api.port, b"") == b""  # an idle connection is closed, nothing said
+    reply = _raw(api.port, b"POST /v1/predict HTTP/1.1\r\nHost: x\r\n")  # the rest never comes
+    assert _status_of(reply) == 408, reply[:200]
+    assert _raw(api.port, b"") == b""  # an idle connection is closed, nothing said
     assert _metric(api, "edgepack_header_timeouts_total") == before + 1
 
 
@@ -177,13 +179,13 @@ def test_connections_beyond_the_bound_get_429_but_health_still_answers(api):
             s.sendall(b"GET /healthz HTTP/1.1\r\n")
         time.sleep(0.2)
         body = b'{"text": "over the bound"}'
-        reply = raw(api.port, post_head(api.port, len(body)) + body)
-        assert status_of(reply) == 429, reply[:300]
+        reply = _raw(api.port, _post_head(api.port, len(body)) + body)
+        assert _status_of(reply) == 429, reply[:300]
         head = reply.split(b"\r\n\r\n")[0].lower()
         assert b"\r\nretry-after: " in head and b"\r\nconnection: close" in head
         assert b"open connections" in reply
-        health = raw(api.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert status_of(health) == 200
+        health = _raw(api.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _status_of(health) == 200
     finally:
         for s in socks:
             s.close()
@@ -218,16 +220,16 @@ def test_a_full_queue_refuses_before_the_body_is_read(api):
             time.sleep(0.01)
         # Headers and part of a body that would be far too long: the answer comes anyway, at once.
         with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:
-            sock.sendall(post_head(api.port, 3000) + b'{"texts": ["')
+            sock.sendall(_post_head(api.port, 3000) + b'{"texts": ["')
             reply = b""
             while b"queue is full" not in reply and (chunk := sock.recv(4096)):
                 reply += chunk
-        assert status_of(reply) == 429 and b"queue is full" in reply, reply[:300]
+        assert _status_of(reply) == 429 and b"queue is full" in reply, reply[:300]
         assert int(re.search(rb"(?i)\r\nretry-after: (\d+)", reply).group(1)) >= 1
         # Complete requests, answered from the raw bytes: Content-Length first, a body, then a
         # pipelined probe on the same connection (the body must not be taken for a request).
         body = b'{"text": "x"}'
-        reply = raw(api.port, b"POST /v1/predict HTTP/1.1\r\nContent-Length: %d\r\nHost: x\r\n\r\n%s" % (len(body), body)
+        reply = _raw(api.port, b"POST /v1/predict HTTP/1.1\r\nContent-Length: %d\r\nHost: x\r\n\r\n%s" % (len(body), body)
                     + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert re.findall(rb"HTTP/1\.1 (\d{3}) ", reply) == [b"429", b"200"], reply
     finally:
@@ -241,7 +243,7 @@ def test_a_full_queue_refuses_before_the_body_is_read(api):
 def test_pipelined_health_checks_and_keep_alive(api):
     one = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     body = b'{"text": "after the probes"}'
-    reply = raw(api.port, one * 3 + post_head(api.port, len(body))[:-2] + b"Connection: close\r\n\r\n" + body)
+    reply = _raw(api.port, one * 3 + _post_head(api.port, len(body))[:-2] + b"Connection: close\r\n\r\n" + body)
     assert reply.count(b"HTTP/1.1 200 OK") == 4, reply
     assert b'"label"' in reply
 
@@ -267,7 +269,7 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(
                     r"(-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|\+Inf|-Inf|NaN))$")
 
 
-def parse_prometheus(text: str) -> dict:
+def _parse_prometheus(text: str) -> dict:
     """Strict text exposition 0.0.4: HELP and TYPE before each family's samples, known types,
     sample names belonging to their family, histograms cumulative with +Inf == _count."""
     assert text.endswith("\n")
@@ -324,7 +326,7 @@ def test_metrics_are_strict_prometheus_and_count_what_happened(sentiment_project
             assert running.request("GET", "/healthz")[0] == 200
         sent[("/healthz", 200)] = 2
         readyz = {k: v for k, v in service.metrics.requests.items() if k[0] == "/readyz"}  # Running's polls
-        families = parse_prometheus(running.request("GET", "/metrics")[2].decode())
+        families = _parse_prometheus(running.request("GET", "/metrics")[2].decode())
 
     requests = {(lab["path"], int(lab["status"])): v for _, lab, v in families["edgepack_requests_total"]["samples"]}
     assert {k: requests.pop(k) for k in list(requests) if k[0] == "/readyz"} == readyz
@@ -341,26 +343,26 @@ def test_metrics_are_strict_prometheus_and_count_what_happened(sentiment_project
 
 def test_the_prometheus_parser_rejects_what_it_should():
     good = "# HELP a_total A.\n# TYPE a_total counter\na_total 1\n"
-    parse_prometheus(good)
+    _parse_prometheus(good)
     for bad in ["# TYPE a_total counter\na_total 1\n", "a_total 1\n", good.replace("a_total 1", "b_total 1"),
                 good.rstrip("\n"), good.replace(" 1\n", " one\n"), good.replace("counter", "countr")]:
         with pytest.raises(AssertionError):
-            parse_prometheus(bad)
+            _parse_prometheus(bad)
 
 
 # ---------------------------------------------------------------------------------- /openapi.json
 
 
-def validate(schema: dict, value, root: dict, where: str = "$") -> None:
+def _validate(schema: dict, value, root: dict, where: str = "$") -> None:
     """The JSON-Schema subset openapi.py uses; raises AssertionError naming the path."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[1]
-        return validate(root["components"]["schemas"][name], value, root, where)
+        return _validate(root["components"]["schemas"][name], value, root, where)
     if "oneOf" in schema:
         matches = 0
         for option in schema["oneOf"]:
             try:
-                validate(option, value, root, where)
+                _validate(option, value, root, where)
                 matches += 1
             except AssertionError:
                 pass
@@ -384,21 +386,21 @@ def validate(schema: dict, value, root: dict, where: str = "$") -> None:
             assert key in value, f"{where}: missing {key}"
         for key, item in value.items():
             if key in props:
-                validate(props[key], item, root, f"{where}.{key}")
+                _validate(props[key], item, root, f"{where}.{key}")
             elif schema.get("additionalProperties") is False:
                 raise AssertionError(f"{where}: unexpected key {key}")
             elif isinstance(schema.get("additionalProperties"), dict):
-                validate(schema["additionalProperties"], item, root, f"{where}.{key}")
+                _validate(schema["additionalProperties"], item, root, f"{where}.{key}")
     if isinstance(value, list):
         assert len(value) >= schema.get("minItems", 0), f"{where}: too few items"
         assert len(value) <= schema.get("maxItems", len(value)), f"{where}: too many items"
         for i, item in enumerate(value):
             if "items" in schema:
-                validate(schema["items"], item, root, f"{where}[{i}]")
+                _validate(schema["items"], item, root, f"{where}[{i}]")
     return None
 
 
-def check_against(doc: dict, method: str, path: str, status: int, headers, body: bytes) -> None:
+def _check_against(doc: dict, method: str, path: str, status: int, headers, body: bytes) -> None:
     headers = {k.lower(): v for k, v in headers.items()}
     op = doc["paths"][path][method.lower()]
     assert str(status) in op["responses"], f"{method} {path} answered {status}, not documented"
@@ -408,24 +410,24 @@ def check_against(doc: dict, method: str, path: str, status: int, headers, body:
     (ctype, media), = spec["content"].items()
     assert headers.get("content-type", "").startswith(ctype), (path, status, headers.get("content-type"))
     value = json.loads(body) if ctype == "application/json" else body.decode()
-    validate(media["schema"], value, doc, f"{method} {path} {status}")
+    _validate(media["schema"], value, doc, f"{method} {path} {status}")
 
 
 def test_openapi_describes_every_endpoint_and_every_real_answer(api):
     status, headers, body = api.request("GET", "/openapi.json")
     doc = json.loads(body)
-    check_against(doc, "GET", "/openapi.json", status, headers, body)
+    _check_against(doc, "GET", "/openapi.json", status, headers, body)
     routes = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert routes == {("POST", "/v1/predict"), ("POST", "/v1/embed"), ("GET", "/healthz"), ("GET", "/readyz"),
                       ("GET", "/metrics"), ("GET", "/openapi.json")}
     for op in (ops[m] for ops in doc["paths"].values() for m in ops):
         if "requestBody" in op:
             schema = op["requestBody"]["content"]["application/json"]["schema"]
-            validate(schema, {"text": "a"}, doc)
-            validate(schema, {"texts": ["a", "b"]}, doc)
+            _validate(schema, {"text": "a"}, doc)
+            _validate(schema, {"texts": ["a", "b"]}, doc)
             for bad in ({"texts": []}, {"text": 1}, {"text": "a", "texts": ["b"]}, {"texts": ["a"] * 9}, []):
                 with pytest.raises(AssertionError):
-                    validate(schema, bad, doc)
+                    _validate(schema, bad, doc)
     calls = [("GET", "/healthz", None), ("GET", "/readyz", None), ("GET", "/metrics", None),
              ("POST", "/v1/predict", b'{"texts": ["good film", "bad film"]}'),
              ("POST", "/v1/predict", b'{"text": "one"}'),
@@ -436,42 +438,42 @@ def test_openapi_describes_every_endpoint_and_every_real_answer(api):
     seen = set()
     for method, path, payload in calls:
         status, headers, body = api.request(method, path, payload)
-        check_against(doc, method, path, status, headers, body)
+        _check_against(doc, method, path, status, headers, body)
         seen.add((path, status))
     assert seen >= {("/v1/predict", 200), ("/v1/predict", 400), ("/v1/predict", 413), ("/v1/predict", 422),
                     ("/v1/embed", 404)}
     # 408 (a body that never ends) and 429 (over the connection bound), read raw.
-    status, headers, payload = parse_reply(raw(api.port, post_head(api.port, 50) + b"{"))
+    status, headers, payload = _parse_reply(_raw(api.port, _post_head(api.port, 50) + b"{"))
     assert status == 408
-    check_against(doc, "POST", "/v1/predict", status, headers, payload)
+    _check_against(doc, "POST", "/v1/predict", status, headers, payload)
     socks = [socket.create_connection(("127.0.0.1", api.port), timeout=10) for _ in range(6)]
     try:
         for s in socks:
             s.sendall(b"GET /healthz HTTP/1.1\r\n")
         time.sleep(0.2)
-        status, headers, payload = parse_reply(raw(api.port, post_head(api.port, 13) + b'{"text": "x"}'))
+        status, headers, payload = _parse_reply(_raw(api.port, _post_head(api.port, 13) + b'{"text": "x"}'))
     finally:
         for s in socks:
             s.close()
     assert status == 429
-    check_against(doc, "POST", "/v1/predict", status, headers, payload)
+    _check_against(doc, "POST", "/v1/predict", status, headers, payload)
 
 
 def test_openapi_covers_503_and_the_embed_response(sentiment_project, embed_server, tmp_path):
 
     doc = json.loads(embed_server.request("GET", "/openapi.json")[2])
     status, headers, body = embed_server.request("POST", "/v1/embed", b'{"texts": ["a", "b"]}')
-    check_against(doc, "POST", "/v1/embed", status, headers, body)
+    _check_against(doc, "POST", "/v1/embed", status, headers, body)
     assert status == 200 and json.loads(body)["dim"] == len(json.loads(body)["results"][0]["embedding"])
     status, headers, body = embed_server.request("POST", "/v1/predict", b'{"text": "x"}')
-    check_against(doc, "POST", "/v1/predict", status, headers, body)
+    _check_against(doc, "POST", "/v1/predict", status, headers, body)
 
     running = start_failing_service(sentiment_project, tmp_path)
     try:
         for method, path, payload in [("GET", "/readyz", None), ("POST", "/v1/predict", b'{"text": "x"}'),
                                       ("GET", "/healthz", None)]:
             status, headers, body = running.request(method, path, payload)
-            check_against(doc, method, path, status, headers, body)
+            _check_against(doc, method, path, status, headers, body)
         assert running.request("GET", "/readyz")[0] == 503
     finally:
         running.__exit__()

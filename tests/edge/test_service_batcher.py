@@ -10,14 +10,14 @@ import time
 from edgepack.edge.batcher import Batcher
 
 
-def wait_until(condition, seconds=10.0):
+def _wait_until(condition, seconds=10.0):
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.002)
 
 
-def make(predict, **kw):
+def _make(predict, **kw):
     done: queue.Queue = queue.Queue()
     opts = dict(max_batch=8, max_wait_s=0.0, queue_size=4, budget_s=0.01)
     opts.update(kw)
@@ -27,7 +27,7 @@ def make(predict, **kw):
 
 def test_admission_follows_the_budget_and_the_queue():
     gate = threading.Event()
-    b, done = make(lambda texts: (gate.wait(10), [{"n": len(t)} for t in texts])[1])
+    b, done = _make(lambda texts: (gate.wait(10), [{"n": len(t)} for t in texts])[1])
     b.per_text_s = 0.001  # 10 ms budget -> 10 pending texts
     assert b.max_pending_texts == 10
     b.start()
@@ -48,12 +48,12 @@ def test_admission_follows_the_budget_and_the_queue():
 
 def test_an_idle_model_takes_any_request_and_the_queue_bounds_requests():
     gate = threading.Event()
-    b, done = make(lambda texts: (gate.wait(10), [{} for _ in texts])[1], queue_size=2, budget_s=100.0)
+    b, done = _make(lambda texts: (gate.wait(10), [{} for _ in texts])[1], queue_size=2, budget_s=100.0)
     b.per_text_s = 1.0
     assert b.submit(["a"] * 50, "big")  # nothing pending: admitted whatever the budget says
     b.start()
     try:
-        wait_until(lambda: b.pending_texts() == 50 and not b.waiting())
+        _wait_until(lambda: b.pending_texts() == 50 and not b.waiting())
         assert b.submit(["b"], 1) and b.submit(["c"], 2)
         assert not b.submit(["d"], 3)  # two requests already wait
         gate.set()
@@ -74,11 +74,11 @@ def test_a_failing_request_does_not_fail_its_batch_mates():
             raise ValueError("cannot encode 'bad'")
         return [{"text": t} for t in texts]
 
-    b, done = make(predict, budget_s=100.0)
+    b, done = _make(predict, budget_s=100.0)
     b.start()
     try:
         assert b.submit(["hold"], "hold")
-        wait_until(lambda: calls)
+        _wait_until(lambda: calls)
         assert b.submit(["good"], "good") and b.submit(["bad"], "bad")  # batched together next
         gate.set()
         out = {}
@@ -95,7 +95,7 @@ def test_a_failing_request_does_not_fail_its_batch_mates():
 
 
 def test_the_cost_per_text_follows_real_batches():
-    b, done = make(lambda texts: [{} for _ in texts])
+    b, done = _make(lambda texts: [{} for _ in texts])
     b.warm_up(["w"] * 8)
     assert b.per_text_s > 0
     b.per_text_s = 10.0  # far too pessimistic: real batches bring it down

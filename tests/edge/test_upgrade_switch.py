@@ -21,8 +21,8 @@ pytest.importorskip("uvicorn")
 
 from edgepack.edge.service import Service, install_version_id  # noqa: E402
 from tests.edge.conftest import _free_port  # noqa: E402
-from tests.edge.test_service import Running  # noqa: E402
-from tests.edge.test_upgrade_kill import Prober  # noqa: E402
+from tests.edge.service_support import Running  # noqa: E402
+from tests.edge.upgrade_support import Prober  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "edge" / "templates"
 

@@ -49,7 +49,7 @@ def seeds(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def run_cases(kind: str, cases, seeds: dict[str, Path], tmp: Path) -> None:
+def _run_cases(kind: str, cases, seeds: dict[str, Path], tmp: Path) -> None:
     failures, codes, kept = [], collections.Counter(), 0
     started, slowest = time.monotonic(), (0.0, "")
     for index, case in enumerate(cases):
@@ -90,8 +90,8 @@ def run_cases(kind: str, cases, seeds: dict[str, Path], tmp: Path) -> None:
 def test_fuzz(kind, seeds, tmp_path):
     rng = random.Random(f"{SEED}/{kind}")
     cases = [GENERATORS[kind](rng) for _ in range(max(1, round(COUNTS[kind] * SCALE)))]
-    run_cases(kind, cases, seeds, tmp_path)
+    _run_cases(kind, cases, seeds, tmp_path)
 
 
 def test_special_files(seeds, tmp_path):
-    run_cases("special", special_cases(), seeds, tmp_path)
+    _run_cases("special", special_cases(), seeds, tmp_path)

@@ -33,7 +33,7 @@ def python_ort(sentiment_project):
     return Pipeline.load(sentiment_project / "build")
 
 
-def check_against_python(results, texts, python_ort, tol=FP32_TOL):
+def _check_against_python(results, texts, python_ort, tol=FP32_TOL):
     expected = python_ort.predict(texts)
     encodings = python_ort.tokenizer.encode_batch(texts)
     assert len(results) == len(texts)
@@ -90,8 +90,8 @@ def test_sample_texts_match_python_onnxruntime(loaded, python_ort, pyodide_bundl
     manifest = json.loads((pyodide_bundle / "manifest.json").read_text(encoding="utf-8"))
     texts = list(dict.fromkeys(manifest.get("examples", []) + [g["text"] for g in manifest["golden"]]))
     assert len(texts) >= 5
-    check_against_python(predict_in_page(page, texts), texts, python_ort)  # one batch
-    check_against_python([predict_in_page(page, [t])[0] for t in texts[:3]], texts[:3], python_ort)  # singly
+    _check_against_python(predict_in_page(page, texts), texts, python_ort)  # one batch
+    _check_against_python([predict_in_page(page, [t])[0] for t in texts[:3]], texts[:3], python_ort)  # singly
     log.assert_clean()
 
 
@@ -101,7 +101,7 @@ def test_bad_input_empty_long_emoji_rtl(loaded, python_ort):
     texts = ["", "   ", long_text, *RTL_EMOJI]
     results = predict_in_page(page, texts)
     # Python ORT sees the same text after the page's lone-surrogate rule (U+FFFD), as JSON carries it.
-    check_against_python(results, [t.replace("\ud800", "\ufffd") for t in texts], python_ort)
+    _check_against_python(results, [t.replace("\ud800", "\ufffd") for t in texts], python_ort)
     assert len(results[2]["input_ids"]) == python_ort.manifest.model["max_length"]
     assert results[0]["input_ids"] == []
     log.assert_clean()
@@ -164,7 +164,7 @@ def test_python_tokenizer_in_pyodide_matches_golden_files(loaded):
 
 def test_a_tampered_wheel_is_refused(browser, pyodide_bundle, tmp_path):
     """The wheel is fetched against the manifest's sha256: an edited runtime never runs."""
-    from pyodide_support import edgepack_server, open_page
+    from tests.pyodide.pyodide_support import edgepack_server, open_page
 
     copy = tmp_path / "tampered"
     shutil.copytree(pyodide_bundle, copy)

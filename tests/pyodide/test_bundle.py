@@ -25,14 +25,14 @@ from edgepack.web import pyodide_wheel
 TEST_FILES = "_test"
 
 
-def bundle_files(bundle: Path) -> set[str]:
+def _bundle_files(bundle: Path) -> set[str]:
     return {p.relative_to(bundle).as_posix() for p in bundle.rglob("*")
             if p.is_file() and not p.relative_to(bundle).as_posix().startswith(TEST_FILES + "/")}
 
 
 def test_layout_and_checksums(pyodide_bundle):
     manifest = json.loads((pyodide_bundle / "manifest.json").read_text(encoding="utf-8"))
-    files = bundle_files(pyodide_bundle)
+    files = _bundle_files(pyodide_bundle)
     listed = set(manifest["files"])
     assert listed == files - {"manifest.json"}, "manifest must list every file of the bundle but itself"
     for rel, meta in manifest["files"].items():

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(*args, **kw):
+def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "edgepack.cli", *args], capture_output=True, text=True,
                           cwd=REPO, timeout=600, **kw)
 
@@ -31,7 +31,7 @@ def cli(*args, **kw):
 def test_build_serve_and_run(tmp_path, browser):
     project = tmp_path / "sentiment"
     shutil.copytree(REPO / "samples" / "sentiment", project, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
-    proc = cli("build", str(project), "--target", "pyodide", "--json")
+    proc = _cli("build", str(project), "--target", "pyodide", "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     bundle = Path(result["artifact"]["directory"])

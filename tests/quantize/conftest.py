@@ -13,7 +13,7 @@ import pytest
 def zoo_built(built_sample):
     """name -> the sample's project dir, exported and quantized with defaults (wasm timed under Node;
     Chromium timing has its own tests). Read-only: tests that change a build work on
-    `zoo_helpers.clone(...)`."""
+    `fresh_copy(...)` (tests.repo_support)."""
 
     def get(name: str) -> Path:
         return built_sample(name, "quantize")

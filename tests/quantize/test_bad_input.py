@@ -11,11 +11,8 @@ from onnx import TensorProto, helper
 from edgepack.errors import EdgepackError, ProjectError, QuantizationError
 from edgepack.quantize import quantize_project
 from edgepack.quantize.prepare import load_onnx
-from tests.quantize.zoo_helpers import REPO, clone, set_quantization
-
-
-def _snapshot(build):
-    return {p.name: p.read_bytes() for p in sorted(build.iterdir())}
+from tests.quantize.zoo_support import file_bytes, set_quantization
+from tests.repo_support import REPO, fresh_copy
 
 
 def _weightless_project(tmp_path):
@@ -54,14 +51,14 @@ def test_nothing_to_quantize_is_an_error_not_a_success(tmp_path):
 
 
 def test_corrupt_fp32_model_is_refused_and_nothing_is_written(zoo_built, tmp_path):
-    project = clone(zoo_built("gru"), tmp_path)
+    project = fresh_copy(zoo_built("gru"), tmp_path)
     model = project / "build" / "model.fp32.onnx"
     model.write_bytes(model.read_bytes()[:5000])  # truncated download / disk error
-    before = _snapshot(project / "build")
+    before = file_bytes(project / "build")
     with pytest.raises(EdgepackError) as info:
         quantize_project(project)
     assert "model.fp32.onnx" in str(info.value)
-    assert _snapshot(project / "build") == before
+    assert file_bytes(project / "build") == before
 
 
 def test_corrupt_onnx_bytes_name_the_file(tmp_path):
@@ -74,18 +71,18 @@ def test_corrupt_onnx_bytes_name_the_file(tmp_path):
 @pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"\n  \n", "is empty"),
                                               (b"caf\xe9 ok\n", "is not UTF-8")])
 def test_unusable_calibration_file(zoo_built, tmp_path, content, message):
-    project = clone(zoo_built("textcnn"), tmp_path)
-    before = _snapshot(project / "build")
+    project = fresh_copy(zoo_built("textcnn"), tmp_path)
+    before = file_bytes(project / "build")
     cal = tmp_path / "calibration.txt"
     cal.write_bytes(content)
     with pytest.raises(QuantizationError, match=message) as info:
         quantize_project(project, calibration=cal)
     assert "calibration.txt" in str(info.value)
-    assert _snapshot(project / "build") == before
+    assert file_bytes(project / "build") == before
 
 
 def test_missing_calibration_file_from_toml(zoo_built, tmp_path):
-    project = clone(zoo_built("textcnn"), tmp_path)
+    project = fresh_copy(zoo_built("textcnn"), tmp_path)
     set_quantization(project, calibration="nope.txt")
     # caught when the project loads, before any quantization work
     with pytest.raises(ProjectError, match=r"\[quantization\] calibration: nope.txt does not exist"):
@@ -96,7 +93,7 @@ def test_missing_calibration_file_from_toml(zoo_built, tmp_path):
                                              ({"extra_precisions": ["int2"]}, "extra_precisions"),
                                              ({"exclude_nodes": ["/no/such/Node"]}, "exclude_nodes")])
 def test_bad_settings_name_the_key(zoo_built, tmp_path, values, message):
-    project = clone(zoo_built("gru"), tmp_path)
+    project = fresh_copy(zoo_built("gru"), tmp_path)
     set_quantization(project, **values)
     with pytest.raises(ProjectError, match=message):
         quantize_project(project)

@@ -20,7 +20,7 @@ from edgepack.quantize.decision import Decision, Policy, by_speed, median_interv
 SEEDS = range(20)
 
 
-def noisy_rounds(true_ratio: float, seed: int, sigma: float = 0.3, fp32_ms: float = 1.0):
+def _noisy_rounds(true_ratio: float, seed: int, sigma: float = 0.3, fp32_ms: float = 1.0):
     """run_rounds for decision.measure: each round's reading is its true cost times lognormal noise."""
     rng = np.random.default_rng(seed)
 
@@ -30,8 +30,8 @@ def noisy_rounds(true_ratio: float, seed: int, sigma: float = 0.3, fp32_ms: floa
     return run
 
 
-def decide(true_ratio: float, seed: int, policy: Policy = Policy(), **kw) -> Decision:
-    m = decision.measure(noisy_rounds(true_ratio, seed, **kw), policy, "noisy test timer")
+def _decide(true_ratio: float, seed: int, policy: Policy = Policy(), **kw) -> Decision:
+    m = decision.measure(_noisy_rounds(true_ratio, seed, **kw), policy, "noisy test timer")
     return by_speed("cpu", [m], policy)
 
 
@@ -42,7 +42,7 @@ def decide(true_ratio: float, seed: int, policy: Policy = Policy(), **kw) -> Dec
 ])
 def test_noisy_timer_gives_the_same_decision_for_every_seed(true_ratio, precision, decided_by):
     policy = Policy()
-    got = [decide(true_ratio, seed, policy) for seed in SEEDS]
+    got = [_decide(true_ratio, seed, policy) for seed in SEEDS]
     assert {(d.precision, d.decided_by) for d in got} == {(precision, decided_by)}
     for d in got:
         rec = d.as_dict()
@@ -64,11 +64,11 @@ def test_one_noisy_reading_would_have_flipped():
 
     old = set()
     for seed in SEEDS:
-        pairs = noisy_rounds(1.05, seed)(15)
+        pairs = _noisy_rounds(1.05, seed)(15)
         ratio = statistics.median(q for _, q in pairs) / statistics.median(f for f, _ in pairs)
         old.add("int8" if ratio <= 1.05 else "fp32")
     assert old == {"int8", "fp32"}
-    assert {decide(1.05, seed).precision for seed in SEEDS} == {"fp32"}
+    assert {_decide(1.05, seed).precision for seed in SEEDS} == {"fp32"}
 
 
 def test_stalls_move_one_round_not_the_decision():
@@ -92,7 +92,7 @@ def test_stalls_move_one_round_not_the_decision():
 def test_time_limit_stops_at_a_look_and_the_tie_rule_decides():
     ticks = iter(range(0, 10_000, 100))  # every clock reading is 100 s later
     policy = Policy(max_seconds=50)
-    m = decision.measure(noisy_rounds(1.05, 0), policy, "slow", clock=lambda: next(ticks))
+    m = decision.measure(_noisy_rounds(1.05, 0), policy, "slow", clock=lambda: next(ticks))
     assert m.stopped_by == "time limit" and m.rounds == policy.min_rounds
     d = by_speed("wasm", [m], policy)
     assert (d.precision, d.decided_by) == ("fp32", "tie-rule") and "time limit" in d.reason
@@ -100,7 +100,7 @@ def test_time_limit_stops_at_a_look_and_the_tie_rule_decides():
 
 def test_every_configuration_must_clear_for_int8():
     policy = Policy()
-    fast, slow, tie = (decision.measure(noisy_rounds(r, 1), policy, "x") for r in (0.6, 1.6, 1.05))
+    fast, slow, tie = (decision.measure(_noisy_rounds(r, 1), policy, "x") for r in (0.6, 1.6, 1.05))
     assert by_speed("wasm", [fast, fast], policy).precision == "int8"
     assert (by_speed("wasm", [fast, tie], policy).decided_by, by_speed("wasm", [fast, tie], policy).precision) \
         == ("tie-rule", "fp32")
@@ -123,7 +123,7 @@ def test_median_interval_is_the_sign_test_interval():
 
 
 def test_record_round_trips_and_garbage_is_refused():
-    d = decide(0.6, 3)
+    d = _decide(0.6, 3)
     rec = json.loads(json.dumps(d.as_dict()))
     back = Decision.from_dict("cpu", rec)
     assert back.as_dict() == rec  # copied, not re-measured: same numbers, same text
@@ -141,7 +141,7 @@ def test_record_round_trips_and_garbage_is_refused():
 def test_builders_read_the_record_and_never_measure():
     from edgepack.runtime.manifest import Manifest as _Manifest
 
-    recorded = decide(0.6, 5).as_dict()
+    recorded = _decide(0.6, 5).as_dict()
     m = _Manifest({"precisions": {"fp32": {}, "int8": {}}, "targets": {"wasm": recorded}})
     assert decision.for_target(m, "wasm") == ("int8", None)  # the record stands, copied as is
     assert decision.for_target(m, "wasm", "auto") == ("int8", None)
@@ -165,7 +165,7 @@ def test_one_reader_of_recorded_precisions():
     for the same override: one rule for "recorded, else default, refused when missing"."""
     from edgepack.runtime.manifest import Manifest
 
-    recorded = decide(1.6, 5).as_dict()  # fp32, by speed
+    recorded = _decide(1.6, 5).as_dict()  # fp32, by speed
     both = {"fp32": {}, "int8": {}}
     cases = [Manifest({"precisions": both, "targets": {"wasm": recorded}}),
              Manifest({"precisions": both, "default_precision": "int8", "targets": {"wasm": recorded}}),

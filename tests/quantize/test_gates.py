@@ -8,20 +8,17 @@ import json
 
 from edgepack.quantize import quantize_project, run_stage
 from edgepack.project import load_project
-from tests.quantize.zoo_helpers import clone, run_cli, set_quantization
+from tests.quantize.zoo_support import file_bytes, set_quantization
+from tests.repo_support import fresh_copy, run_cli
 
 # These tests are about the accuracy gate and the stage: the wasm speed gate is not timed here
 # (tests/quantize/test_decision.py and tests/web/test_browser_bench.py time it).
 NO_WASM_TIMING = {"EDGEPACK_WASM_TIMING": "none"}
 
 
-def _snapshot(build):
-    return {p.name: p.read_bytes() for p in sorted(build.iterdir())}
-
-
 def test_failing_gate_climbs_the_recovery_ladder(zoo_built, tmp_path):
     full = json.loads((zoo_built("gru") / "build" / "manifest.json").read_text())["quantization"]
-    project = clone(zoo_built("gru"), tmp_path)
+    project = fresh_copy(zoo_built("gru"), tmp_path)
     # Half the better of plain per-tensor / per-channel INT8's held-out |Δprob|: step 1 fails, a later step can pass.
     limit = min(r["heldout"]["max_prob_delta"] for r in full["recovery"]["table"] if r["step"] == "1 weights") / 2
     set_quantization(project, max_prob_delta=limit)
@@ -43,23 +40,23 @@ def test_failing_gate_climbs_the_recovery_ladder(zoo_built, tmp_path):
 
 
 def test_impossible_threshold_exits_6_and_writes_nothing(zoo_built, tmp_path):
-    project = clone(zoo_built("gru"), tmp_path)
+    project = fresh_copy(zoo_built("gru"), tmp_path)
     set_quantization(project, max_prob_delta=1e-9)
     from edgepack.export import export_project
 
     export_project(project)  # the toml changed; fp32 did not, so export keeps the earlier int8
-    before = _snapshot(project / "build")
+    before = file_bytes(project / "build")
     assert "model.int8.onnx" in before
     proc = run_cli("quantize", str(project), env=NO_WASM_TIMING)
     assert proc.returncode == 6, proc.stderr
     assert "fails the accuracy gate on every recovery step" in proc.stderr and "max_prob_delta" in proc.stderr
     assert "Nothing was written" in proc.stderr
-    assert _snapshot(project / "build") == before  # the earlier int8 and its manifest, byte for byte
+    assert file_bytes(project / "build") == before  # the earlier int8 and its manifest, byte for byte
 
 
 def test_build_stage_skips_when_inputs_are_unchanged(zoo_built, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEPACK_WASM_TIMING", "none")
-    project = load_project(clone(zoo_built("sentiment"), tmp_path))
+    project = load_project(fresh_copy(zoo_built("sentiment"), tmp_path))
     decisions = json.loads((project.build_dir / "manifest.json").read_text())["targets"]
     assert run_stage(project) == "skipped (inputs unchanged)"
     assert json.loads((project.build_dir / "manifest.json").read_text())["targets"] == decisions  # not re-decided
@@ -69,7 +66,7 @@ def test_build_stage_skips_when_inputs_are_unchanged(zoo_built, tmp_path, monkey
 
 
 def test_cli_json_reports_per_op_types_and_targets(zoo_built, tmp_path):
-    project = clone(zoo_built("sentiment"), tmp_path)
+    project = fresh_copy(zoo_built("sentiment"), tmp_path)
     proc = run_cli("quantize", str(project), "--per-tensor", "--json", env=NO_WASM_TIMING)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -84,7 +81,7 @@ def test_cli_json_reports_per_op_types_and_targets(zoo_built, tmp_path):
 
 
 def test_extra_precisions_pass_the_same_gate(zoo_built, tmp_path):
-    project = clone(zoo_built("sentiment"), tmp_path)
+    project = fresh_copy(zoo_built("sentiment"), tmp_path)
     result = quantize_project(project, precisions=["fp16", "int4"], wasm_timing="none")
     extras = result.section["extra_precisions"]
     assert set(extras) == {"fp16", "int4"}
@@ -102,7 +99,7 @@ def test_extra_precisions_pass_the_same_gate(zoo_built, tmp_path):
 
 
 def test_int4_converts_the_transformer_matmuls(zoo_built, tmp_path):
-    project = clone(zoo_built("transformer"), tmp_path)
+    project = fresh_copy(zoo_built("transformer"), tmp_path)
     result = quantize_project(project, precisions=["int4"], wasm_timing="none")
     int4 = result.section["extra_precisions"]["int4"]
     assert int4["nodes_int4"] >= 4 and int4["written"] == int4["gate"]["ok"]
@@ -113,7 +110,7 @@ def test_int4_converts_the_transformer_matmuls(zoo_built, tmp_path):
 
 
 def test_calibration_file_is_used_for_static_quantization(zoo_built, tmp_path):
-    project = clone(zoo_built("textcnn"), tmp_path)
+    project = fresh_copy(zoo_built("textcnn"), tmp_path)
     cal = tmp_path / "calibration.txt"
     cal.write_text("\n".join(["the food was great", "i hated the service", "the museum opens at 9"] * 5) + "\n",
                    encoding="utf-8")
@@ -130,7 +127,7 @@ def test_dynamo_exported_lstm_is_really_quantized(zoo_built, tmp_path):
     pre-processing makes it a DynamicQuantizeLSTM, and the report proves it per op type."""
     from edgepack.export import export_project
 
-    project = clone(zoo_built("sentiment"), tmp_path)
+    project = fresh_copy(zoo_built("sentiment"), tmp_path)
     toml = project / "edgepack.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("[examples]", '[export]\nexporter = "dynamo"\n\n[examples]'),
                     encoding="utf-8")
@@ -147,7 +144,7 @@ def test_dynamo_exported_lstm_is_really_quantized(zoo_built, tmp_path):
 def test_exclude_nodes_keeps_named_nodes_fp32(zoo_built, tmp_path):
     full = json.loads((zoo_built("sentiment") / "build" / "manifest.json").read_text())["quantization"]["report"]
     lstm = next(n for n in full["nodes_quantized"] if n.endswith("LSTM"))
-    project = clone(zoo_built("sentiment"), tmp_path)
+    project = fresh_copy(zoo_built("sentiment"), tmp_path)
     set_quantization(project, exclude_nodes=[lstm])
     result = quantize_project(project, wasm_timing="none")
     report = result.section["report"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from edgepack.build import build
 from edgepack.export import export_fingerprint as fingerprint
 from edgepack.project import load_project
-from tests.conftest import REPO
+from tests.repo_support import REPO
 
 TOML = '''name = "hf-dot"
 version = "1.0.0"

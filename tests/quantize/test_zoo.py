@@ -10,7 +10,7 @@ import pytest
 
 from edgepack.runtime.pipeline import Pipeline
 
-from tests.quantize.zoo_helpers import ZOO
+from tests.quantize.zoo_support import ZOO
 
 # What each architecture is expected to quantize (op type -> at least this many int8 nodes), and
 # what must stay fp32: ORT has no dynamically quantized GRU kernel.

@@ -1,17 +1,10 @@
-"""Helpers for the quantize tests."""
+"""Plain helpers shared by the quantize tests (their fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import REPO, copy_sample, fresh_copy, run_cli  # noqa: F401 (re-exported for the quantize tests)
-
 ZOO = ("sentiment", "gru", "bilstm", "textcnn", "transformer")
-
-
-# A private copy of a built project (build/ included), next to a copy of sentiment so the zoo's
-# ../sentiment/heldout.tsv resolves.
-clone = fresh_copy
 
 
 def set_quantization(project: Path, **values) -> None:
@@ -21,3 +14,7 @@ def set_quantization(project: Path, **values) -> None:
     with open(project / "edgepack.toml", "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
+
+def file_bytes(build: Path) -> dict[str, bytes]:
+    """{name: bytes} of the files in ``build``: what a refused or skipped quantize must leave as it was."""
+    return {p.name: p.read_bytes() for p in sorted(build.iterdir())}

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.misfits import build_misfits
-from tests.web.tiny_artifact import build_tiny_artifact
+from tests.runtime.misfits_support import make_misfits
+from tests.web.tiny_artifact_support import make_tiny_artifact
 
 
 @pytest.fixture(scope="session")
 def classifier(tmp_path_factory) -> Path:
-    return build_tiny_artifact(tmp_path_factory.mktemp("rt-clf") / "build", with_int8=False)
+    return make_tiny_artifact(tmp_path_factory.mktemp("rt-clf") / "build", with_int8=False)
 
 
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory) -> Path:
-    return build_tiny_artifact(tmp_path_factory.mktemp("rt-emb") / "build", with_int8=False, task="feature-extraction")
+    return make_tiny_artifact(tmp_path_factory.mktemp("rt-emb") / "build", with_int8=False, task="feature-extraction")
 
 
 @pytest.fixture(scope="session")
 def misfits(tmp_path_factory) -> dict[str, Path]:
     """{case: artifact} whose model cannot answer the manifest's task."""
-    return build_misfits(tmp_path_factory.mktemp("rt-misfit"))
+    return make_misfits(tmp_path_factory.mktemp("rt-misfit"))

@@ -1,6 +1,6 @@
 """Artifacts whose model cannot answer the manifest's task -- each a way to give wrong answers quietly.
 
-Made from tests/web/tiny_artifact.py with onnx.helper edits (no torch); shared by tests/runtime (the
+Made from tests/web/tiny_artifact_support.py with onnx.helper edits (no torch); shared by tests/runtime (the
 Python runtime refuses them at load) and tests/web (the page shows an error, never a green self-test).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.web.tiny_artifact import build_tiny_artifact
+from tests.web.tiny_artifact_support import make_tiny_artifact
 
 # case -> what the refusal says (Python and JS word it the same).
 MISFIT_MESSAGES = {
@@ -66,7 +66,7 @@ def drop_softmax(graph, rename_to: str = "logits"):
     graph.output[0].name = rename_to
 
 
-def build_misfits(base: Path, cases=tuple(MISFIT_MESSAGES)) -> dict[str, Path]:
+def make_misfits(base: Path, cases=tuple(MISFIT_MESSAGES)) -> dict[str, Path]:
     recipes = {
         "logits-output": dict(edit_model=drop_softmax),
         "logits-named-probabilities": dict(edit_model=lambda g: drop_softmax(g, "probabilities")),
@@ -74,4 +74,4 @@ def build_misfits(base: Path, cases=tuple(MISFIT_MESSAGES)) -> dict[str, Path]:
         "classifier-as-embedder": dict(task="feature-extraction"),
         "unknown-task": dict(task="token-classification"),
     }
-    return {case: remake(build_tiny_artifact(base / case, with_int8=False), **recipes[case]) for case in cases}
+    return {case: remake(make_tiny_artifact(base / case, with_int8=False), **recipes[case]) for case in cases}

@@ -18,9 +18,9 @@ from edgepack.errors import ArtifactError, EdgepackError
 from edgepack.runtime.pipeline import Pipeline
 from edgepack.runtime.postprocess import (TextInputError, check_golden_probabilities, check_outputs, label_results,
                                           text_batch)
-from tests.runtime.misfits import MISFIT_MESSAGES
-from tests.test_runtime_isolation import BLOCKER
-from tests.web.tiny_artifact import DIM, LABELS, TEXTS
+from tests.runtime.misfits_support import MISFIT_MESSAGES
+from tests.isolation_support import BLOCKER
+from tests.web.tiny_artifact_support import DIM, LABELS, TEXTS
 
 LONG = "This movie was great and the music was wonderful"  # 49 characters: never 49 results
 

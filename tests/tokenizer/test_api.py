@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from tests.tokenizer.conftest import GOLDEN
+from tests.tokenizer.golden_support import GOLDEN
 
 from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.tokenizer import Encoding, Tokenizer
@@ -27,7 +27,7 @@ def pair():
     return Tokenizer.from_file(UNCASED), tokenizers.Tokenizer.from_file(str(UNCASED))
 
 
-def as_tuple(e):
+def _as_tuple(e):
     return (e.ids, e.type_ids, e.tokens, [tuple(o) for o in e.offsets], e.attention_mask, e.special_tokens_mask)
 
 
@@ -67,8 +67,8 @@ def test_padding_and_truncation_api_matches_reference(pair):
         ref.enable_padding(**kw_pad)
         ours.enable_truncation(**kw_trunc)
         ref.enable_truncation(**kw_trunc)
-        assert [as_tuple(e) for e in ours.encode_batch(batch)] == [as_tuple(e) for e in ref.encode_batch(batch)]
-        assert as_tuple(ours.encode("x y z", "q")) == as_tuple(ref.encode("x y z", "q"))
+        assert [_as_tuple(e) for e in ours.encode_batch(batch)] == [_as_tuple(e) for e in ref.encode_batch(batch)]
+        assert _as_tuple(ours.encode("x y z", "q")) == _as_tuple(ref.encode("x y z", "q"))
     assert ours.truncation == {"direction": "Right", "max_length": 10, "strategy": "LongestFirst", "stride": 2}
     assert ours.padding["strategy"] == {"Fixed": 16}
     ours.no_padding()
@@ -155,7 +155,7 @@ def test_lone_surrogates_become_replacement_characters(pair):
     ours, ref = pair
     for text in ("\ud800", "a\udc00b", "x \ud83d y", "\ud83d\ude00"):
         replaced = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-        assert as_tuple(ours.encode(text)) == as_tuple(ours.encode(replaced))
+        assert _as_tuple(ours.encode(text)) == _as_tuple(ours.encode(replaced))
         assert len(ours.encode(text).offsets) >= 2
         # Divergence (documented): the reference cannot take surrogates at all.
         with pytest.raises(Exception):
@@ -213,4 +213,4 @@ def test_every_sample_tokenizer_matches_the_reference(corpus):
     for spec in specs:
         ours, ref = Tokenizer.from_file(spec), tokenizers.Tokenizer.from_file(str(spec))
         batch = corpus[:: max(1, len(corpus) // 400)]
-        assert [as_tuple(e) for e in ours.encode_batch(batch)] == [as_tuple(e) for e in ref.encode_batch(batch)], spec
+        assert [_as_tuple(e) for e in ours.encode_batch(batch)] == [_as_tuple(e) for e in ref.encode_batch(batch)], spec

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from tests.tokenizer.conftest import GOLDEN, HERE
+from tests.tokenizer.golden_support import GOLDEN, HERE
 
 from edgepack.cli import cli
 from edgepack.runtime.tokenizer.cli import run
@@ -29,7 +29,7 @@ TRICKY = list("aé\u0301\u0323\u0307 \u00a0\u3000\u200b\u200d\x00\t!?.,'日本�
     "[CLS]", "[MASK]", "<mask>", "<s>", "</s>", "\r\n", "'ll"]
 
 
-def random_lines(seed: int, n: int) -> bytes:
+def _random_lines(seed: int, n: int) -> bytes:
     rng = random.Random(seed)
 
     def text():
@@ -53,13 +53,13 @@ def random_lines(seed: int, n: int) -> bytes:
     return body + b'\n"bad \xff\xfe \xe2\x82 x \xf0\x9f\x98 \xed\xa0\x80 \xc0\xaf end"\n'
 
 
-def py_cli(spec, data: bytes, *flags) -> bytes:
+def _py_cli(spec, data: bytes, *flags) -> bytes:
     out = io.StringIO()
     run(str(spec), io.BytesIO(data), out, add_special_tokens="--no-special-tokens" not in flags, batch="--batch" in flags)
     return out.getvalue().encode("utf-8")
 
 
-def node_cli(spec, data: bytes, *flags) -> subprocess.CompletedProcess:
+def _node_cli(spec, data: bytes, *flags) -> subprocess.CompletedProcess:
     return subprocess.run([NODE, str(ROOT / "web/bin/tokenize.mjs"), str(spec), *flags], input=data,
                           capture_output=True, timeout=120)
 
@@ -68,10 +68,10 @@ def node_cli(spec, data: bytes, *flags) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("name", CONFIGS)
 def test_python_and_node_clis_print_identical_bytes(name):
     spec = GOLDEN / f"{name}.tokenizer.json"
-    data = random_lines(seed=len(name), n=int(os.environ.get("TOKENIZER_CLI_LINES", "600")))
+    data = _random_lines(seed=len(name), n=int(os.environ.get("TOKENIZER_CLI_LINES", "600")))
     for flags in [(), ("--no-special-tokens",), ("--batch",)]:
-        want = py_cli(spec, data, *flags)
-        got = node_cli(spec, data, *flags)
+        want = _py_cli(spec, data, *flags)
+        got = _node_cli(spec, data, *flags)
         assert got.returncode == 0, got.stderr.decode()
         if got.stdout != want:
             w, g = want.splitlines(), got.stdout.splitlines()
@@ -100,8 +100,8 @@ def test_edgepack_tokenize_command(tmp_path):
 def test_node_cli_errors_are_clear(tmp_path):
     bad = tmp_path / "tok.json"
     bad.write_text(json.dumps({"version": "1.0", "model": {"type": "Unigram"}}), encoding="utf-8")
-    res = node_cli(bad, b'"x"\n')
+    res = _node_cli(bad, b'"x"\n')
     assert res.returncode == 2
     assert "model.vocab is required" in res.stderr.decode()
-    res = node_cli(GOLDEN / "bert_uncased.tokenizer.json", b'"ok"\n{"nope": 1}\n')
+    res = _node_cli(GOLDEN / "bert_uncased.tokenizer.json", b'"ok"\n{"nope": 1}\n')
     assert res.returncode == 2 and "stdin line 2" in res.stderr.decode()

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.tokenizer import conformance
-from tests.tokenizer.conftest import GOLDEN, HERE, golden_names, load_golden
+from tests.tokenizer.golden_support import GOLDEN, HERE, golden_names, load_golden
 
 from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.encoder import BatchEncoder, pad_batch
@@ -29,7 +29,7 @@ EXAMPLES = int(os.environ.get("TOKENIZER_FAST_EXAMPLES", "3000" if CI else "1000
 SENTIMENT = HERE.parents[1] / "samples" / "sentiment" / "tokenizer.json"
 
 
-def fields(e) -> dict:
+def _fields(e) -> dict:
     return {"ids": e.ids, "attention_mask": e.attention_mask, "token_type_ids": e.type_ids,
             "special_tokens_mask": e.special_tokens_mask, "tokens": e.tokens}
 
@@ -85,7 +85,7 @@ def _outcome(fn):
         encs = fn()
     except TokenizerSpecError as e:
         return ("error", str(e))
-    return [fields(e) for e in encs]
+    return [_fields(e) for e in encs]
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=CI,
@@ -110,7 +110,7 @@ def test_long_text_fast_equals_full():
     for tok in TOKENIZERS.values():
         tok = copy.copy(tok)
         tok.no_truncation()
-        assert fields(tok.encode(text, offsets=False)) == fields(tok.encode(text))
+        assert _fields(tok.encode(text, offsets=False)) == _fields(tok.encode(text))
 
 
 @pytest.mark.parametrize("full, ascii_only", [("NON_SPACE_RE", "NON_SPACE_ASCII_RE"),
@@ -155,14 +155,14 @@ def test_component_without_fast_method_falls_back_to_the_full_path(monkeypatch, 
     texts = corpus[:200]
     got = tok.encode_batch(texts, offsets=False)
     assert all(e.offsets is None for e in got)
-    assert [fields(e) for e in got] == [fields(e) for e in full.encode_batch(texts)]
+    assert [_fields(e) for e in got] == [_fields(e) for e in full.encode_batch(texts)]
 
 
 def test_wordpiece_word_cache_overflow_keeps_answers(corpus):
     tok = Tokenizer.from_file(GOLDEN / "bert_uncased.tokenizer.json")
     tok.model.CACHE_SIZE = 3  # clears all the time
     texts = (corpus[::7] + ["unaffable amazing, unaffably", "an unaffable tokenizer"]) * 2  # 2nd half: hits
-    assert [fields(e) for e in tok.encode_batch(texts, offsets=False)] == [fields(e) for e in tok.encode_batch(texts)]
+    assert [_fields(e) for e in tok.encode_batch(texts, offsets=False)] == [_fields(e) for e in tok.encode_batch(texts)]
     assert 0 < len(tok.model._cache) <= 3
 
 

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 from tests.tokenizer import conformance
-from tests.tokenizer.conftest import CORPUS, GOLDEN, golden_names, load_golden
+from tests.tokenizer.golden_support import CORPUS, GOLDEN, golden_names, load_golden
 
 from edgepack.errors import TokenizerSpecError
 from edgepack.runtime.tokenizer import Tokenizer

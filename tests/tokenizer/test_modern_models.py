@@ -15,7 +15,7 @@ import os
 import time
 
 import pytest
-from tests.tokenizer.conftest import GOLDEN
+from tests.tokenizer.golden_support import GOLDEN
 
 from edgepack.runtime.tokenizer import Tokenizer
 from edgepack.runtime.tokenizer.bpe import BPE

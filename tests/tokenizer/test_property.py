@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from tests.tokenizer.conftest import GOLDEN, golden_names, load_golden
+from tests.tokenizer.golden_support import GOLDEN, golden_names, load_golden
 
 tokenizers = pytest.importorskip("tokenizers")
 from hypothesis import HealthCheck, given, settings  # noqa: E402

@@ -8,23 +8,13 @@ import shutil
 
 import numpy as np
 import pytest
-from tests.web.conftest import build_bundle, classify_in_page, edgepack_server, open_page, plain_server
-from tests.web.tiny_artifact import LABELS, MAX_LENGTH, TEXTS
+from tests.browser_support import open_page
+from tests.web.bundle_support import HARD_TEXTS, JS_EXTRAS, build_bundle, classify_in_page, edgepack_server, plain_server
+from tests.web.tiny_artifact_support import LABELS, MAX_LENGTH, TEXTS
 
 pytestmark = pytest.mark.browser
 
-# Hard inputs: emoji, right-to-left scripts, unknown words, punctuation only, mixed directions.
-HARD_TEXTS = [
-    "😀 great movie 👍🏽",
-    "هذا فيلم رائع",
-    "שלום great film",
-    "zzz qqq unknownword",
-    "?!",
-    "the  END\tof\nthe story",
-]
-
-
-def python_ort(bundle, precision, texts):
+def _python_ort(bundle, precision, texts):
     """ids (HF tokenizers) and probabilities (Python ONNX Runtime) for each text, one at a time."""
     from tokenizers import Tokenizer
 
@@ -44,7 +34,7 @@ def python_ort(bundle, precision, texts):
     return out
 
 
-def assert_matches(page_results, oracle, tolerance):
+def _assert_matches(page_results, oracle, tolerance):
     worst = 0.0
     for got, want in zip(page_results, oracle, strict=True):
         assert got["ids"] == want["ids"], "JS tokenizer ids differ from HF tokenizers'"
@@ -96,7 +86,7 @@ def test_probabilities_equal_python_ort_fp32(browser, served_bundle, tiny_bundle
     with open_page(browser, served_bundle) as (page, log):
         results = classify_in_page(page, texts)
         log.assert_clean()
-    worst = assert_matches(results, python_ort(tiny_bundle, "fp32", texts), 1e-5)
+    worst = _assert_matches(results, _python_ort(tiny_bundle, "fp32", texts), 1e-5)
     assert worst < 1e-5
 
 
@@ -110,7 +100,7 @@ def test_batch_padding_matches_python(browser, served_bundle, tiny_bundle):
             }""",
             texts,
         )
-    singles = python_ort(tiny_bundle, "fp32", texts)
+    singles = _python_ort(tiny_bundle, "fp32", texts)
     assert got["dims"] == [3, len(LABELS)]
     np.testing.assert_allclose(np.reshape(got["data"], (3, -1)), [s["probabilities"] for s in singles], atol=1e-5)
 
@@ -123,7 +113,7 @@ def test_int8_bundle_matches_python_ort(browser, tiny_artifact, tmp_path):
         assert "precision int8" in page.inner_text("#model-line")
         results = classify_in_page(page, texts)
         log.assert_clean()
-    assert_matches(results, python_ort(bundle, "int8", texts), 1e-3)
+    _assert_matches(results, _python_ort(bundle, "int8", texts), 1e-3)
 
 
 @pytest.mark.parametrize("victim", ["model.fp32.onnx", "tokenizer.json"])
@@ -250,11 +240,11 @@ def test_text_in_url_fragment_classifies_at_once(browser, served_bundle):
 
 
 def test_feature_extraction_bundle(browser, tmp_path):
-    from tiny_artifact import DIM, build_tiny_artifact
+    from tests.web.tiny_artifact_support import DIM, make_tiny_artifact
 
     from edgepack.runtime.session import create_session
 
-    art = build_tiny_artifact(tmp_path / "emb", with_int8=False, task="feature-extraction")
+    art = make_tiny_artifact(tmp_path / "emb", with_int8=False, task="feature-extraction")
     bundle = build_bundle(art, tmp_path / "emb-wasm", "fp32")
     with edgepack_server(bundle) as url, open_page(browser, url) as (page, log):
         assert page.evaluate("() => edgepackDemo.selfTest.passed") is True, page.inner_text("#selftest")
@@ -266,10 +256,6 @@ def test_feature_extraction_bundle(browser, tmp_path):
     session = create_session(bundle / "model.fp32.onnx")
     feeds = {"input_ids": np.array([last["ids"]], dtype=np.int64), "attention_mask": np.ones((1, len(last["ids"])), dtype=np.int64)}
     np.testing.assert_allclose(last["v"], session.run(["embeddings"], feeds)[0][0], atol=1e-5)
-
-
-# The keys every runtime shares (edgepack.runtime.postprocess) and the JS-only extras allowed beside them.
-JS_EXTRAS = {"index", "scores", "text", "ids", "tokens", "latencyMs", "inferenceMs", "tokenizeMs"}
 
 
 def test_js_argument_rule_and_result_shape(browser, served_bundle, tiny_bundle):
@@ -310,16 +296,16 @@ def test_js_argument_rule_and_result_shape(browser, served_bundle, tiny_bundle):
 
 @pytest.fixture(scope="module")
 def misfit_bundles(tmp_path_factory):
-    from tests.runtime.misfits import build_misfits
+    from tests.runtime.misfits_support import make_misfits
 
     base = tmp_path_factory.mktemp("misfit")
     cases = ("logits-output", "logits-named-probabilities", "fewer-labels", "classifier-as-embedder")
-    return {case: build_bundle(art, base / f"{case}-wasm", "fp32") for case, art in build_misfits(base, cases).items()}
+    return {case: build_bundle(art, base / f"{case}-wasm", "fp32") for case, art in make_misfits(base, cases).items()}
 
 
 @pytest.mark.parametrize("case", ["logits-output", "logits-named-probabilities", "fewer-labels", "classifier-as-embedder"])
 def test_outputs_that_do_not_fit_the_task_never_show_a_green_self_test(browser, misfit_bundles, case):
-    from tests.runtime.misfits import MISFIT_MESSAGES
+    from tests.runtime.misfits_support import MISFIT_MESSAGES
 
     with edgepack_server(misfit_bundles[case]) as url, open_page(browser, url) as (page, log):
         assert page.get_attribute("body", "data-state") == "error"

@@ -7,8 +7,8 @@ import shutil
 import zipfile
 
 import pytest
-from tests.web.conftest import build_bundle
-from tests.web.tiny_artifact import TEXTS
+from tests.web.bundle_support import build_bundle
+from tests.web.tiny_artifact_support import TEXTS
 
 from edgepack.errors import ArtifactError, OutputError, TargetError
 from edgepack.runtime.manifest import load_manifest

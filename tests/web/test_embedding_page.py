@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import fresh_copy
-from tests.web.conftest import build_bundle, edgepack_server, open_page
-from tests.web.test_browser import HARD_TEXTS
+from tests.repo_support import fresh_copy
+from tests.browser_support import open_page
+from tests.web.bundle_support import HARD_TEXTS, build_bundle, edgepack_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,31 +57,31 @@ def embedder(request, embedders):
     return embedders[request.param]
 
 
-def python_embedding(oracle, text):
+def _python_embedding(oracle, text):
     """edgepack's Python runtime on one text (one text per run, as the page does)."""
     return np.asarray(oracle.predict([text])[0]["embedding"], dtype=np.float64)
 
 
-def python_ranking(oracle, query, examples):
-    q = python_embedding(oracle, query)
-    scores = np.array([float(q @ python_embedding(oracle, t)) for t in examples])
+def _python_ranking(oracle, query, examples):
+    q = _python_embedding(oracle, query)
+    scores = np.array([float(q @ _python_embedding(oracle, t)) for t in examples])
     order = sorted(range(len(examples)), key=lambda i: (-scores[i], i))
     return order, scores
 
 
-def wait_similarity(page, a, b):
+def _wait_similarity(page, a, b):
     page.wait_for_function(
         "([a, b]) => edgepackDemo.similarity?.a === a && edgepackDemo.similarity?.b === b && "
         "edgepackDemo.similarity.cosine !== null", arg=[a, b])
 
 
-def wait_ranking(page, query):
+def _wait_ranking(page, query):
     page.wait_for_function(
         "(q) => edgepackDemo.ranking?.query === q && document.getElementById('ranked').dataset.ranked === 'true'",
         arg=query)
 
 
-def shown_ranking(page):
+def _shown_ranking(page):
     texts = page.locator("#ranked li .text").all_inner_texts()
     scores = [float(s) for s in page.locator("#ranked li .score").all_inner_texts()]
     return texts, scores
@@ -107,7 +107,7 @@ def test_embeddings_equal_python_runtime(browser, embedder):
         feeds = oracle.encode([text])
         ids = [int(i) for i, m in zip(feeds["input_ids"][0], feeds["attention_mask"][0]) if m]
         assert g["ids"] == ids, f"{text[:40]!r}: JS token ids differ from Python's"
-        diff = float(np.max(np.abs(np.asarray(g["v"]) - python_embedding(oracle, text))))
+        diff = float(np.max(np.abs(np.asarray(g["v"]) - _python_embedding(oracle, text))))
         worst = max(worst, diff)
         assert diff <= TOLERANCE[precision], f"{text[:40]!r}: |Δ| {diff:.3g} > {TOLERANCE[precision]} ({precision})"
     print(f"\n{precision} bundle: worst |Δ| browser vs Python ORT over {len(texts)} texts: {worst:.3g}")
@@ -122,15 +122,15 @@ def test_cosine_live_as_you_type_equals_python(browser, embedder):
         assert page.inner_text("#cosine") == "—"
         page.fill("#text", a)
         page.fill("#text-b", b)
-        wait_similarity(page, a, b)
+        _wait_similarity(page, a, b)
         shown = float(page.inner_text("#cosine"))
-        want = float(python_embedding(oracle, a) @ python_embedding(oracle, b))
+        want = float(_python_embedding(oracle, a) @ _python_embedding(oracle, b))
         assert abs(shown - want) <= 1e-4, f"page shows {shown}, Python's dot product is {want:.6f}"
         assert abs(float(page.get_attribute("#cosine", "data-value")) - want) <= 1e-4
         assert abs(page.evaluate("() => document.getElementById('cosine-meter').value") - want) <= 1e-4
         # Sentence A's embedding (the UI path) equals Python's.
         last = page.evaluate("() => edgepackDemo.last.embedding")
-        np.testing.assert_allclose(last, python_embedding(oracle, a), atol=TOLERANCE[embedder["precision"]])
+        np.testing.assert_allclose(last, _python_embedding(oracle, a), atol=TOLERANCE[embedder["precision"]])
 
         # Live: keystrokes into B, the shown cosine follows the last text typed.
         page.fill("#text-b", "")
@@ -139,8 +139,8 @@ def test_cosine_live_as_you_type_equals_python(browser, embedder):
         typed = "The museum opens"
         page.focus("#text-b")
         page.keyboard.type(typed)
-        wait_similarity(page, a, typed)
-        want = float(python_embedding(oracle, a) @ python_embedding(oracle, typed))
+        _wait_similarity(page, a, typed)
+        want = float(_python_embedding(oracle, a) @ _python_embedding(oracle, typed))
         assert abs(float(page.inner_text("#cosine")) - want) <= 1e-4
         assert int(page.get_attribute("body", "data-runs")) >= 3
         log.assert_clean()
@@ -152,12 +152,12 @@ def test_ranking_equals_python(browser, embedder):
         # Before a query: the examples, unranked, without scores.
         assert page.locator("#ranked li .text").all_inner_texts() == examples and set(page.locator("#ranked li .score").all_inner_texts()) == {"—"}
         for query in QUERIES:
-            order, scores = python_ranking(oracle, query, examples)
+            order, scores = _python_ranking(oracle, query, examples)
             gaps = -np.diff(scores[order])
             assert gaps.min() > 1e-3, f"{query!r}: near-tie in Python's ranking ({gaps.min():.2g}); pick another query"
             page.fill("#query", query)
-            wait_ranking(page, query)
-            shown_texts, shown_scores = shown_ranking(page)
+            _wait_ranking(page, query)
+            shown_texts, shown_scores = _shown_ranking(page)
             assert shown_texts == [examples[i] for i in order], f"{query!r}: ranking differs from Python's"
             np.testing.assert_allclose(shown_scores, scores[order], atol=1e-4)
             assert page.locator("#ranked li").first.get_attribute("class") == "top"
@@ -183,19 +183,19 @@ def test_keyboard_labels_phone_width_and_screenshot(browser, embedders, tmp_path
         assert page.input_value("#text") == examples[0]
         page.focus("#text-b")
         page.keyboard.type(examples[1])
-        wait_similarity(page, examples[0], examples[1])
+        _wait_similarity(page, examples[0], examples[1])
         page.keyboard.press("Tab")
         assert page.evaluate("() => document.activeElement.id") == "query"
         page.keyboard.type(QUERIES[0])
-        wait_ranking(page, QUERIES[0])
+        _wait_ranking(page, QUERIES[0])
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), "wider than a phone"
         log.assert_clean()
 
     a, b = PAIR
     url = embedder["url"] + "#" + "&".join(f"{k}={v}" for k, v in {"text": a, "b": b, "q": QUERIES[0]}.items())
     with open_page(browser, url.replace(" ", "%20"), viewport={"width": 900, "height": 800}) as (page, log):
-        wait_similarity(page, a, b)  # the URL fragment fills all three boxes and runs at once
-        wait_ranking(page, QUERIES[0])
+        _wait_similarity(page, a, b)  # the URL fragment fills all three boxes and runs at once
+        _wait_ranking(page, QUERIES[0])
         png = page.screenshot(full_page=True)
         log.assert_clean()
     (tmp_path / "similarity.png").write_bytes(png)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import fresh_copy
-from tests.web.conftest import build_bundle, classify_in_page, edgepack_server, open_page
-from tests.web.test_browser import HARD_TEXTS
+from tests.repo_support import fresh_copy
+from tests.browser_support import open_page
+from tests.web.bundle_support import HARD_TEXTS, build_bundle, classify_in_page, edgepack_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ def sentiment_bundles(built_sample, tmp_path_factory):
     return {"built": (result.artifact["precision"], built), "fp32": ("fp32", fp32)}
 
 
-def sample_texts(n=40):
+def _sample_texts(n=40):
     rows = (SAMPLE / "heldout.tsv").read_text(encoding="utf-8").splitlines()[1 : n + 1]
     return [r.split("\t")[0] for r in rows] + HARD_TEXTS + ["great " * 200]
 
@@ -45,7 +45,7 @@ def test_sample_bundle_matches_python_runtime(browser, sentiment_bundles, which)
 
     precision, bundle = sentiment_bundles[which]
     tolerance = {"fp32": 1e-5}.get(precision, 1e-3)
-    texts = sample_texts()
+    texts = _sample_texts()
     with edgepack_server(bundle) as url, open_page(browser, url) as (page, log):
         assert page.evaluate("() => edgepackDemo.selfTest.passed") is True, page.inner_text("#selftest")
         assert f"precision {precision}" in page.inner_text("#model-line")

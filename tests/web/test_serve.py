@@ -10,20 +10,20 @@ import urllib.request
 
 import brotli
 import pytest
-from tests.web.conftest import edgepack_server
+from tests.web.bundle_support import edgepack_server
 
 from edgepack.errors import ArtifactError
 from edgepack.web.serve import make_server
 
 
-def get(url, encoding=None):
+def _get(url, encoding=None):
     req = urllib.request.Request(url, headers={"Accept-Encoding": encoding} if encoding else {})
     with urllib.request.urlopen(req) as r:
         return r.status, r.headers, r.read()  # an email.message.Message: case-insensitive
 
 
 def test_types_headers_and_encodings(served_bundle, tiny_bundle):
-    status, h, body = get(served_bundle)
+    status, h, body = _get(served_bundle)
     assert status == 200 and h["Content-Type"] == "text/html; charset=utf-8"
     assert h["Cross-Origin-Opener-Policy"] == "same-origin" and h["Cross-Origin-Embedder-Policy"] == "require-corp"
     assert "script-src 'self' 'wasm-unsafe-eval'" in h["Content-Security-Policy"]
@@ -32,21 +32,21 @@ def test_types_headers_and_encodings(served_bundle, tiny_bundle):
 
     wasm = served_bundle + "ort/ort-wasm-simd-threaded.wasm"
     raw = (tiny_bundle / "ort/ort-wasm-simd-threaded.wasm").read_bytes()
-    _, h, body = get(wasm, "gzip, deflate, br")
+    _, h, body = _get(wasm, "gzip, deflate, br")
     assert h["Content-Type"] == "application/wasm" and h["Content-Encoding"] == "br" and h["Vary"] == "Accept-Encoding"
     assert brotli.decompress(body) == raw
-    _, h, body = get(wasm, "gzip")
+    _, h, body = _get(wasm, "gzip")
     assert h["Content-Encoding"] == "gzip" and gzip.decompress(body) == raw
-    _, h, body = get(wasm, "br;q=0, gzip;q=0")
+    _, h, body = _get(wasm, "br;q=0, gzip;q=0")
     assert "Content-Encoding" not in h and body == raw
-    _, h, _ = get(served_bundle + "edgepack/pipeline.mjs")
+    _, h, _ = _get(served_bundle + "edgepack/pipeline.mjs")
     assert h["Content-Type"].startswith("text/javascript")
 
 
 def test_hidden_and_missing_files_are_404(served_bundle):
     for path in (".htaccess", "nope.txt", "../etc/passwd"):
         with pytest.raises(urllib.error.HTTPError) as err:
-            get(served_bundle + path)
+            _get(served_bundle + path)
         assert err.value.code == 404
 
 
@@ -57,13 +57,13 @@ def test_stale_precompressed_copy_is_not_served(tiny_bundle, tmp_path):
     target.write_text(target.read_text().replace("[UNK]", "[UNKNOWN]"))
     os.utime(bundle / "tokenizer.json.br", (1, 1))
     with edgepack_server(bundle) as url:
-        _, h, body = get(url + "tokenizer.json", "br")
+        _, h, body = _get(url + "tokenizer.json", "br")
     assert "Content-Encoding" not in h and b"[UNKNOWN]" in body
 
 
 def test_plain_mode_and_bad_directory(tiny_bundle, tmp_path):
     with edgepack_server(tiny_bundle, isolate=False) as url:
-        _, h, _ = get(url)
+        _, h, _ = _get(url)
     assert "Cross-Origin-Opener-Policy" not in h and "Content-Security-Policy" in h
     with pytest.raises(ArtifactError, match="not a directory"):
         make_server(tmp_path / "missing")

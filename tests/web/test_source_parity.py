@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.web.conftest import build_bundle, edgepack_server, open_page
-from tests.web.test_browser import HARD_TEXTS, JS_EXTRAS
+from tests.browser_support import open_page
+from tests.web.bundle_support import HARD_TEXTS, JS_EXTRAS, build_bundle, edgepack_server
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +28,7 @@ EXAMPLES = ["This movie was really great and amazing", "The service was terrible
 SHARED_KEYS = {"text-classification": ["label", "score", "probabilities"], "feature-extraction": ["embedding"]}
 
 
-def onnx_source_project(root: Path, output: str) -> Path:
+def _onnx_source_project(root: Path, output: str) -> Path:
     """An [model] onnx project: a tiny torch module (embedding -> masked mean -> linear) exported here,
     returning logits or, with its own softmax, probabilities."""
     import torch
@@ -68,7 +68,7 @@ def onnx_source_project(root: Path, output: str) -> Path:
     return root
 
 
-def hf_project(root: Path, task: str) -> Path:
+def _hf_project(root: Path, task: str) -> Path:
     pytest.importorskip("transformers", reason="the hf extra (transformers) is needed for the HF-folder sources")
     from tests.hf.hf_tiny import make_folder, write_project
 
@@ -76,7 +76,7 @@ def hf_project(root: Path, task: str) -> Path:
     return write_project(root, folder, task=task)
 
 
-def exported(project: Path) -> Path:
+def _exported(project: Path) -> Path:
     from edgepack.export import export_project
 
     with warnings.catch_warnings():
@@ -95,16 +95,16 @@ def source_build(request, tmp_path_factory):
             if source == "factory-safetensors":
                 cache[source] = request.getfixturevalue("sentiment_project") / "build"
             elif source.startswith("onnx-"):
-                cache[source] = exported(onnx_source_project(root / "project", source.removeprefix("onnx-")))
+                cache[source] = _exported(_onnx_source_project(root / "project", source.removeprefix("onnx-")))
             else:
                 task = "text-classification" if source == "hf-classifier" else "feature-extraction"
-                cache[source] = exported(hf_project(root, task))
+                cache[source] = _exported(_hf_project(root, task))
         return cache[source]
 
     return get
 
 
-def page_predict(page, texts):
+def _page_predict(page, texts):
     """The page's JS pipeline on texts (one predict() call), as plain JSON."""
     return page.evaluate(
         """async (texts) => (await edgepackDemo.pipeline.predict(texts)).map((r) => ({
@@ -132,7 +132,7 @@ def test_browser_equals_python_for_every_source(browser, source_build, tmp_path,
     with edgepack_server(bundle) as url, open_page(browser, url) as (page, log):
         assert page.get_attribute("body", "data-state") == "ready", page.inner_text("#error")
         assert page.evaluate("() => edgepackDemo.selfTest.passed") is True, page.inner_text("#selftest")
-        got = page_predict(page, texts)
+        got = _page_predict(page, texts)
         log.assert_clean()
 
     want = python.predict(texts)
@@ -169,11 +169,11 @@ def test_pyodide_page_same_shape_and_refuses_a_misfit(browser, tmp_path):
     typed error, and a model that returns logits -> a one-line error on the page, never a self-test."""
     from edgepack.runtime.pipeline import Pipeline
     from edgepack.web.pyodide import build_pyodide_bundle
-    from tests.runtime.misfits import MISFIT_MESSAGES, build_misfits
-    from tests.web.tiny_artifact import TEXTS, build_tiny_artifact
+    from tests.runtime.misfits_support import MISFIT_MESSAGES, make_misfits
+    from tests.web.tiny_artifact_support import TEXTS, make_tiny_artifact
 
-    good = build_tiny_artifact(tmp_path / "good", with_int8=False)
-    bad = build_misfits(tmp_path / "misfit", ("logits-output",))["logits-output"]
+    good = make_tiny_artifact(tmp_path / "good", with_int8=False)
+    bad = make_misfits(tmp_path / "misfit", ("logits-output",))["logits-output"]
     bundles = {name: build_pyodide_bundle(art, tmp_path / f"{name}-pyodide", brotli_quality=1).directory
                for name, art in (("good", good), ("bad", bad))}
     with edgepack_server(bundles["good"]) as url, open_page(browser, url) as (page, log):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from tests.tokenizer.conformance import describe
-from tests.tokenizer.conftest import CORPUS, GOLDEN, golden_names, load_golden
-from tests.web.conftest import edgepack_server, open_page
+from tests.tokenizer.golden_support import CORPUS, GOLDEN, golden_names, load_golden
+from tests.browser_support import open_page
+from tests.web.bundle_support import edgepack_server
 
 pytestmark = pytest.mark.browser
 

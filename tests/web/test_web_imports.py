@@ -18,13 +18,13 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 PACKAGE = "edgepack.web"
 
 
-def web_modules() -> list[str]:
+def _web_modules() -> list[str]:
     return sorted(p.stem for p in WEB.glob("*.py") if p.stem != "__init__")
 
 
-def imports_of(path: Path) -> set[str]:
+def _imports_of(path: Path) -> set[str]:
     """The edgepack.web modules ``path`` imports (top level or inside functions)."""
-    names = set(web_modules())
+    names = set(_web_modules())
     out = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -37,7 +37,7 @@ def imports_of(path: Path) -> set[str]:
     return out - {path.stem}
 
 
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """One cycle of ``graph`` as a path [a, b, ..., a], or None."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
@@ -62,19 +62,19 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_cycle_finder_finds_cycles():
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert find_cycle({"bundle": {"browser_bench"}, "browser_bench": {"bundle"}}) == ["browser_bench", "bundle",
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"bundle": {"browser_bench"}, "browser_bench": {"bundle"}}) == ["browser_bench", "bundle",
                                                                                    "browser_bench"]
 
 
 def test_no_import_cycle_between_web_modules():
-    graph = {m: imports_of(WEB / f"{m}.py") for m in web_modules()}
+    graph = {m: _imports_of(WEB / f"{m}.py") for m in _web_modules()}
     assert "chromium" in graph["gate"] and "bundle" in graph["bench_bundles"]  # the reader sees lazy imports
-    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+    assert _find_cycle(graph) is None, f"import cycle: {' -> '.join(_find_cycle(graph))}"
 
 
-@pytest.mark.parametrize("module", web_modules())
+@pytest.mark.parametrize("module", _web_modules())
 def test_each_web_module_imports_alone(module):
     proc = subprocess.run([sys.executable, "-c", f"import {PACKAGE}.{module}"], capture_output=True, text=True,
                           timeout=120)

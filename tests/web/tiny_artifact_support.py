@@ -98,7 +98,7 @@ def make_model(vocab_size: int, seed: int = 0, task: str = "text-classification"
     return model
 
 
-def build_tiny_artifact(root: Path, with_int8: bool = True, task: str = "text-classification") -> Path:
+def make_tiny_artifact(root: Path, with_int8: bool = True, task: str = "text-classification") -> Path:
     """Write model.fp32.onnx (+ model.int8.onnx), tokenizer.json and manifest.json into ``root``."""
     import onnx
     from tokenizers import Tokenizer

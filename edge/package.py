@@ -11,10 +11,14 @@
     bin/<name>                      device CLI: `<name> predict|embed "text"`, `<name> self-test`
     bench.sh, bench/spec.json       the benchmark on the device: rows like `edgepack bench --target
                                     aarch64` (same worker, texts, batch sizes, budgets), measured natively
-    wheelhouse/py311/ py313/        aarch64 wheels + requirements.txt, for `pip --no-index`; the
-                                    runtime + service + bench worker is one of them:
-                                    edgepack_runtime-<v>-py3-none-any.whl (edgepack.runtime_wheel),
-                                    the same wheel Pyodide and emulation use (no source trees)
+    wheelhouse/py311/               aarch64 wheels + requirements.txt, for `pip --no-index`; one
+                                    directory per device Python (default: wheelhouse.DEFAULT_PYTHONS;
+                                    --python adds others). The runtime + service + bench worker is one
+                                    of them: edgepack_runtime-<v>-py3-none-any.whl
+                                    (edgepack.runtime_wheel), the same wheel Pyodide and emulation use
+    wheelhouse/any/                 only with two or more Pythons: the wheels they would all carry
+                                    byte for byte (pure-Python and abi3 wheels, the runtime wheel),
+                                    stored once; install.sh gives pip both directories
     SHA256SUMS                      every file above; install.sh checks it before anything else
 """
 
@@ -39,8 +43,10 @@ from edgepack.runtime.manifest import load_manifest
 from edgepack.runtime_wheel import DIST as RUNTIME_DIST, runtime_wheel
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-# 2: the runtime is a wheel in the wheelhouse (1: source trees under runtime/ + a .pth)
-LAYOUT_VERSION = 2
+# 3: wheels shared by several Pythons live once in wheelhouse/any/ (2: every Python's directory
+# held all its wheels; 1: source trees under runtime/ + a .pth)
+LAYOUT_VERSION = 3
+SHARED_DIR = "any"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -52,14 +58,69 @@ class RpiPackage:
     precision: str
     pythons: list[str]
     onnxruntime: str
-    wheelhouse_bytes: dict[str, int]
+    sizes: dict  # unpacked bytes per part, as recorded in the manifest (see _part_sizes)
 
 
 def _pythons(python: str | list[str] | None) -> list[str]:
-    if python in (None, "both", "all"):
+    if python is None:
+        return list(wheelhouse.DEFAULT_PYTHONS)
+    if python in ("both", "all"):
         return list(wheelhouse.DEVICE_PYTHONS)
     chosen = [python] if isinstance(python, str) else list(python)
-    return [wheelhouse.check_python(p) for p in chosen]
+    return list(dict.fromkeys(wheelhouse.check_python(p) for p in chosen))
+
+
+def _py_dir(python: str) -> str:
+    return "py" + python.replace(".", "")
+
+
+def _split_shared(houses: dict) -> tuple[dict[str, list[tuple[Path, dict]]], list[tuple[Path, dict]]]:
+    """Each Python's own wheels, and the wheels two or more of them would carry byte for byte
+    (same file name and sha256: pure-Python and abi3 wheels), which are stored once."""
+    count: dict[tuple[str, str], int] = {}
+    for house in houses.values():
+        for w in house.wheels.values():
+            count[(w["file"], w["sha256"])] = count.get((w["file"], w["sha256"]), 0) + 1
+    own: dict[str, list] = {}
+    shared: dict[str, tuple[Path, dict]] = {}
+    for py, house in houses.items():
+        own[py] = []
+        for w in house.wheels.values():
+            if count[(w["file"], w["sha256"])] > 1:
+                shared.setdefault(w["file"], (house.path, w))
+            else:
+                own[py].append((house.path, w))
+    return own, [shared[f] for f in sorted(shared)]
+
+
+def _copy_wheels(dest: Path, python: str, wheels: list[tuple[Path, dict]]) -> None:
+    """Copy ``wheels`` (source directory, index entry) into ``dest`` with an index of exactly them."""
+    dest.mkdir(parents=True)
+    index = {}
+    for src, w in wheels:
+        shutil.copyfile(src / w["file"], dest / w["file"])
+        index[wheelhouse._norm(w["file"].split("-")[0])] = w
+    wheelhouse.write_index(dest, python, index)
+
+
+def _part_sizes(root: Path, model_files: dict, runtime: Path) -> dict:
+    """Unpacked bytes per part: the model (its files, not the manifest), each wheelhouse directory
+    (less the runtime wheel), the runtime wheel, and the scripts (install/uninstall/bench, unit,
+    README, device CLI, bench spec, package.env). Not counted: model/manifest.json and SHA256SUMS,
+    written after this (a few kB)."""
+    houses = {d.name: sum(f.stat().st_size for f in d.iterdir() if f.is_file() and f != runtime)
+              for d in sorted((root / "wheelhouse").iterdir())}
+    counted = {root / "wheelhouse", root / "model"}
+    scripts = sum(p.stat().st_size for p in root.rglob("*")
+                  if p.is_file() and not any(c in p.parents for c in counted))
+    return {"model": sum(f["bytes"] for f in model_files.values()), "wheelhouse": houses,
+            "runtime_wheel": runtime.stat().st_size, "scripts": scripts}
+
+
+def format_sizes(sizes: dict) -> str:
+    mb = lambda n: f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"  # noqa: E731
+    parts = [f"model {mb(sizes['model'])}"] + [f"wheelhouse/{d} {mb(n)}" for d, n in sizes["wheelhouse"].items()]
+    return ", ".join(parts + [f"runtime wheel {mb(sizes['runtime_wheel'])}", f"scripts {mb(sizes['scripts'])}"])
 
 
 def _configured_pythons(project) -> list[str] | None:
@@ -131,34 +192,31 @@ def build_package(
                 continue  # another precision (and its external data)
             (model_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(manifest.root / rel, model_dir / rel)
-        data = narrow_manifest(manifest.data, precision, "rpi", {
-            **(decision or {}), "onnxruntime": ort_version, "pythons": pythons, "layout": LAYOUT_VERSION})
-        data["files"] = file_table(model_dir)
-        write_manifest(model_dir, data)
         if not (model_dir / model_file).is_file():
             raise TargetError(f"{manifest.root / model_file}: listed as the {precision} model but not in the manifest's files")
+        model_files = file_table(model_dir)
 
         (root / "bench").mkdir()
         (root / "bench" / "spec.json").write_text(json.dumps(_bench_spec(manifest), indent=1, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")
 
-        # -- wheelhouses
-        wh_bytes = {}
+        # -- wheelhouses: wheelhouse/py3XX/ per Python, wheelhouse/any/ for what they share
         runtime = runtime_wheel()
+        own, shared = _split_shared(houses)
+        runtime_dir = root / "wheelhouse" / (SHARED_DIR if len(houses) > 1 else _py_dir(pythons[0]))
+        if len(houses) > 1:
+            _copy_wheels(root / "wheelhouse" / SHARED_DIR, SHARED_DIR, shared)
         for py, house in houses.items():
-            dest = root / "wheelhouse" / f"py{py.replace('.', '')}"
-            dest.mkdir(parents=True)
-            for w in house.wheels.values():
-                shutil.copyfile(house.path / w["file"], dest / w["file"])
-            shutil.copyfile(house.path / wheelhouse.INDEX_NAME, dest / wheelhouse.INDEX_NAME)
-            # The runtime wheel. The service's libraries are listed by exact pin with the rest rather
-            # than through its [service] extra: one line per wheel the device installs.
-            shutil.copyfile(runtime.path, dest / runtime.path.name)
+            dest = root / "wheelhouse" / _py_dir(py)
+            _copy_wheels(dest, py, own[py])
+            # The service's libraries are listed by exact pin with the rest rather than through the
+            # runtime wheel's [service] extra: one line per wheel the device installs.
             reqs = [f"onnxruntime=={house.wheels['onnxruntime']['version']}"] + [
                 f"{n}=={house.wheels[n]['version']}" for n in wheelhouse.TOP_LEVEL if n != "onnxruntime"
             ] + [f"{RUNTIME_DIST}=={runtime.version}"]
             (dest / "requirements.txt").write_text("\n".join(reqs) + "\n")
-            wh_bytes[py] = house.bytes + runtime.path.stat().st_size
+        # The runtime wheel (edgepack.runtime, the service, the bench worker), once.
+        shutil.copyfile(runtime.path, runtime_dir / runtime.path.name)
 
         # -- scripts, unit, README
         values = dict(name=name, version=version, precision=precision, port=str(port), task=manifest.task,
@@ -180,13 +238,21 @@ def build_package(
         )
         os.chmod(root / "bin" / name, 0o755)
 
+        # -- the manifest, narrowed to the precision, with what each part of the package weighs
+        sizes = _part_sizes(root, model_files, runtime_dir / runtime.path.name)
+        data = narrow_manifest(manifest.data, precision, "rpi", {
+            **(decision or {}), "onnxruntime": ort_version, "pythons": pythons, "layout": LAYOUT_VERSION,
+            "sizes": sizes})
+        data["files"] = model_files
+        write_manifest(model_dir, data)
+
         # -- checksums of everything; atomic_publish then writes one reproducible tar.gz
         files = sorted(p for p in root.rglob("*") if p.is_file())
         lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}" for p in files]
         (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
         unpacked = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     return RpiPackage(path=final, bytes=final.stat().st_size, unpacked_bytes=unpacked, precision=precision,
-                      pythons=pythons, onnxruntime=ort_version, wheelhouse_bytes=wh_bytes)
+                      pythons=pythons, onnxruntime=ort_version, sizes=sizes)
 
 
 def _bench_spec(manifest) -> dict:
@@ -211,7 +277,7 @@ def _bench_spec(manifest) -> dict:
 def build_target(project, build_dir, out_dir, progress, precision: str | None = None,
                  pythons: list[str] | None = None, **options) -> dict:
     """Adapter for ``edgepack.build.TARGETS['rpi']``. ``pythons``: the CLI's repeatable --python,
-    else ``[targets] rpi = { python = [...] }`` from edgepack.toml, else every device Python.
+    else ``[targets] rpi = { python = [...] }`` from edgepack.toml, else wheelhouse.DEFAULT_PYTHONS.
     The precision is the one recorded in the manifest for rpi (the quantize stage's decision,
     which already applies ``[targets] rpi precision``) unless --precision overrides it."""
     if not pythons:
@@ -220,7 +286,8 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
         pkg = build_package(build_dir, out_dir, precision=precision, python=pythons or None, **options)
     progress.say(
         f"  {pkg.path.name}: {pkg.bytes / 1e6:.1f} MB ({pkg.unpacked_bytes / 1e6:.1f} MB unpacked), "
-        f"{pkg.precision} model, onnxruntime {pkg.onnxruntime}, Python {', '.join(pkg.pythons)}"
+        f"{pkg.precision} model, onnxruntime {pkg.onnxruntime}, Python {', '.join(pkg.pythons)}\n"
+        f"  unpacked: {format_sizes(pkg.sizes)}"
     )
     return {
         "package": str(pkg.path),
@@ -229,5 +296,5 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
         "precision": pkg.precision,
         "pythons": pkg.pythons,
         "onnxruntime": pkg.onnxruntime,
-        "wheelhouse_bytes": pkg.wheelhouse_bytes,
+        "sizes": pkg.sizes,
     }

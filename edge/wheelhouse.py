@@ -31,6 +31,10 @@ from edgepack.runtime.hashing import sha256_file
 
 # device Python -> the Raspberry Pi OS release that ships it
 DEVICE_PYTHONS = {"3.11": "bookworm", "3.13": "trixie"}
+# What a package carries unless --python / [targets] rpi.python says otherwise: one wheelhouse
+# (~35 MB: onnxruntime and numpy are ~16 MB each), so the default package stays under 50 MB.
+# Bookworm's Python -- the release the emulated device (and so CI) runs.
+DEFAULT_PYTHONS = ("3.11",)
 
 ONNXRUNTIME_VERSION = "1.27.0"
 
@@ -194,8 +198,14 @@ def _download(dest: Path, python: str, reqs: list[str], pip: list[str] | None) -
         if extra:
             # A new transitive dependency appeared: pin it so builds stay reproducible.
             raise TargetError(f"aarch64 wheelhouse pulled unpinned packages {extra}; add them to edgepack.edge.wheelhouse.PINS")
-        data = {"format_version": FORMAT_VERSION, "python": python, "platforms": list(PLATFORMS), "wheels": wheels}
-        (tmp / INDEX_NAME).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_index(tmp, python, wheels)
+
+
+def write_index(directory: Path, python: str, wheels: dict[str, dict]) -> None:
+    """``wheelhouse.json`` for ``directory``: ``python`` is a device Python, or "any" for the wheels a
+    package's Pythons share (edgepack.edge.package)."""
+    data = {"format_version": FORMAT_VERSION, "python": python, "platforms": list(PLATFORMS), "wheels": wheels}
+    (directory / INDEX_NAME).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _satisfies(house: Wheelhouse, reqs: list[str]) -> bool:

@@ -670,7 +670,10 @@ PYV=${info% *}
 ARCH=${info#* }
 [ "$ARCH" = aarch64 ] || die 4 "this package is for 64-bit ARM (aarch64) but this system is $ARCH. onnxruntime has no 32-bit ARM wheels: install the 64-bit Raspberry Pi OS."
 WH="$PKG/wheelhouse/py$PYV"
-[ -d "$WH" ] || die 4 "no wheelhouse for Python 3.${PYV#3} ($PYTHON) in this package (it has: $(ls "$PKG/wheelhouse" | tr '\n' ' ')); rebuild it with --python"
+[ -d "$WH" ] || die 4 "no wheelhouse for Python 3.${PYV#3} ($PYTHON) in this package (it has: $(ls "$PKG/wheelhouse" | grep -v '^any$' | tr '\n' ' ')); rebuild it with --python"
+# Wheels shared by the package's Pythons (pure-Python, abi3, the runtime) are stored once, here.
+ANY=$WH
+if [ -d "$PKG/wheelhouse/any" ]; then ANY=$PKG/wheelhouse/any; fi
 
 mkdir -p "$PREFIX/versions" "$PREFIX/log" "$PREFIX/run"
 take_lock || die 5 "another install.sh is running on $PREFIX"
@@ -741,15 +744,15 @@ if [ ! -f "$DEST/.complete" ]; then
     # --without-pip: Debian's ensurepip (python3-venv) may be missing, and pip runs from its wheel.
     # shellcheck disable=SC2086
     $EXEC "$PYTHON" -m venv --without-pip "$STAGE/venv" || { unprepare; die 6 "python -m venv failed"; }
-    pipwhl=$(ls "$WH"/pip-*.whl | head -n 1)
+    pipwhl=$(ls "$WH"/pip-*.whl "$ANY"/pip-*.whl 2>/dev/null | head -n 1)
     compile=--compile
     [ "${EDGEPACK_PIP_COMPILE:-1}" = 0 ] && compile=--no-compile
     # shellcheck disable=SC2086
-    $EXEC "$STAGE/venv/bin/python" "$pipwhl/pip" install --quiet --no-index --find-links "$WH" \
+    $EXEC "$STAGE/venv/bin/python" "$pipwhl/pip" install --quiet --no-index --find-links "$WH" --find-links "$ANY" \
         --disable-pip-version-check --no-warn-script-location $compile -r "$WH/requirements.txt" \
         >"$PREFIX/log/pip-$VID.log" 2>&1 || { tail -n 20 "$PREFIX/log/pip-$VID.log" >&2; unprepare; die 6 "offline pip install failed (log: $PREFIX/log/pip-$VID.log)"; }
     # The runtime (edgepack.runtime, the service, the bench worker) is the edgepack-runtime wheel in
-    # $WH, installed above by its requirements.txt line `edgepack-runtime==<version>`.
+    # $WH or $ANY, installed above by its requirements.txt line `edgepack-runtime==<version>`.
     say "self-test of the model on its golden vectors"
     # shellcheck disable=SC2086
     $EXEC "$STAGE/venv/bin/python" -m edgepack.edge.device_cli --artifact "$STAGE/model" self-test >&2 \

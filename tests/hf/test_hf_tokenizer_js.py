@@ -14,7 +14,8 @@ import pytest
 from tests.hf.hf_tiny import TEXTS
 
 REPO = Path(__file__).resolve().parents[2]
-EXTRA = ["Déjà vu?! Tokyo,Berlin;Paris", "\t tabs\nand newlines ", "中文字符 and ＦＵＬＬＷＩＤＴＨ", "don't stop-me now…"]
+EXTRA = ["Déjà vu?! Tokyo,Berlin;Paris", "\t tabs\nand newlines ", "中文字符 and ＦＵＬＬＷＩＤＴＨ", "don't stop-me now…",
+         "ภาษาไทยไม่มีช่องว่าง हिन्दी", "ﬁne ①  two  spaces <mask>"]
 
 
 def _heldout_texts(n: int = 300) -> list[str]:
@@ -24,7 +25,9 @@ def _heldout_texts(n: int = 300) -> list[str]:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 @pytest.mark.parametrize("spec", ["samples/minilm-embedder/model/tokenizer.json",
-                                  "samples/bert-classifier/model/tokenizer.json", "tiny"])
+                                  "samples/bert-classifier/model/tokenizer.json", "tiny",
+                                  "samples/roberta-classifier/model/tokenizer.json",  # byte-level BPE
+                                  "samples/xlmr-embedder/model/tokenizer.json"])  # Unigram + Precompiled
 def test_js_tokenizer_ids_equal_hugging_face(spec, bert_mean):
     from tokenizers import Tokenizer
 

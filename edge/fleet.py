@@ -203,9 +203,10 @@ class FleetReport:
             test = {True: "✓ passed", False: "✗ failed"}.get(r.get("self_test"), "–")
             ready = f"{r['ready_s']:.1f}" if isinstance(r.get("ready_s"), (int, float)) else "–"
             result = r["result"] + (f": {r['message']}" if r.get("message") else "")
-            lines.append(f"| {r['host']} | {r.get('batch') or '–'} | {r.get('previous') or 'nothing'} → "
-                         f"{r.get('target') or '?'} | {r.get('serving') or 'nothing'} | {r.get('precision') or '–'} | "
-                         f"{test} | {ready} | {result.replace('|', '/')} |")
+            previous = "?" if r.get("previous") is None else r["previous"] or "nothing"
+            lines.append(f"| {r['host']} | {r.get('batch') or '–'} | {previous} → "
+                         f"{r.get('target') or '?'} | {'?' if r.get('serving') is None else r['serving'] or 'nothing'} | {r.get('precision') or '–'} | "
+                         f"{test} | {ready} | {' '.join(result.replace('|', '/').split())} |")
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items()))
         verb = "dry run (--check)" if self.check else "rollout"
         tail = " -- interrupted" if self.interrupted else ""
@@ -225,6 +226,7 @@ def deploy_fleet(package: str | Path, inventory: str | Path, policy: Policy = Po
     hosts = resolve_hosts(inventory, policy.limit)
     package = Path(package).resolve()
     check_package(package)  # everything install.sh will check, before any host is contacted
+    target = package_info(package)["version_id"]
     playbook_bin = find_ansible("ansible-playbook")
     start = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="edgepack-fleet-"))
@@ -245,6 +247,9 @@ def deploy_fleet(package: str | Path, inventory: str | Path, policy: Policy = Po
                          f"batches {policy.serial_list()}, max fail {policy.max_fail}%, forks {policy.forks}")
         rc, output, interrupted = _run_playbook(cmd, _env({"EDGEPACK_FLEET_EVENTS": str(events)}), progress, timeout)
         report = _report(package, hosts, records, events, policy, rc, interrupted)
+        report.target = report.target or target
+        for row in report.rows:
+            row["target"] = row["target"] or report.target
         report.seconds = time.perf_counter() - start
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -260,6 +265,17 @@ def deploy_fleet(package: str | Path, inventory: str | Path, policy: Policy = Po
         bad = ", ".join(f"{r['host']} ({r['result']})" for r in report.failed)
         raise FleetFailed(f"{len(report.failed)} of {len(report.rows)} host(s) not on {report.target}: {bad}", report)
     return report
+
+
+def package_info(package: Path) -> dict:
+    """What the role reads from the package (the role's own script, so the two cannot differ)."""
+    script = ANSIBLE_DIR / "roles" / "edgepack_deploy" / "files" / "package_info.py"
+    proc = subprocess.run([sys.executable, str(script), str(package)], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        from edgepack.errors import ArtifactError
+
+        raise ArtifactError(proc.stderr.strip() or f"{package}: cannot be read")
+    return json.loads(proc.stdout)
 
 
 def _run_playbook(cmd, env, progress, timeout) -> tuple[int, str, int | None]:

@@ -1,8 +1,15 @@
-// The one place in JS that talks to onnxruntime-web: loading it, threads, SIMD, sessions, tensors.
+// The one place in JS that talks to ONNX Runtime: loading it, threads, SIMD, sessions, tensors.
 //
-// We import the wasm-only entry (ort.wasm.min.mjs) from the bundle's own ort/ folder and point
-// env.wasm.wasmPaths there too, so nothing is fetched from a CDN (ORT's default when it cannot
-// work out its own URL) and the 28 MB JSEP/WebGPU build is never loaded.
+// Two runtimes, one interface (OrtSession):
+// - onnxruntime-web (wasm): browsers, and Node when onnxruntime-node is not installed. We import the
+//   wasm-only entry (ort.wasm.min.mjs) from the bundle's own ort/ folder and point
+//   env.wasm.wasmPaths there too, so nothing is fetched from a CDN (ORT's default when it cannot
+//   work out its own URL) and the 28 MB JSEP/WebGPU build is never loaded.
+// - onnxruntime-node (native CPU; an optional dependency of this package): Node, when installed.
+//   ~3x faster than the wasm build in Node (design.md). Its CPU binaries ship inside the npm package,
+//   so `npm install --ignore-scripts` is enough (its postinstall only fetches GPU extras).
+// configure({backend}) pins one: 'web' is what the wasm timings (the quantize stage's Node probe,
+// web/bin/wasm_probe.mjs) must measure; giving ortBaseUrl (the onnxruntime-web files) means 'web' too.
 
 const DEFAULT_ORT_BASE = new URL('../ort/', import.meta.url);
 const ORT_ENTRY = 'ort.wasm.min.mjs';
@@ -16,13 +23,26 @@ const SIMD_PROBE = new Uint8Array([
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 186, 1, 26, 11,
 ]);
 
+const BACKENDS = Object.freeze(['auto', 'web', 'node']);
+const IN_NODE = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
 let ortBase = DEFAULT_ORT_BASE;
+let backendChoice = 'auto';
 let ortPromise = null;
 
-/** Where the onnxruntime-web files live (default: ../ort/ next to this module). Call before loading. */
-export function configure({ ortBaseUrl } = {}) {
+/** Which runtime and where its files live; call before the first session. `backend`: 'auto'
+ * (default: onnxruntime-node in Node when installed, else onnxruntime-web), 'web' or 'node'.
+ * `ortBaseUrl`: the onnxruntime-web files (default: ../ort/ next to this module); implies 'web'. */
+export function configure({ ortBaseUrl, backend } = {}) {
   if (ortPromise) throw new Error('configure() must be called before the first session is created');
-  if (ortBaseUrl) ortBase = new URL(ortBaseUrl, import.meta.url);
+  if (backend !== undefined && !BACKENDS.includes(backend)) {
+    throw new Error(`configure(): backend ${JSON.stringify(backend)} is not one of ${BACKENDS.join(', ')}`);
+  }
+  if (ortBaseUrl) {
+    ortBase = new URL(ortBaseUrl, import.meta.url);
+    backendChoice = 'web';
+  }
+  if (backend !== undefined) backendChoice = backend;
 }
 
 function simdSupported() {
@@ -56,26 +76,61 @@ export function probeEnvironment() {
   };
 }
 
+/** onnxruntime-node's module, or null when it is not installed (and not required). */
+async function importNodeOrt(required) {
+  if (!IN_NODE) throw new Error("configure({backend: 'node'}): onnxruntime-node runs in Node only; use 'web' in a browser");
+  // A specifier in a variable: a browser bundler must not try to resolve or bundle the native package.
+  const name = 'onnxruntime-node';
+  try {
+    const m = await import(name);
+    return m.InferenceSession ? m : m.default;
+  } catch (err) {
+    const missing = err?.code === 'ERR_MODULE_NOT_FOUND' && String(err?.message).includes(`'${name}'`);
+    if (missing && !required) return null;
+    throw new Error(
+      missing
+        ? `${name} is not installed: \`npm install --ignore-scripts ${name}\` (same version as onnxruntime-web), or configure({backend: 'web'})`
+        : `${name} is installed but does not load (${err?.message ?? err}); reinstall it, or configure({backend: 'web'}) to use onnxruntime-web`,
+    );
+  }
+}
+
+/** {kind: 'node'|'web', ort}: the runtime this process uses, loaded once. */
 async function loadOrt(threads) {
   if (!ortPromise) {
     ortPromise = (async () => {
+      if (backendChoice === 'node' || (backendChoice === 'auto' && IN_NODE)) {
+        const ort = await importNodeOrt(backendChoice === 'node');
+        if (ort) {
+          ort.env.logLevel = 'error';
+          return { kind: 'node', ort };
+        }
+      }
       const ort = await import(new URL(ORT_ENTRY, ortBase).href);
       ort.env.wasm.wasmPaths = ortBase.href;
       ort.env.wasm.numThreads = threads;
       ort.env.wasm.proxy = false; // the proxy worker is a separate file we do not ship
       ort.env.logLevel = 'error';
-      return ort;
+      return { kind: 'web', ort };
     })();
   }
   return ortPromise;
 }
 
+/** CPU cores for native threads in Node (navigator.hardwareConcurrency exists from Node 21 only). */
+async function nodeCores() {
+  const os = await import('node:os');
+  return os.availableParallelism?.() ?? os.cpus().length ?? 1;
+}
+
 export class OrtSession {
-  /** Create a session from model bytes. `threads` overrides the automatic choice (still 1 without isolation). */
+  /** Create a session from model bytes. `threads` overrides the automatic choice (wasm: still 1
+   * without cross-origin isolation; native: up to the CPU count). */
   static async create(modelBytes, { threads } = {}) {
     const env = probeEnvironment();
     const wanted = env.threadsReason ? 1 : Math.max(1, Math.min(threads ?? env.threads, env.hardwareConcurrency));
-    const ort = await loadOrt(wanted);
+    const { kind, ort } = await loadOrt(wanted);
+    if (kind === 'node') return OrtSession.createNative(ort, modelBytes, threads);
     const started = performance.now();
     let session;
     try {
@@ -88,9 +143,39 @@ export class OrtSession {
     }
     const info = {
       ...env,
+      runtime: 'onnxruntime-web',
       // ORT lowers numThreads to 1 itself when threads cannot work; report what it actually uses.
       threads: ort.env.wasm.numThreads,
       ortVersion: ort.env.versions?.web ?? ort.env.versions?.common ?? 'unknown',
+      sessionMs: performance.now() - started,
+    };
+    return new OrtSession(ort, session, info);
+  }
+
+  static async createNative(ort, modelBytes, threads) {
+    const cores = await nodeCores();
+    const n = Math.max(1, Math.min(threads ?? Math.min(MAX_THREADS, cores), cores));
+    const started = performance.now();
+    let session;
+    try {
+      session = await ort.InferenceSession.create(new Uint8Array(modelBytes), {
+        executionProviders: ['cpu'],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: n,
+        interOpNumThreads: 1,
+      });
+    } catch (err) {
+      throw new Error(`onnxruntime-node could not load the model: ${err?.message ?? err}`);
+    }
+    const info = {
+      backend: 'cpu', // native, not wasm
+      runtime: 'onnxruntime-node',
+      simd: null, // the native build picks its own CPU kernels
+      crossOriginIsolated: false,
+      hardwareConcurrency: cores,
+      threads: n,
+      threadsReason: null,
+      ortVersion: ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown',
       sessionMs: performance.now() - started,
     };
     return new OrtSession(ort, session, info);

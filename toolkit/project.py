@@ -480,8 +480,13 @@ def load_project(path: str | Path) -> Project:
         present = cfg_path.exists()
     except OSError:
         present = False
+    if not present and (p / "config.json").exists():  # a bare Hugging Face folder: everything inferred
+        from edgepack.hf_infer import load_bare
+
+        return load_bare(p)
     if not present:
-        raise ProjectError(f"{cfg_path}: not found; a model project is a folder with an {CONFIG_NAME} (see the README's reference)")
+        raise ProjectError(f"{cfg_path}: not found; a model project is a folder with an {CONFIG_NAME} (see the README's "
+                           "reference), or a Hugging Face folder with config.json")
     text = files.read_text(cfg_path, str(cfg_path), files.CONFIG_LIMIT, ProjectError)
     try:
         config = tomllib.loads(text)

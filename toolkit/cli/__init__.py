@@ -23,6 +23,7 @@ from edgepack.errors import EdgepackError
 # command -> "module:function". Commands load lazily so `edgepack --help` stays fast and a
 # command's heavy imports (torch, playwright) happen only when it runs.
 COMMANDS = {
+    "init": "edgepack.cli.init_cmd:init",
     "export": "edgepack.cli.export_cmd:export",
     "build": "edgepack.cli.build_cmd:build",
     "inspect": "edgepack.cli.inspect_cmd:inspect",

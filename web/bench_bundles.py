@@ -26,7 +26,18 @@ def reusable(directory: Path, precision: str, build_manifest: dict) -> bool:
     except Exception:
         return False
     same = all(data["files"].get(f, {}).get("sha256") == build_manifest["files"][f]["sha256"] for f in (model, tok))
-    return same and list(data.get("precisions", {})) == [precision]
+    return same and list(data.get("precisions", {})) == [precision] and _current_runtime(directory)
+
+
+def _current_runtime(directory: Path) -> bool:
+    """The bundle carries today's JS runtime: the visit calls page helpers of its edgepack/timing.mjs,
+    and a bundle made by an older edgepack may lack one (e.g. predictChunks, which replaced classifyChunks)."""
+    from edgepack.web.bundle import RUNTIME_DIR, _runtime_sources
+
+    try:
+        return all((directory / rel).read_bytes() == src.read_bytes() for src, rel in _runtime_sources(RUNTIME_DIR))
+    except OSError:
+        return False
 
 
 def bundles_for(project, build_dir: Path, build_manifest: dict, progress=None) -> dict[str, Path]:

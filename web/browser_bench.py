@@ -5,7 +5,7 @@ served by :mod:`edgepack.web.serve` on 127.0.0.1, so the numbers are those of th
 One row per (precision, thread mode): 1 thread (plain server: not cross-origin isolated, as on any
 static host) and N threads (``edgepack serve``: COOP/COEP). Every visit is a fresh browser context,
 so each gives one cold start (navigation -> first result, from the page's own performance marks);
-the page times classify() with web/src/timing.mjs; native ONNX Runtime runs the same texts in this
+the page times predict() (classify() or embed(), by the model's task) with web/src/timing.mjs; native ONNX Runtime runs the same texts in this
 process between visits (interleaved), and every row carries its ratio to native and the issue's
 goals (reported, never gated). The wasm speed gate is edgepack.web.gate.
 """
@@ -120,9 +120,10 @@ def _bench_rows(request) -> list[dict]:
     say = progress.say if progress is not None else (lambda *_: None)
     project = load_project(request.project_root)
     manifest = request.manifest
-    if manifest.get("model", {}).get("task") not in (None, "text-classification"):
+    if manifest.get("model", {}).get("task") not in (None, "text-classification", "feature-extraction"):
         return [{"backend": "wasm", "label": "onnxruntime-web (Chromium)", "status": "skipped",
-                 "reason": f"the browser benchmark times classify(); task {manifest['model'].get('task')!r} is not timed"}]
+                 "reason": f"the browser benchmark times predict() (classify or embed); task "
+                           f"{manifest['model'].get('task')!r} is not timed"}]
     why = chromium.available()
     if why:
         return [{"backend": "wasm", "label": "onnxruntime-web (Chromium)", "status": "skipped", "reason": why}]
@@ -143,7 +144,7 @@ def _bench_rows(request) -> list[dict]:
                 say(f"  round {r + 1}/{rounds}: {_row_name(precision, isolate)}")
                 with running(bundles[precision], isolate=isolate) as url, \
                         open_demo(browser, url, cold_text) as (page, log):
-                    got = call(page, "classifyChunks", texts, plan)
+                    got = call(page, "predictChunks", texts, plan)
                     marks = log.marks
                     a["cold"].append(marks["first_result"])
                     a["ready"].append(marks["ready"])

@@ -166,13 +166,13 @@ export const page = {
     return gate.run(k);
   },
 
-  /** The benchmark's visit: warm-up, then timed chunks of classify() (tokenizer + feeds + run +
-   * read-out) with the model-only time of each call; a chunk's call rate is exact even where the
-   * page's timer is coarse. */
-  async classifyChunks(demo, [texts, o]) {
+  /** The benchmark's visit: warm-up, then timed chunks of predict() -- classify() or embed(), by
+   * the model's task (tokenizer + feeds + run + read-out) -- with the model-only time of each call;
+   * a chunk's call rate is exact even where the page's timer is coarse. */
+  async predictChunks(demo, [texts, o]) {
     const p = demo.pipeline;
     const w0 = performance.now();
-    for (let i = 0; i < 5 || performance.now() - w0 < o.warmup_ms; i++) await p.classify(texts[i % texts.length]);
+    for (let i = 0; i < 5 || performance.now() - w0 < o.warmup_ms; i++) await p.predict(texts[i % texts.length]);
     const e2e = [];
     const model = [];
     const chunks = [];
@@ -182,7 +182,7 @@ export const page = {
       const got = await timedLoop(
         async () => {
           const t0 = performance.now();
-          const r = await p.classify(texts[i++ % texts.length]);
+          const r = await p.predict(texts[i++ % texts.length]);
           e2e.push(performance.now() - t0);
           model.push(r.inferenceMs);
           modelMs += r.inferenceMs;

@@ -38,7 +38,7 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 DRIVER = r"""
 import json, os, subprocess, sys, time
 sys.path.insert(0, os.environ["REPO"])
-from tests.edge.test_upgrade_kill import Prober
+from tests.edge.upgrade_support import Prober
 prefix, port, out = os.environ["EDGEPACK_PREFIX"], int(os.environ["PORT"]), os.environ["OUT"]
 res = {}
 def sh(*args):

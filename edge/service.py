@@ -39,10 +39,7 @@ import contextlib
 import json
 import os
 import re
-import socket
-import struct
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -53,7 +50,9 @@ from starlette.routing import Route
 
 from edgepack.edge import DEFAULT_PORT
 from edgepack.edge.batcher import Batcher
+from edgepack.edge.handover import draining_server, listen_beside, raise_fd_limit
 from edgepack.edge.openapi import openapi_document
+from edgepack.edge.service_metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -69,97 +68,6 @@ class Limits:
     body_timeout_s: float = 10.0  # from the end of the headers to the end of the body -> 408
 
 
-class Metrics:
-    """Prometheus text exposition (no client library: the format is a few lines)."""
-
-    LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-    BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: dict[tuple[str, int], int] = {}
-        self.client_closed: dict[str, int] = {}
-        self.header_timeouts = 0
-        self.latency = [0] * (len(self.LATENCY_BUCKETS) + 1)
-        self.latency_sum = 0.0
-        self.batches = [0] * (len(self.BATCH_BUCKETS) + 1)
-        self.batch_sum = 0
-        self.gauges: dict = {}  # name -> callable, read at render time
-        self.info = lambda: None  # labels of edgepack_model_info, or None before a model serves
-
-    @staticmethod
-    def _observe(counts, buckets, value) -> None:
-        for i, bound in enumerate(buckets):
-            if value <= bound:
-                counts[i] += 1
-                return
-        counts[-1] += 1
-
-    def request(self, path: str, status: int, seconds: float) -> None:
-        with self.lock:
-            self.requests[(path, status)] = self.requests.get((path, status), 0) + 1
-            if path in INFERENCE_PATHS and status == 200:
-                self._observe(self.latency, self.LATENCY_BUCKETS, seconds)
-                self.latency_sum += seconds
-
-    def closed(self, path: str) -> None:
-        with self.lock:
-            self.client_closed[path] = self.client_closed.get(path, 0) + 1
-
-    def header_timeout(self) -> None:
-        with self.lock:
-            self.header_timeouts += 1
-
-    def batch(self, size: int, seconds: float) -> None:
-        with self.lock:
-            self._observe(self.batches, self.BATCH_BUCKETS, size)
-            self.batch_sum += size
-
-    def render(self) -> str:
-        out: list[str] = []
-
-        def family(name, kind, help_text, samples):
-            out.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples])
-
-        with self.lock:
-            family("edgepack_requests_total", "counter", "HTTP answers by path and status (client aborts excluded).",
-                   [f'edgepack_requests_total{{path="{p}",status="{s}"}} {n}'
-                    for (p, s), n in sorted(self.requests.items())])
-            # /readyz answering 503 while the model loads is the probe working, not a server fault.
-            errors = sum(n for (p, s), n in self.requests.items() if s >= 500 and not (p == "/readyz" and s == 503))
-            family("edgepack_errors_total", "counter", "HTTP answers with a 5xx status (not /readyz's 503 while loading).",
-                   [f"edgepack_errors_total {errors}"])
-            family("edgepack_client_closed_total", "counter",
-                   "Requests whose client closed the connection before the answer (not errors).",
-                   [f'edgepack_client_closed_total{{path="{p}"}} {n}'
-                    for p, n in sorted({**dict.fromkeys(INFERENCE_PATHS, 0), **self.client_closed}.items())])
-            family("edgepack_header_timeouts_total", "counter",
-                   "Connections closed because request headers did not arrive in time.",
-                   [f"edgepack_header_timeouts_total {self.header_timeouts}"])
-            family("edgepack_predict_latency_seconds", "histogram",
-                   "Seconds from the request to its answer, for /v1/predict and /v1/embed requests answered 200 "
-                   "(refused and failed requests are not observed).",
-                   _histogram("edgepack_predict_latency_seconds", self.LATENCY_BUCKETS, self.latency, self.latency_sum))
-            family("edgepack_batch_size", "histogram", "Texts per model call (dynamic batching).",
-                   _histogram("edgepack_batch_size", self.BATCH_BUCKETS, self.batches, self.batch_sum))
-        info = self.info()
-        if info is not None:  # the info-metric idiom: constant 1, the facts in the labels
-            labels = ",".join(f'{k}="{_label_value(v)}"' for k, v in info.items())
-            family("edgepack_model_info", "gauge", "The model this process serves (name, version, install id, "
-                   "precision); always 1.", [f"edgepack_model_info{{{labels}}} 1"])
-        for name, (help_text, read) in sorted(self.gauges.items()):
-            family(name, "gauge", help_text, [f"{name} {read()}"])
-        rss = _rss_bytes()
-        if rss is not None:  # the standard process metric name, so existing dashboards pick it up
-            family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-                   [f"process_resident_memory_bytes {rss}"])
-        return "\n".join(out) + "\n"
-
-
-def _label_value(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
 def install_version_id(artifact: str) -> str | None:
     """The install's version id: ``EDGEPACK_VERSION_ID`` (set by install.sh and the systemd unit),
     else the ``<id>`` of an artifact at ``.../versions/<id>/model``; None outside an install."""
@@ -169,25 +77,6 @@ def install_version_id(artifact: str) -> str | None:
     path = os.path.realpath(artifact)  # `current/model` resolves to versions/<id>/model
     parent = os.path.dirname(path)
     return os.path.basename(parent) if os.path.basename(os.path.dirname(parent)) == "versions" else None
-
-
-def _rss_bytes() -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _histogram(name, buckets, counts, total) -> list[str]:
-    lines, running = [], 0
-    for bound, n in zip(list(buckets) + ["+Inf"], counts):
-        running += n
-        lines.append(f'{name}_bucket{{le="{bound}"}} {running}')
-    return lines + [f"{name}_sum {total}", f"{name}_count {running}"]
 
 
 # The endpoint each task is served on; the other answers 404 with a pointer to this one.
@@ -225,7 +114,7 @@ class Service:
         self.pipeline = None
         self.batcher: Batcher | None = None
         self.self_test: dict = {"ok": False, "state": "loading"}
-        self.metrics = Metrics()
+        self.metrics = Metrics(INFERENCE_PATHS)
         self.model_headers: list[tuple[bytes, bytes]] = []
         self.connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -596,85 +485,6 @@ class Service:
                               log_level="warning", access_log=False, lifespan="on")
 
 
-def _raise_fd_limit() -> None:
-    """systemd starts services with a soft limit of 1024 descriptors; a flood of connections past
-    that makes accept() fail (and asyncio stop accepting for a second, probes included). Connections
-    over max_connections are answered and closed, but each needs a descriptor meanwhile."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-        if soft != resource.RLIM_INFINITY and soft < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: keep the limit we have
-        pass
-
-
-# cBPF "return 1": steer every new connection of the SO_REUSEPORT group to the socket at index 1,
-# the one bound second -- the new version while the old one (index 0) drains. An index past the
-# group's end (after the old one closed, the group is [new]) makes the kernel fall back to its hash.
-_SO_ATTACH_REUSEPORT_CBPF = 51
-_BPF_RET_K = 0x06
-
-
-def _steer_to_second(sock: socket.socket) -> bool:
-    import ctypes
-
-    prog = ctypes.create_string_buffer(struct.pack("HBBI", _BPF_RET_K, 0, 0, 1))
-    fprog = struct.pack("HL", 1, ctypes.addressof(prog))
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_REUSEPORT_CBPF, fprog)
-        return True
-    except OSError:  # not Linux, or emulated without it: the kernel hashes connections over both
-        return False
-
-
-def listen_beside(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """A listening socket on (host, port) that shares the address with the version already serving
-    (SO_REUSEPORT; same user) and takes its new connections: see the module doc."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-        sock.listen(backlog)
-        _steer_to_second(sock)  # after listen(): attached before, it makes a group of its own
-    except OSError as exc:
-        sock.close()
-        raise SystemExit(f"edgepack-service: cannot listen on {host}:{port} ({exc.strerror or exc}); the process "
-                         "serving there must be an edgepack service started with --bind-when-ready (same user)")
-    sock.set_inheritable(False)
-    return sock
-
-
-def _draining_server_class():
-    import uvicorn
-
-    class DrainingServer(uvicorn.Server):
-        """On SIGTERM (an upgrade stopping this version): stop accepting, then give connections
-        already accepted a moment to send their request before uvicorn closes the idle ones -- one
-        accepted an instant before the stop would otherwise be closed unanswered (seen as single
-        connection resets in the kill-anywhere test)."""
-
-        async def shutdown(self, sockets=None):
-            for server in self.servers:
-                server.close()
-            await asyncio.sleep(DRAIN_GRACE_S)
-            await super().shutdown(sockets)
-
-    return DrainingServer
-
-
-DRAIN_GRACE_S = 0.3
-
-
-def draining_server(config):
-    """A uvicorn.Server that drains as above (uvicorn is imported only here: /healthz starts fast)."""
-    return _draining_server_class()(config)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="edgepack-service", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", required=True, help="directory with manifest.json, tokenizer.json, the model")
@@ -694,7 +504,6 @@ def main(argv: list[str] | None = None) -> None:
                         help="load and self-test the model first, then share the address with the running "
                         "version (SO_REUSEPORT) and take its new connections; exit 3 if the self-test fails")
     args = parser.parse_args(argv)
-    import uvicorn
 
     limits = Limits(queue_size=args.queue_size, max_batch=args.max_batch, budget_ms=args.budget_ms,
                     max_connections=args.max_connections)
@@ -704,7 +513,7 @@ def main(argv: list[str] | None = None) -> None:
     # interval (5 ms by default) to get it back from a busy event loop, several times per batch:
     # under a flood that wait, not the model, set the batch rate. 1 ms measured best (loadtest).
     sys.setswitchinterval(0.001)
-    _raise_fd_limit()
+    raise_fd_limit()
     server = draining_server(service.uvicorn_config(args.host, args.port))
     if not args.bind_when_ready:
         server.run()

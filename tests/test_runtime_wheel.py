@@ -40,7 +40,8 @@ def _expected_files() -> set[str]:
     files = {p.relative_to(REPO / "toolkit").as_posix() for p in (REPO / "toolkit" / "runtime").rglob("*.py")
              if "__pycache__" not in p.parts}
     files |= {"__init__.py", "errors.py", "bench/__init__.py", "bench/worker.py", "bench/stats.py"}
-    files |= {f"edge/{n}.py" for n in ("__init__", "service", "batcher", "openapi", "device_cli", "ondevice_bench")}
+    files |= {f"edge/{n}.py" for n in ("__init__", "service", "batcher", "openapi", "device_cli", "ondevice_bench",
+                                          "handover", "service_metrics")}
     return {f"edgepack/{f}" for f in files}
 
 

@@ -44,7 +44,8 @@ WHEEL_DIST = "edgepack_runtime"
 MODULES = (
     "edgepack", "edgepack.errors",
     "edgepack.edge", "edgepack.edge.service", "edgepack.edge.batcher", "edgepack.edge.openapi",
-    "edgepack.edge.device_cli", "edgepack.edge.ondevice_bench",
+    "edgepack.edge.device_cli", "edgepack.edge.ondevice_bench", "edgepack.edge.handover",
+    "edgepack.edge.service_metrics",
     "edgepack.bench", "edgepack.bench.worker", "edgepack.bench.stats",
 )  # fmt: skip
 RUNTIME_PACKAGE = "edgepack.runtime"

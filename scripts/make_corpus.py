@@ -35,7 +35,17 @@ CASED = ["İstanbul", "ΣΑΣ", "ΌΣΟΣ", "Straße", "ǅemal", "ﬁne ﬂow", 
          "𝐁𝐨𝐥𝐝", "Ꭰꭰ", "ꞋꞌꟀ", "ᏸ", "K", "Å"]
 SPECIAL = ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[cls]", "x[SEP]y", "[MASK][MASK]", " [MASK] ", "<s>  x",
            "New York", "new york", "foxes fox", "Café", " Café", "!!!", "abab", "<mask>", "hello world", "tok tokens"]
-POOLS = [WORDS, ACCENTED, COMBINING, CJK, EMOJI, RTL, CONTROL, SPACES, PUNCT, DIGITS, CASED, SPECIAL]
+# Thai: no spaces between words, SARA AM (U+0E33, NFKC splits it), tone marks, MAI YAMOK, Thai digits.
+THAI = ["ภาษาไทย", "สวัสดีครับ", "ภาพยนตร์เรื่องนี้ดีมาก", "ไม่มีช่องว่างระหว่างคำในภาษาไทย", "กรุงเทพมหานคร", "น้ำ",
+        "ก็", "เด็กๆ", "๑๒๓", "ำ", "ที่นี่", "ไทย\u200bคำ", "กำลังทำงาน", "เกี่ยว"]
+# Devanagari: conjuncts (virama), nukta letters NFC decomposes (U+0958), ZWJ / ZWNJ half forms, anusvara.
+HINDI = ["हिन्दी", "नमस्ते दुनिया", "यह फ़िल्म बहुत अच्छी थी", "\u0958िला", "अंग्रेज़ी", "क्षत्रिय", "श्री", "ज़्यादा",
+         "क्\u200dष", "क्\u200cष", "संस्कृतम्", "ॐ"]
+# Scripts mixed inside one word and one text: the splits at script boundaries differ per pre-tokenizer.
+MIXED = ["Thaiไทยmixed", "hello世界", "abcابجabc", "टेस्ट test ทดสอบ テスト", "emoji😀ไทย", "Ελληνικά and Русский текст",
+         "123ไทย456", "ｶﾀｶﾅ ไทย हिन्दी", "a\u0e31\u0301", "Кириллица latin", "日本語English混在", "한국어ไทยहिन्दी",
+         "שלוםไทย", "ไทย日本中文", "mañanaไทย café"]
+POOLS = [WORDS, ACCENTED, COMBINING, CJK, EMOJI, RTL, CONTROL, SPACES, PUNCT, DIGITS, CASED, SPECIAL, THAI, HINDI, MIXED]
 
 
 def mixed(rng: random.Random, n: int) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pathlib
 
+from tests.tokenizer import conformance
+
 HERE = pathlib.Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
 CORPUS = HERE / "corpus.jsonl"
@@ -15,9 +17,8 @@ def load_corpus() -> list[str]:
 
 
 def golden_names() -> list[str]:
-    return sorted(p.name[: -len(".jsonl")] for p in GOLDEN.glob("*.jsonl"))
+    return conformance.golden_names(GOLDEN)
 
 
 def load_golden(name: str):
-    lines = (GOLDEN / f"{name}.jsonl").read_text(encoding="ascii").splitlines()
-    return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+    return conformance.parse_golden((GOLDEN / f"{name}.jsonl").read_text(encoding="ascii"))

@@ -71,11 +71,6 @@ class InferredProject(Project):
         return self.output_root / "dist"
 
 
-def is_bare_folder(path: Path) -> bool:
-    """A folder with config.json and no edgepack.toml."""
-    return path.is_dir() and not (path / CONFIG_NAME).exists() and (path / "config.json").exists()
-
-
 def _name(folder: Path) -> str:
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", folder.name).strip("-_")[:64].strip("-_")
     if not name or not NAME_RE.fullmatch(name):

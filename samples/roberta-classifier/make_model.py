@@ -67,7 +67,7 @@ def batches(tok, rows, labels, order, pad_id):
         width = max(len(e.ids) for e in enc)
         ids = torch.tensor([e.ids + [pad_id] * (width - len(e.ids)) for e in enc])
         mask = torch.tensor([e.attention_mask + [0] * (width - len(e.ids)) for e in enc])
-        yield ids, mask, torch.tensor([labels.index(l) for _, l in chunk])
+        yield ids, mask, torch.tensor([labels.index(label) for _, label in chunk])
 
 
 @torch.inference_mode()
@@ -91,7 +91,7 @@ def main() -> None:
     config = RobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                            intermediate_size=128, max_position_embeddings=MAX_TOKENS + pad + 1, type_vocab_size=1,
                            pad_token_id=pad, bos_token_id=tok.token_to_id("<s>"), eos_token_id=tok.token_to_id("</s>"),
-                           id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+                           id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
     model = RobertaForSequenceClassification(config)
     optim = torch.optim.AdamW(model.parameters(), lr=LR)
     order = list(range(len(train)))

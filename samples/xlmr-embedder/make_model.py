@@ -82,7 +82,7 @@ def batches(tok, rows, labels, order, pad_id):
         width = max(len(e.ids) for e in enc)
         ids = torch.tensor([e.ids + [pad_id] * (width - len(e.ids)) for e in enc])
         mask = torch.tensor([e.attention_mask + [0] * (width - len(e.ids)) for e in enc])
-        yield ids, mask, torch.tensor([labels.index(l) for _, l in chunk])
+        yield ids, mask, torch.tensor([labels.index(label) for _, label in chunk])
 
 
 class Trainer(torch.nn.Module):

@@ -56,7 +56,7 @@ def test_roberta_classifier_exports_with_parity_and_matches_transformers(built_s
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "attention_mask"]
     assert manifest["model"]["labels"] == ["Negative", "Neutral", "Positive"]
     rows = _heldout(project)
-    texts, gold = [t for t, _ in rows], [l for _, l in rows]
+    texts, gold = [t for t, _ in rows], [label for _, label in rows]
     pipe = Pipeline.load(project / "build")
     probs = pipe(texts)["probabilities"]
     labels = manifest["model"]["labels"]

@@ -16,7 +16,7 @@ import pytest
 
 from edgepack.errors import ModelLoadError, OutputError, ProjectError, UnsafeModelError
 from edgepack.project import load_project
-from tests.conftest import run_cli
+from tests.repo_support import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = {name: REPO / "samples" / name / "model" for name in ("roberta-classifier", "xlmr-embedder", "minilm-embedder")}

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import fresh_copy
+from tests.repo_support import fresh_copy
 from tests.edge.conftest import unpack
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.slow]

@@ -77,7 +77,7 @@ def test_reordered_labels_are_an_error_naming_both_orders(tmp_path, folder):
 
 
 def test_reordered_labels_fail_the_export_cli(tmp_path, folder):
-    from tests.conftest import run_cli
+    from tests.repo_support import run_cli
 
     proj = project(tmp_path, folder, ["neutral", "negative", "positive"])
     result = run_cli("export", str(proj.root), "--json")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.browser_support import open_page
-from tests.conftest import fresh_copy
+from tests.repo_support import fresh_copy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

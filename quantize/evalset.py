@@ -132,9 +132,13 @@ def evaluation_set(project: Project, names: list[str]) -> EvalSet:
         texts = project.example_texts + generated
         labels = None
         source = f"examples + {len(generated)} generated texts (no [evaluation] file)"
-        weak = (f"{project.path} has no [evaluation] file: the gate judges INT8 on the examples and generated "
-                "texts (example words re-combined, random vocabulary words), not on real held-out data; add "
-                "[evaluation] file = \"...\" (one text per line, or text<TAB>label) for a gate that means something")
+        where = (f"{project.root} is a bare Hugging Face folder (no edgepack.toml), so it has no [evaluation] file"
+                 if getattr(project, "inferred", None) is not None else f"{project.path} has no [evaluation] file")
+        how = ("run `edgepack init` on the folder and add [evaluation] file = \"...\" to the edgepack.toml it writes"
+               if getattr(project, "inferred", None) is not None else "add [evaluation] file = \"...\"")
+        weak = (f"{where}: the gate judges INT8 on the examples and generated texts (example words re-combined, "
+                f"random vocabulary words), not on real held-out data; {how} (one text per line, or "
+                "text<TAB>label) for a gate that means something")
     if not texts:
         raise QuantizationError(f"{project.path}: no texts to evaluate on; add [evaluation] file or [examples] texts")
     return EvalSet(source=source, texts=texts, feeds=_feeds(encoder, texts), labels=labels, names=names,

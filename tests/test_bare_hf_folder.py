@@ -115,6 +115,8 @@ def test_bare_classifier_builds_wasm_next_to_the_folder(tmp_path):
     proc = run_cli("build", str(folder), "--target", "wasm", timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "inferred from" in proc.stderr and "labels     Negative, Neutral, Positive" in proc.stderr
+    # No [evaluation] file is possible without a toml: the weak-gate warning says how to add one.
+    assert "bare Hugging Face folder (no edgepack.toml)" in proc.stderr and "edgepack init" in proc.stderr
     assert _digest(folder) == before  # nothing written into the model folder
     out = tmp_path / "my-roberta-edgepack"
     manifest = json.loads((out / "build" / "manifest.json").read_text())

@@ -32,6 +32,8 @@ def default_threads(model_path: Path) -> int | None:
     return 1 if Path(model_path).stat().st_size <= SMALL_MODEL_BYTES else None
 
 
+EMPTY_BATCH = "an empty batch (0 texts): pass at least one text; predict([]) returns []"
+
 class Pipeline:
     """Text in, results out, for one built artifact (a build directory, bundle or package).
 
@@ -80,7 +82,7 @@ class Pipeline:
         if any(np.asarray(v).shape[:1] == (0,) for v in feeds.values()):
             # ONNX Runtime aborts the whole process on a zero-row batch of some int8 graphs
             # (seen: "terminate called without an active exception" on the sample LSTM).
-            raise TextInputError("an empty batch (0 texts): pass at least one text; predict([]) returns []")
+            raise TextInputError(EMPTY_BATCH)
         return self._run(feeds)
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -93,7 +95,10 @@ class Pipeline:
         A str is a batch of one (row 0); a list or tuple is a batch (items: str or (text, pair)).
         Anything else raises TextInputError.
         """
-        return self.run(self.encode(texts))
+        items, _ = text_batch(texts)
+        if not items:
+            raise TextInputError(EMPTY_BATCH)
+        return self._run(self.encoder(items))
 
     def predict(self, texts: str | Sequence[str]) -> dict | list[dict]:
         """Results per text, the same shape in every edgepack runtime (Python, browser, Pi service).

@@ -245,7 +245,10 @@ def deploy_fleet(package: str | Path, inventory: str | Path, policy: Policy = Po
         if progress is not None:
             progress.say(f"→ {'checking' if policy.check else 'rolling out'} {package.name} to {len(hosts)} host(s): "
                          f"batches {policy.serial_list()}, max fail {policy.max_fail}%, forks {policy.forks}")
-        rc, output, interrupted = _run_playbook(cmd, _env({"EDGEPACK_FLEET_EVENTS": str(events)}), progress, timeout)
+        # A ControlPath directory of this run's own: an SSH master connection persisted by an earlier
+        # run (ControlPersist) would be reused without checking the host key again.
+        env = _env({"EDGEPACK_FLEET_EVENTS": str(events), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / "cp")})
+        rc, output, interrupted = _run_playbook(cmd, env, progress, timeout)
         report = _report(package, hosts, records, events, policy, rc, interrupted)
         report.target = report.target or target
         for row in report.rows:

@@ -150,6 +150,9 @@ def test_wrong_host_key_is_refused(fleet, rpi_packages, tmp_path):
     wrong = tmp_path / "known_hosts"
     wrong.write_text(f"[127.0.0.1]:{h.server.port} {' '.join(other.with_suffix('.pub').read_text().split()[:2])}\n")
     inv = fleet.inventory("wrong-key", known_hosts={"dev3": wrong})
+    # a run that reached dev3 just before: its SSH master connection (ControlPersist) must not be
+    # reused by the next run, which would skip the host-key check
+    assert _deploy(rpi_packages["v1.tar.gz"], fleet.inventory(), "--limit", "dev3", "--check").returncode == 0
     before = (h.device.current(), sorted(p.name for p in h.remote_dir.glob("*")) if h.remote_dir.exists() else [])
     proc = _deploy(rpi_packages["v1.tar.gz"], inv, "--limit", "dev3", "--json")
     assert proc.returncode == 7, proc.stderr[-4000:]

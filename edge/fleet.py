@@ -104,6 +104,7 @@ def _env(extra: dict | None = None) -> dict:
         ANSIBLE_CALLBACK_PLUGINS=str(ANSIBLE_DIR / "callback_plugins"),
         ANSIBLE_CALLBACKS_ENABLED="edgepack_fleet",
         ANSIBLE_PIPELINING="True",  # one ssh round trip per task instead of three
+        ANSIBLE_SSH_RETRIES="3",  # a dropped connection (rc 255) is retried, not a failed host
     )
     env.update(extra or {})
     return env

@@ -119,13 +119,13 @@ def evaluation_set(project: Project, names: list[str]) -> EvalSet:
     if rows:
         texts = [t for t, _ in rows]
         labels = None
-        if project.task == "text-classification" and all(l is not None for _, l in rows):
+        if project.task == "text-classification" and all(label is not None for _, label in rows):
             known = {name: i for i, name in enumerate(project.labels)}
-            unknown = sorted({l for _, l in rows if l not in known})
+            unknown = sorted({label for _, label in rows if label not in known})
             if unknown:
                 raise ProjectError(f"{project.path}: [evaluation] file has labels {unknown[:5]} that are not in "
                                    f"labels = {project.labels}; fix the file or the labels")
-            labels = [known[l] for _, l in rows]
+            labels = [known[label] for _, label in rows]
         source = f"[evaluation] file {project.section('evaluation')['file']} ({len(texts)} texts)"
     else:
         generated = _generated(encoder, GENERATED_TEXTS, max(4, project.max_length // 2), project.example_texts)

@@ -7,14 +7,19 @@ disjoint *held-out* split, and only a held-out pass is accepted (evalset.split s
    per-tensor does not, or is >10% closer to fp32 (it costs a scale per channel and, on some
    kernels, speed).
 2. ``reduce_range`` (7-bit weights: no u8s8 overflow on non-VNNI x86 kernels).
-3. blockwise INT8 for MatMul (weightonly.py: MatMulNBits bits = 8, int8 compute with activations
-   quantized per block of 32) + int8 Gather -- one try; on all-MiniLM-L6-v2 it is what meets
-   min cosine 0.99 at Optimum's size (MatMul graphs only).
-4. exclude only the most sensitive nodes: the one-pass ranking (sensitivity.py), then a binary
+3. SmoothQuant, then dynamic INT8 (smooth.py): per-input-channel factors, from one fp32 pass over the
+   calibration texts, move activation outliers into the weights (exact in fp32), so dynamic INT8's
+   one activation scale per tensor fits the rest; alpha 0.8, then 0.6 (MatMul graphs without
+   recurrent ops, dynamic mode). Same kernels as dynamic INT8 (+ one elementwise Mul per input): on
+   all-MiniLM-L6-v2 it meets min cosine 0.99 at plain dynamic INT8's size and speed.
+4. blockwise INT8 for MatMul (weightonly.py: MatMulNBits bits = 8, int8 compute with activations
+   quantized per block of 32) + int8 Gather -- one try; as accurate, but its kernel was ~2x slower
+   than MatMulInteger at batch 32 on this machine (MatMul graphs only).
+5. exclude only the most sensitive nodes: the one-pass ranking (sensitivity.py), then a binary
    search on how many of the top nodes stay fp32 (log2(n) quantize + gate runs, not n).
-5. static QDQ with MinMax calibration on the selection texts (encoders: MatMul graphs without
+6. static QDQ with MinMax calibration on the selection texts (encoders: MatMul graphs without
    recurrent ops, when dynamic was the starting mode).
-6. int8 weights, fp32 activations (MatMulNBits, bits = 8, weight-only): the most accurate and the
+7. int8 weights, fp32 activations (MatMulNBits, bits = 8, weight-only): the most accurate and the
    least fast. Targets lacking MatMulNBits are caught by the op tables and the wasm probe.
 
 Every candidate tried is a row of the trade-off table (accuracy on both splits, file bytes,
@@ -28,17 +33,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from edgepack.progress import QUIET, Progress
-from edgepack.quantize import dynamic, static, weightonly
-from edgepack.quantize.evalset import EvalSet, Split
-from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all
+from edgepack.quantize import dynamic, smooth, static, weightonly
+from edgepack.quantize.evalset import Split
+from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all, run_reference
 from edgepack.quantize.sensitivity import Ranking, rank
 from edgepack.runtime.session import create_session
 
 QUANTIZERS: dict[str, Callable[..., dict]] = {"dynamic": dynamic.quantize, "static": static.quantize,
-                                              "blockwise": weightonly.blockwise, "weight-only": weightonly.weight_only}
+                                              "smooth": smooth.quantize, "blockwise": weightonly.blockwise,
+                                              "weight-only": weightonly.weight_only}
 RECURRENT = ("LSTM", "GRU", "RNN")
 
 
@@ -49,11 +54,13 @@ class Recipe:
     per_channel: bool
     reduce_range: bool = False
     exclude: tuple[str, ...] = ()
+    alpha: float = 0.0  # SmoothQuant migration strength (mode "smooth" only)
 
     @property
     def label(self) -> str:
         parts = [self.mode] if self.mode in ("blockwise", "weight-only") else \
-            [self.mode, "per-channel" if self.per_channel else "per-tensor"]
+            [f"smoothed (alpha {self.alpha}) dynamic" if self.mode == "smooth" else self.mode,
+             "per-channel" if self.per_channel else "per-tensor"]
         if self.reduce_range:
             parts.append("reduce_range")
         if self.exclude:
@@ -104,7 +111,7 @@ class Ladder:
             self.calibration_source = self.calibration_source or f"{len(self.calibration)} selection texts"
         fp32 = create_session(self.fp32)
         for part in ("selection", "heldout"):
-            self.reference[part] = run_all(fp32, getattr(self.split, part))[0]
+            self.reference[part] = run_reference(fp32, getattr(self.split, part))
 
     def gate(self, path: Path, part: str, label: str) -> tuple[GateResult, float]:
         evalset = getattr(self.split, part)
@@ -118,7 +125,8 @@ class Ladder:
         info = QUANTIZERS[recipe.mode](self.pre, path, per_channel=recipe.per_channel,
                                        reduce_range=recipe.reduce_range,
                                        exclude=list(self.forced_exclude) + list(recipe.exclude),
-                                       calibration=self.calibration)
+                                       calibration=self.calibration,
+                                       **({"alpha": recipe.alpha} if recipe.mode == "smooth" else {}))
         selection, ms = self.gate(path, "selection", recipe.label)
         trial = Trial(recipe, path, info, selection, None, path.stat().st_size, ms)
         self.trials.append(trial)
@@ -167,7 +175,7 @@ def _exclusion_rung(ladder: Ladder, base: Trial, fp32_model, quantized: list[str
 
     def passes(k: int) -> bool:
         if k not in tried:
-            tried[k] = ladder.attempt(replace(base.recipe, step="4 exclude sensitive", exclude=tuple(order[:k])),
+            tried[k] = ladder.attempt(replace(base.recipe, step="5 exclude sensitive", exclude=tuple(order[:k])),
                                       judge=False)
         return tried[k].selection.ok
 
@@ -195,19 +203,25 @@ def recover(ladder: Ladder, mode: str, per_channel: bool | None, fp32_model,
     if t.accepted:
         return t, choice
     has_matmul = op_counts.get("MatMul", 0) > 0
+    encoder = has_matmul and not any(op_counts.get(op) for op in RECURRENT)
+    if mode == "dynamic" and encoder:
+        for alpha in smooth.ALPHAS:  # per-channel unless the project fixed per-tensor (smoothing grows weight rows)
+            t = ladder.attempt(Recipe("3 smoothed", "smooth", per_channel is not False, alpha=alpha))
+            if t.accepted:
+                return t, choice
     if has_matmul:
-        t = ladder.attempt(Recipe("3 blockwise int8", "blockwise", False))
+        t = ladder.attempt(Recipe("4 blockwise int8", "blockwise", False))
         if t.accepted:
             return t, choice
     t = _exclusion_rung(ladder, best, fp32_model, quantized_nodes(best.path))
     if t is not None and t.accepted:
         return t, choice
-    if mode == "dynamic" and has_matmul and not any(op_counts.get(op) for op in RECURRENT):
-        t = ladder.attempt(Recipe("5 static QDQ", "static", base.per_channel))
+    if mode == "dynamic" and encoder:
+        t = ladder.attempt(Recipe("6 static QDQ", "static", base.per_channel))
         if t.accepted:
             return t, choice
     if has_matmul:
-        t = ladder.attempt(Recipe("6 int8 weights only", "weight-only", False))
+        t = ladder.attempt(Recipe("7 int8 weights only", "weight-only", False))
         if t.accepted:
             return t, choice
     return None, choice

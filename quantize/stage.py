@@ -436,6 +436,8 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
                      "per_channel_choice": pc_choice, "recipe": accepted.recipe.label})
         if info["mode"] == "static":
             info["calibration"] = ladder.calibration_source
+        if "smoothquant" in info:  # the smoothing factors came from these texts (never held-out ones)
+            info["smoothquant"] = {**info["smoothquant"], "calibration": ladder.calibration_source}
         section = {
             "precision": "int8",
             **{k: info[k] for k in ("mode", "format", "per_channel", "weight_type", "activation_type")},

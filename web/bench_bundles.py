@@ -40,12 +40,13 @@ def _current_runtime(directory: Path) -> bool:
         return False
 
 
-def bundles_for(project, build_dir: Path, build_manifest: dict, progress=None) -> dict[str, Path]:
+def bundles_for(project, build_dir: Path, build_manifest: dict, progress=None,
+                precisions: tuple[str, ...] = ("fp32", "int8")) -> dict[str, Path]:
     """precision -> bundle directory: the project's shipped bundle when it fits, else one under dist/bench/."""
     from edgepack.web.bundle import build_wasm_bundle
 
     out = {}
-    for precision in ("fp32", "int8"):
+    for precision in precisions:
         if precision not in build_manifest.get("precisions", {}):
             continue
         shipped = project.dist_dir / f"{project.name}-wasm"

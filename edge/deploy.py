@@ -20,7 +20,7 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgepack.errors import ArtifactError, TargetError
+from edgepack.errors import ArtifactError, DeployError
 
 REMOTE_DIR = "/tmp/edgepack-deploy"
 INSTALL_EXIT = {
@@ -159,8 +159,8 @@ def deploy(
         if "Host key verification failed" in proc.stderr or "No ED25519 host key is known" in proc.stderr:
             hint = (" -- the device's host key is not in known_hosts: check its fingerprint on the device "
                     "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and add it with ssh-keyscan")
-        raise TargetError(f"ssh to {host} failed{hint}:\n{proc.stderr.strip()[-2000:]}")
+        raise DeployError(f"ssh to {host} failed{hint}:\n{proc.stderr.strip()[-2000:]}")
     if proc.returncode != 0:
         why = INSTALL_EXIT.get(proc.returncode, f"install.sh exited with {proc.returncode}")
-        raise TargetError(f"deploy to {host} failed: {why}.\n{output[-3000:]}")
+        raise DeployError(f"deploy to {host} failed: {why}.\n{output[-3000:]}")
     return DeployResult(host=host, package=str(package), top=top, seconds=time.perf_counter() - start, output=output)

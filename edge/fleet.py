@@ -10,8 +10,8 @@ order, then batches of N), ``--max-fail P`` is ``max_fail_percentage: P`` (the p
 batch in which more than P % of the hosts failed; a batch that failed whole always stops it).
 A failed host is left on its previous version by install.sh's rollback, serving.
 
-Exit status (the CLI): 0 every host installed or unchanged; 7 (TargetError) some host failed or was
-unreachable -- the report is printed first; 2 (ProjectError) a bad inventory, --limit or policy
+Exit status (the CLI): 0 every host installed or unchanged; 9 (DeployError) some host failed, was
+unreachable or not attempted -- the report is printed first; 2 (ProjectError) a bad inventory, --limit or policy
 value; 130 interrupted (hosts keep whatever install.sh left consistent: old or new version).
 """
 
@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgepack.errors import ProjectError, TargetError
+from edgepack.errors import DeployError, ProjectError, TargetError
 
 ANSIBLE_DIR = Path(__file__).resolve().parent / "ansible"
 PLAYBOOK = ANSIBLE_DIR / "deploy.yml"
@@ -41,7 +41,7 @@ OK_RESULTS = ("installed", "unchanged", "would install")
 PATTERN_CHARS = re.compile(r"[*?\[\]~!&]")
 
 
-class FleetFailed(TargetError):
+class FleetFailed(DeployError):
     """Some host failed, was unreachable or was never reached because the rollout stopped."""
 
     def __init__(self, message: str, report: "FleetReport"):

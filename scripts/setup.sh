@@ -24,8 +24,8 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   "$PY" -m venv .venv
 fi
-log "pip install -e .[test,bench] (pinned by scripts/constraints.txt)"
-.venv/bin/pip install -q -c scripts/constraints.txt -e ".[test,bench]"
+log "pip install -e .[test,bench,fleet] (pinned by scripts/constraints.txt)"
+.venv/bin/pip install -q -c scripts/constraints.txt -e ".[test,bench,fleet]"
 if [ -f scripts/constraints-extra.txt ]; then
   .venv/bin/pip install -q -c scripts/constraints.txt -r scripts/constraints-extra.txt
 fi

@@ -74,3 +74,10 @@ class OutputError(EdgepackError):
     """The output location cannot be written."""
 
     exit_code = 8
+
+
+class DeployError(TargetError):
+    """A deploy to a device failed (install, readiness, SSH, host key): that device keeps serving its
+    previous version (install.sh's rollback). For a fleet, the report says which hosts."""
+
+    exit_code = 9

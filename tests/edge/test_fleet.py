@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from edgepack.errors import ProjectError, TargetError
-from tests.conftest import run_cli
+from tests.repo_support import run_cli
 from tests.edge.conftest import REPO
 from tests.edge.fleet_support import start_fleet
 
@@ -106,7 +106,7 @@ def test_fleet_rollout_scenario(fleet, rpi_packages):
     inv_slow = fleet.inventory("slow-dev2", env={"dev2": {"EDGEPACK_READY_TIMEOUT": 0}})
     proc = _deploy(v2, inv_slow, "--canary", "1", "--serial", "2", "--max-fail", "0%", "--json")
     report = _report(proc)
-    assert proc.returncode == 7, proc.stderr[-4000:]
+    assert proc.returncode == 9, proc.stderr[-4000:]
     assert not report["ok"]
     rows = _rows(report)
     v2_id = report["target"]
@@ -155,7 +155,7 @@ def test_wrong_host_key_is_refused(fleet, rpi_packages, tmp_path):
     assert _deploy(rpi_packages["v1.tar.gz"], fleet.inventory(), "--limit", "dev3", "--check").returncode == 0
     before = (h.device.current(), sorted(p.name for p in h.remote_dir.glob("*")) if h.remote_dir.exists() else [])
     proc = _deploy(rpi_packages["v1.tar.gz"], inv, "--limit", "dev3", "--json")
-    assert proc.returncode == 7, proc.stderr[-4000:]
+    assert proc.returncode == 9, proc.stderr[-4000:]
     row = _rows(_report(proc))["dev3"]
     assert row["result"] == "unreachable" and "host key does not match" in row["message"], row
     assert (h.device.current(), sorted(p.name for p in h.remote_dir.glob("*")) if h.remote_dir.exists() else []) \
@@ -227,7 +227,7 @@ def test_missing_ansible_is_a_typed_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TargetError, match=r"ansible-playbook not found.*edgepack\[fleet\]"):
         fleet.find_ansible()
-    assert TargetError.exit_code == 7 and issubclass(fleet.FleetFailed, TargetError)
+    assert TargetError.exit_code == 7 and fleet.FleetFailed.exit_code == 9
 
 
 def test_policy_values():

@@ -45,6 +45,7 @@ EXIT_CODES = {
     6: "quantization produced nothing or failed its accuracy gate",
     7: "target cannot be built here (e.g. unsupported platform, no GPU)",
     8: "output location not writable",
+    9: "deploy: a device failed, was unreachable or was not attempted; it keeps its previous version",
     130: "interrupted by SIGINT (Ctrl-C); the previous artifacts are kept",
     143: "interrupted by SIGTERM; the previous artifacts are kept",
 }

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-# run_cli and fresh_copy are re-exported here only for tests/hf/, tests/edge/test_rpi_*.py and
-# tests/edge/test_fleet.py until they import tests.repo_support (other sessions own them today).
-from tests.repo_support import add_sentiment_sibling, copy_sample, fresh_copy, run_cli, snapshot  # noqa: F401
+from tests.repo_support import add_sentiment_sibling, copy_sample, fresh_copy, snapshot
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,11 @@ test run needs no network. The marker file records the pins, so a changed pin fe
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.repo_support import cache
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = ("numpy", "onnxruntime", "starlette", "uvicorn")
@@ -25,11 +26,6 @@ def pins() -> tuple[str, ...]:
     found = tuple(line.split("#")[0].strip() for line in lines if line.split("==")[0].strip() in NAMES)
     assert len(found) == len(NAMES), f"scripts/constraints.txt must pin each of {NAMES}"
     return found
-
-
-def cache() -> Path:
-    return Path(os.environ.get("EDGEPACK_TEST_CACHE") or os.environ.get("EDGEPACK_CACHE")
-                or Path.home() / ".cache" / "edgepack")
 
 
 def host_wheels() -> Path:

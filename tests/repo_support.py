@@ -12,6 +12,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 PYTHON = sys.executable
+
+
+def cache() -> Path:
+    """Where heavy, reusable test inputs live across runs (arm64 root, wheelhouses, host wheels):
+    ``$EDGEPACK_TEST_CACHE``, else ``$EDGEPACK_CACHE`` (scripts/setup.sh's), else ~/.cache/edgepack.
+    Not a test's sandboxed EDGEPACK_CACHE: these are expensive and safe to share."""
+    return Path(os.environ.get("EDGEPACK_TEST_CACHE") or os.environ.get("EDGEPACK_CACHE") or Path.home() / ".cache" / "edgepack")
 # Samples whose [evaluation] file is ../sentiment/heldout.tsv keep a sentiment sibling, in the cache
 # and in copies, so that relative path resolves.
 _NEEDS_SENTIMENT = "../sentiment/"

@@ -20,14 +20,9 @@ import edgepack
 from edgepack import runtime_wheel as rw
 from edgepack.edge import wheelhouse
 from edgepack.errors import TargetError
+from tests.host_wheels import host_wheels
 
 REPO = Path(__file__).resolve().parents[1]
-# The wheel's dependencies for this interpreter, downloaded from PyPI once and kept (the test
-# venv installs them with --no-index, like a device).
-# The same pins as the project's venv (scripts/constraints.txt); scripts/setup.sh fetches them once.
-HOST_PINS = tuple(line.split("#")[0].strip() for line in
-                  (Path(__file__).resolve().parents[1] / "scripts" / "constraints.txt").read_text().splitlines()
-                  if line.split("==")[0].strip() in ("numpy", "onnxruntime"))
 
 
 def _read_wheel(path: Path) -> dict[str, bytes]:
@@ -110,22 +105,6 @@ def test_an_import_outside_the_set_fails_the_build(tmp_path):
         rw.check_closure({**sources, "edgepack.bench.stats": lazy})
 
 
-def _cache() -> Path:
-    return Path(os.environ.get("EDGEPACK_TEST_CACHE") or os.environ.get("EDGEPACK_CACHE")
-                or Path.home() / ".cache" / "edgepack")
-
-
-def _host_wheels() -> Path:
-    dest = _cache() / f"host-wheels-cp{sys.version_info.major}{sys.version_info.minor}"
-    if not (dest / ".complete").is_file():
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                               "--only-binary=:all:", "-d", str(dest), *HOST_PINS], capture_output=True, text=True)
-        if proc.returncode != 0:
-            pytest.fail(f"pip download of {HOST_PINS} into {dest} failed (needs PyPI once):\n{proc.stderr[-2000:]}")
-        (dest / ".complete").touch()
-    return dest
-
-
 def test_installs_alone_and_predicts_without_torch(tmp_path, sentiment_project):
     """A fresh venv (no system site-packages, so no torch/onnx to find), pip --no-index."""
     wheel = rw.runtime_wheel()
@@ -134,7 +113,7 @@ def test_installs_alone_and_predicts_without_torch(tmp_path, sentiment_project):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
     py = venv / "bin" / "python"
     proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-index",
-                           "--no-compile", "--disable-pip-version-check", "--find-links", str(_host_wheels()),
+                           "--no-compile", "--disable-pip-version-check", "--find-links", str(host_wheels()),
                            str(wheel.path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     build = sentiment_project / "build"

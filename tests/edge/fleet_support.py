@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.edge.conftest import Device, SSHServer, _free_port, ssh_server
+from tests.edge.device_support import Device, SSHServer, free_port, ssh_server
 
 
 @dataclass
@@ -99,7 +99,7 @@ def start_fleet(arm64_python, root: Path, n: int = 4):
             d = root / f"dev{i}"
             (d / "ssh").mkdir(parents=True)
             server = stack.enter_context(ssh_server(d / "ssh"))
-            device = Device(py=arm64_python, prefix=d / "opt" / "sentiment", port=_free_port())
+            device = Device(py=arm64_python, prefix=d / "opt" / "sentiment", port=free_port())
             hosts.append(FleetHost(f"dev{i}", server, device, d / "var-tmp-edgepack"))
         fleet = Fleet(root, hosts)
         try:

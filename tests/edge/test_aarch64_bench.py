@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.edge.conftest import _cache
+from tests.repo_support import cache
 
 
 @pytest.mark.aarch64
@@ -19,7 +19,7 @@ def test_emulated_row_provider_quick(embedder_project, arm64_python, aarch64_whe
     from edgepack.runtime.manifest import load_manifest
     from edgepack.runtime.pipeline import Pipeline
 
-    monkeypatch.setenv("EDGEPACK_CACHE", str(_cache()))  # the session's arm64 root and wheelhouse
+    monkeypatch.setenv("EDGEPACK_CACHE", str(cache()))  # the session's arm64 root and wheelhouse
     build = embedder_project / "build"
     manifest = load_manifest(build)
     tokenizer = Pipeline.load(build).tokenizer

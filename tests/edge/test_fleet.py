@@ -20,17 +20,17 @@ import pytest
 
 from edgepack.errors import ProjectError, TargetError
 from tests.repo_support import run_cli
-from tests.edge.conftest import REPO
+from tests.repo_support import REPO
 from tests.edge.fleet_support import start_fleet
 
 pytestmark = [pytest.mark.ssh]
 
 
 def _need_ansible():
-    from tests.edge.conftest import _missing
+    from tests.edge.device_support import missing
 
     if not (Path(sys.executable).parent / "ansible-playbook").exists():
-        _missing("ansible-playbook not installed (pip install 'edgepack[fleet]')")
+        missing("ansible-playbook not installed (pip install 'edgepack[fleet]')")
 
 
 @pytest.fixture(scope="session")

@@ -568,7 +568,7 @@ def test_install_sh_on_aarch64_refuses_a_symlink_before_anything_changes(rpi_pac
     # SHA256SUMS re-sealed through the link, so `sha256sum -c` alone would pass it.
     import shutil
 
-    from tests.edge.conftest import reseal
+    from tests.edge.device_support import reseal
 
     pkg = tmp_path / "pkg"
     shutil.copytree(rpi_packages["v1"], pkg)

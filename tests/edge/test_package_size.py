@@ -20,7 +20,7 @@ from edgepack.edge.package import SHARED_DIR, build_package, build_target
 from edgepack.progress import Progress
 from edgepack.project import load_project
 
-from .conftest import unpack
+from tests.edge.device_support import unpack
 
 
 def _shared_file(name: str) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.repo_support import fresh_copy
-from tests.edge.conftest import unpack
+from tests.edge.device_support import unpack
 
 pytestmark = [pytest.mark.aarch64, pytest.mark.slow]
 

@@ -132,13 +132,6 @@ def test_readyz_reports_a_failing_self_test(sentiment_project, tmp_path):
 # ---------------------------------------------------------------------------------- embeddings
 
 
-@pytest.fixture(scope="module")
-def embed_server(embedder_project):
-    limits = Limits(max_body_bytes=2048, max_texts=8, max_batch=16, max_wait_ms=20, queue_size=4)
-    with Running(Service(str(embedder_project / "build"), limits=limits)) as running:
-        yield running
-
-
 def _post(running, path, payload):
     status, _, body = running.request("POST", path, json.dumps(payload).encode())
     return status, json.loads(body or b"{}")

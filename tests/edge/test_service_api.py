@@ -19,8 +19,6 @@ from edgepack.edge.service import Limits, Service  # noqa: E402
 
 from tests.edge.service_support import Running, start_failing_service  # noqa: E402
 
-from .test_service import embed_server  # noqa: E402,F401 -- a fixture (tests/edge/conftest.py is another session's today)
-
 MODEL_HEADERS = ("X-Edgepack-Model", "X-Edgepack-Version", "X-Edgepack-Precision")
 
 

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from tests.edge.conftest import Device, _free_port
+from tests.edge.device_support import Device, free_port
 # Prober: also imported from here by tests/edge/test_upgrade_systemd.py (another session's file today)
 from tests.edge.upgrade_support import Prober
 
@@ -40,7 +40,7 @@ SERVES_AFTER = {"preparing": "from", "built": "from", "verified": "to", "switchi
 @pytest.fixture(scope="module")
 def upgrade_device(rpi_packages, arm64_python, tmp_path_factory):
     """v1 then v2 installed (both version directories built once), a prober running."""
-    dev = Device(py=arm64_python, prefix=tmp_path_factory.mktemp("upgrade") / "opt" / "sentiment", port=_free_port(),
+    dev = Device(py=arm64_python, prefix=tmp_path_factory.mktemp("upgrade") / "opt" / "sentiment", port=free_port(),
                  extra_env={"EDGEPACK_DRAIN_TIMEOUT": "10"})
     pkgs = {}
     try:

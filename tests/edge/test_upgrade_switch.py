@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("uvicorn")
 
 from edgepack.edge.service import Service, install_version_id  # noqa: E402
-from tests.edge.conftest import _free_port  # noqa: E402
+from tests.edge.device_support import free_port  # noqa: E402
 from tests.edge.service_support import Running  # noqa: E402
 from tests.edge.upgrade_support import Prober  # noqa: E402
 
@@ -77,7 +77,7 @@ def _wait_for(prober: Prober, vid: str, proc: subprocess.Popen) -> None:
 
 
 def test_two_versions_share_the_address_and_the_switch_refuses_nothing(versions):
-    port = _free_port()
+    port = free_port()
     old = _start(versions, "1.0.0-aaaa", port)
     prober = Prober(port)
     new = None
@@ -124,7 +124,7 @@ def test_a_version_failing_its_self_test_never_binds(versions, tmp_path):
             for name in outputs:
                 outputs[name] = shifted(outputs[name])
     (bad / "model" / "manifest.json").write_text(json.dumps(manifest))
-    port = _free_port()
+    port = free_port()
     proc = _start(tmp_path, "9.9.9-bad", port)
     bound = False
     while proc.poll() is None:

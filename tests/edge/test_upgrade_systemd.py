@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from edgepack.runtime_wheel import runtime_wheel
-from tests.edge.conftest import _free_port, _missing
+from tests.edge.device_support import free_port, missing
 from tests.host_wheels import host_wheels
 
 pytestmark = [pytest.mark.slow]
@@ -81,12 +81,12 @@ def _render(text: str, values: dict) -> str:
 def test_systemd_boot_recover_and_switch(sentiment_project, tmp_path):
     nspawn = shutil.which("systemd-nspawn")
     if nspawn is None or os.geteuid() != 0:
-        _missing("systemd-nspawn (apt-get install -y systemd-container) and root are needed to boot systemd here")
+        missing("systemd-nspawn (apt-get install -y systemd-container) and root are needed to boot systemd here")
     # the install lives under /opt in the container (the unit's PrivateTmp hides /tmp from it)
-    prefix, port = Path("/opt/edgepack/demo"), _free_port()
+    prefix, port = Path("/opt/edgepack/demo"), free_port()
     host_prefix = tmp_path / "opt" / "demo"
     if not SYSTEM_PYTHON.is_file():
-        _missing(f"{SYSTEM_PYTHON} (Debian's python3) is needed for the service's venv")
+        missing(f"{SYSTEM_PYTHON} (Debian's python3) is needed for the service's venv")
     venv = host_prefix / "venv"  # one venv both versions link to: the runtime wheel, no torch
     subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",

@@ -37,7 +37,9 @@ log "host wheels for the fresh-venv tests (tests/host_wheels.py)"
 
 if [ -f web/package-lock.json ]; then
   log "npm ci (web/)"
-  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  # --ignore-scripts: onnxruntime-node's postinstall downloads binaries (unreachable here) and, as
+  # an optional dependency that fails, would be dropped silently; its CPU binaries ship in the package.
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   if [ -f web/vendor.py ]; then .venv/bin/python -m edgepack.web.vendor; fi
 fi
 if [ -f web/pyodide_npm/package-lock.json ]; then

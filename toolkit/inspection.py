@@ -327,7 +327,8 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"package: {pkg['top']}/  {archive}{_size(pkg['unpacked_bytes'])} unpacked, "
                          f"{pkg['members']} members")
             for py, house in pkg["wheelhouse"].items():
-                lines.append(f"  wheelhouse for Python {py}: {_size(house['bytes'])}, " + ", ".join(house["requirements"]))
+                what = "wheels shared by every Python (any)" if py == "any" else f"wheelhouse for Python {py}"
+                lines.append(f"  {what}: {_size(house['bytes'])}, " + ", ".join(house["requirements"]))
         lines.append("files:")
         for rel, meta in report["files"].items():
             lines.append(f"  {_size(meta['bytes']):>9}  {meta['sha256'][:12]}  {rel}")

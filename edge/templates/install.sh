@@ -670,7 +670,7 @@ PYV=${info% *}
 ARCH=${info#* }
 [ "$ARCH" = aarch64 ] || die 4 "this package is for 64-bit ARM (aarch64) but this system is $ARCH. onnxruntime has no 32-bit ARM wheels: install the 64-bit Raspberry Pi OS."
 WH="$PKG/wheelhouse/py$PYV"
-[ -d "$WH" ] || die 4 "no wheelhouse for Python 3.${PYV#3} ($PYTHON) in this package (it has: $(ls "$PKG/wheelhouse" | grep -v '^any$' | tr '\n' ' ')); rebuild it with --python"
+[ -d "$WH" ] || die 4 "no wheelhouse for Python 3.${PYV#3} ($PYTHON) in this package (it has: $(ls "$PKG/wheelhouse" | grep -v '^any$' | tr '\n' ' ')); rebuild the package with --python 3.${PYV#3} (repeatable: one wheelhouse per device Python)"
 # Wheels shared by the package's Pythons (pure-Python, abi3, the runtime) are stored once, here.
 ANY=$WH
 if [ -d "$PKG/wheelhouse/any" ]; then ANY=$PKG/wheelhouse/any; fi

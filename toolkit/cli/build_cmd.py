@@ -13,7 +13,7 @@ from edgepack.progress import Progress
               help="What to build: the verified ONNX build directory, a browser bundle, a Pi package, a Pyodide page.")
 @click.option("--out", type=click.Path(), default=None, help="Output directory for the target (default: PROJECT/dist).")
 @click.option("--force", is_flag=True, help="Re-run every stage even if its inputs did not change.")
-@click.option("--python", "pythons", multiple=True, help="rpi: Python versions for the wheelhouse (3.11, 3.13; default both).")
+@click.option("--python", "pythons", multiple=True, help="rpi: a device Python for the wheelhouse, repeatable: 3.13 (Raspberry Pi OS Trixie, the default) or 3.11 (Bookworm); 'all' for both.")
 @click.option("--precision", default=None, help="Override the precision the gates choose for this target (fp32, int8).")
 @json_option
 def build(project, target, out, force, pythons, precision, as_json):

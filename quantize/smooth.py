@@ -18,6 +18,13 @@ calibration texts (the selection split unless a calibration file is given: never
 Measured on all-MiniLM-L6-v2 (644 held-out texts, 2-core VM, 2026-12): alpha 0.8 gives held-out min
 cosine 0.9957 / mean 0.9981 (alpha 0.5: 0.977, 0.6: 0.989, 0.7: 0.995, 0.9: 0.994), 23.0 MB (+0.1% on
 plain dynamic), and the latency of plain dynamic INT8 (the extra Muls are elementwise).
+
+Padding (``zero_pad_rows``): in a padded batch, padding tokens' activations join the one per-tensor
+scale; the same Muls' outputs are multiplied by the attention mask so pad rows are 0 (exact in fp32).
+Measured on MiniLM, held-out texts in padded batches of 32: min cosine 0.9950 with it, 0.9831 without
+(Optimum-style dynamic INT8: 0.9818). Cost of all the Muls (1 thread, CPU time, same run): batch 1
++13%, batch 32 +7% against Optimum-style dynamic INT8 (+6% / +3% without the mask); blockwise INT8
+was +92% / +124%.
 """
 
 from __future__ import annotations
@@ -120,15 +127,94 @@ def smooth(src: Path, dst: Path, alpha: float, absmax: dict[str, np.ndarray]) ->
     return len(first_use)
 
 
+MASK_INPUT = "attention_mask"
+
+
+def _padded_pair(feeds: list[dict]) -> dict | None:
+    """Two single-text feeds of different lengths stacked into one padded batch (mask 0 on pads)."""
+    by_len: dict[int, dict] = {}
+    for f in feeds:
+        if MASK_INPUT in f and f[MASK_INPUT].ndim == 2 and f[MASK_INPUT].shape[0] == 1:
+            by_len.setdefault(f[MASK_INPUT].shape[1], f)
+    if len(by_len) < 2:
+        return None
+    short, long_ = by_len[min(by_len)], by_len[max(by_len)]
+    width = long_[MASK_INPUT].shape[1]
+
+    def pad(k: str) -> np.ndarray:  # pads repeat the last token (mask: 0), so pad rows are not 0 already
+        spec = [(0, 0), (0, width - short[k].shape[1])] + [(0, 0)] * (short[k].ndim - 2)
+        return np.pad(short[k], spec) if k == MASK_INPUT else np.pad(short[k], spec, mode="edge")
+
+    return {k: np.concatenate([pad(k), long_[k]]) for k in long_}
+
+
+def zero_pad_rows(src: Path, dst: Path, feeds: list[dict]) -> bool:
+    """Multiply each smoothed MatMul input by the attention mask, so padding tokens' rows are 0.
+
+    Why: dynamic INT8 takes one activation scale over the whole batch, padding tokens included, and
+    their (meaningless) hidden states are large: on all-MiniLM-L6-v2 a padded batch of 32 dropped the
+    smoothed INT8's held-out min cosine from 0.9956 (one text per call) to 0.9831 (Optimum-style
+    dynamic INT8 alike: 0.9818); zeroed pad rows keep 0.9950. Exact in fp32: pad positions never reach
+    a real token's output (attention masks them as keys; pooling skips them). Kept only when a padded
+    two-text batch proves it (same real outputs with and without; else ``dst`` is not written)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(src))
+    masks = [i for i in model.graph.input if i.name == MASK_INPUT]
+    batch = _padded_pair(feeds)
+    muls = {n.name for n in model.graph.node if n.name.endswith(SUFFIX + "/Mul")}
+    if not masks or batch is None or not muls:
+        return False
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    maskf = MASK_INPUT + SUFFIX + "_rows"
+    head = [helper.make_node("Cast", [MASK_INPUT], [maskf + "_2d"], to=TensorProto.FLOAT, name=maskf + "/Cast")]
+    if opset >= 13:
+        model.graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), maskf + "_axes"))
+        head.append(helper.make_node("Unsqueeze", [maskf + "_2d", maskf + "_axes"], [maskf], name=maskf + "/Unsqueeze"))
+    else:
+        head.append(helper.make_node("Unsqueeze", [maskf + "_2d"], [maskf], axes=[-1], name=maskf + "/Unsqueeze"))
+    ordered = head
+    for node in model.graph.node:
+        ordered.append(node)
+        if node.name in muls:
+            out = node.output[0]
+            node.output[0] = out + "_all_rows"
+            ordered.append(helper.make_node("Mul", [out + "_all_rows", maskf], [out], name=node.name + "/MaskPads"))
+    del model.graph.node[:]
+    model.graph.node.extend(ordered)
+    data = model.SerializeToString()
+    try:
+        before = create_session(src).run(None, batch)
+        after = create_session(data).run(None, batch)
+    except Exception:  # a smoothed input that is not [batch, tokens, channels]: leave the graph as it was
+        return False
+    keep = batch[MASK_INPUT].astype(bool)
+    for x, y in zip(before, after):
+        if x.shape != y.shape:
+            return False
+        if x.ndim >= 3 and x.shape[:2] == keep.shape:  # per-token outputs: pad positions may differ
+            x, y = x[keep], y[keep]
+        if not np.allclose(x, y, rtol=1e-3, atol=1e-4):
+            return False
+    dst.write_bytes(data)
+    return True
+
+
 def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = False, exclude: list[str] = (),
              calibration: list[dict] | None = None, alpha: float = ALPHAS[0]) -> dict:
-    """Smooth ``src`` with factors from ``calibration`` feeds, then dynamic INT8 (dynamic.py)."""
+    """Smooth ``src`` with factors from ``calibration`` feeds (pad rows zeroed where the graph has an
+    attention mask), then dynamic INT8 (dynamic.py)."""
     absmax = activation_absmax(src, list(calibration or []), src.with_name(src.stem + ".smooth-absmax.npz"))
     smoothed = dst.with_name(dst.stem + ".smoothed.onnx")
+    masked = dst.with_name(dst.stem + ".masked.onnx")
     try:
         count = smooth(src, smoothed, alpha, absmax)
-        info = dynamic.quantize(smoothed, dst, per_channel=per_channel, reduce_range=reduce_range, exclude=exclude)
+        pads = zero_pad_rows(smoothed, masked, list(calibration or []))
+        info = dynamic.quantize(masked if pads else smoothed, dst, per_channel=per_channel,
+                                reduce_range=reduce_range, exclude=exclude)
     finally:
         smoothed.unlink(missing_ok=True)
-    return {**info, "smoothquant": {"alpha": alpha, "matmul_inputs_smoothed": count,
+        masked.unlink(missing_ok=True)
+    return {**info, "smoothquant": {"alpha": alpha, "matmul_inputs_smoothed": count, "pad_rows_zeroed": pads,
                                     "calibration_texts": len(calibration or [])}}

@@ -88,6 +88,7 @@ def test_smoothed_dynamic_int8_passes_where_plain_dynamic_fails(tmp_path):
     assert not plain.ok and smoothed.ok, (plain.metrics, smoothed.metrics)
     assert smoothed.metrics["mean_cosine"] > plain.metrics["mean_cosine"]
     assert info["mode"] == "dynamic" and info["smoothquant"]["matmul_inputs_smoothed"] == 2
+    assert info["smoothquant"]["pad_rows_zeroed"] is False  # no attention_mask input: nothing to zero
     ops = {n.op_type for n in onnx.load(str(tmp_path / "s8.onnx")).graph.node}
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops  # the dynamic INT8 kernels, not MatMulNBits
     # the size of plain dynamic INT8 plus one scale vector per smoothed input
@@ -139,3 +140,44 @@ def test_smoothing_is_exact_on_the_sample_embedder(zoo_built, tmp_path):
     shipped = manifest["quantization"]["gate"]["result"]
     # on a sample whose plain INT8 already passes, smoothing must not make INT8 markedly worse
     assert q.metrics["mean_cosine"] >= shipped["mean_cosine"] - 0.01, (q.metrics, shipped)
+
+    # Pad rows zeroed: proven on a padded pair inside, and exact on real padded batches of 16 here.
+    assert info["smoothquant"]["pad_rows_zeroed"] is True
+    assert smooth.zero_pad_rows(tmp_path / "s.onnx", tmp_path / "m.onnx", parts.selection.feeds)
+    m = onnx.load(str(tmp_path / "m.onnx"))
+    assert sum(n.name.endswith("/MaskPads") for n in m.graph.node) == info["smoothquant"]["matmul_inputs_smoothed"]
+    from edgepack.quantize.evalset import project_encoder
+
+    enc, masked = project_encoder(project, names), create_session(tmp_path / "m.onnx")
+    padded = np.concatenate([masked.run(None, enc(held.texts[i:i + 16]))[0] for i in range(0, 64, 16)])
+    assert len({f["input_ids"].shape[1] for f in held.feeds[:16]}) > 1  # the batches really are padded
+    np.testing.assert_allclose(padded, ref[:64], rtol=1e-3, atol=1e-4)
+
+
+def test_pad_rows_stay_when_the_graph_reads_padding(tmp_path):
+    """A graph whose output *does* depend on pad rows (a mean over every token, mask ignored): zeroing
+    them would change real outputs, so the padded-pair proof fails and the graph is left as it was."""
+    rng = np.random.default_rng(5)
+    w = rng.normal(0, 0.3, (DIM, DIM)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("ReduceMean", ["h"], ["y"], axes=[1], keepdims=0, name="mean")]
+    graph = helper.make_graph(nodes, "pool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "t", DIM]),
+                                              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "t"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", DIM])],
+                              [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "pool.onnx"))
+    feeds = [{"x": rng.normal(0, 1, (1, t, DIM)).astype(np.float32), "attention_mask": np.ones((1, t), np.int64)}
+             for t in (3, 5, 5)]
+    absmax = smooth.activation_absmax(tmp_path / "pool.onnx", feeds)
+    assert smooth.smooth(tmp_path / "pool.onnx", tmp_path / "s.onnx", 0.8, absmax) == 1
+    assert smooth.zero_pad_rows(tmp_path / "s.onnx", tmp_path / "m.onnx", feeds) is False
+    assert not (tmp_path / "m.onnx").exists()
+    # the same graph with per-token outputs: pad positions are not compared, so zeroing is proven exact
+    onnx.save(helper.make_model(helper.make_graph(
+        nodes[:1], "tok", list(graph.input), [helper.make_tensor_value_info("h", TensorProto.FLOAT, ["b", "t", DIM])],
+        [numpy_helper.from_array(w, "w")]), opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
+        str(tmp_path / "tok.onnx"))
+    smooth.smooth(tmp_path / "tok.onnx", tmp_path / "ts.onnx", 0.8, smooth.activation_absmax(tmp_path / "tok.onnx", feeds))
+    assert smooth.zero_pad_rows(tmp_path / "ts.onnx", tmp_path / "tm.onnx", feeds) is True

@@ -48,6 +48,7 @@ class EvalSet:
     labels: list[int] | None = None  # index into the project's labels, when every row has one
     names: list[str] = field(default_factory=list)
     weak: str | None = None  # why the gate is weak (no [evaluation] file), None when it is not
+    pad_id: int = 0  # the runtimes' input_ids padding (gate.padded_batches serves texts as they do)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -56,7 +57,7 @@ class EvalSet:
         return EvalSet(source=f"{self.source}, {part} split ({len(indices)} texts)",
                        texts=[self.texts[i] for i in indices], feeds=[self.feeds[i] for i in indices],
                        labels=None if self.labels is None else [self.labels[i] for i in indices],
-                       names=self.names, weak=self.weak)
+                       names=self.names, weak=self.weak, pad_id=self.pad_id)
 
 
 @dataclass
@@ -142,7 +143,7 @@ def evaluation_set(project: Project, names: list[str]) -> EvalSet:
     if not texts:
         raise QuantizationError(f"{project.path}: no texts to evaluate on; add [evaluation] file or [examples] texts")
     return EvalSet(source=source, texts=texts, feeds=_feeds(encoder, texts), labels=labels, names=names,
-                   weak=None if rows else weak)
+                   weak=None if rows else weak, pad_id=encoder.pad_id)
 
 
 def read_calibration_file(path: Path) -> list[str]:

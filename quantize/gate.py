@@ -64,7 +64,10 @@ class GateResult:
         return 1 - self.metrics["mean_cosine"]
 
     def as_dict(self) -> dict:
-        metrics = {k: (int(v) if k == "texts" else round(v, 6)) for k, v in self.metrics.items()}
+        def clean(k, v):
+            return {kk: clean(kk, vv) for kk, vv in v.items()} if isinstance(v, dict) else int(v) if k == "texts" else round(v, 6)
+
+        metrics = {k: clean(k, v) for k, v in self.metrics.items()}
         return {"ok": self.ok, **metrics, "failures": self.failures}
 
     def lines(self) -> list[str]:
@@ -76,6 +79,11 @@ class GateResult:
                 text += f", accuracy {m['accuracy_fp32']:.2%} -> {m['accuracy_quantized']:.2%}"
         else:
             text = f"cosine to fp32 min {m['min_cosine']:.4f}, mean {m['mean_cosine']:.4f}"
+        b = m.get("batched")
+        if b:
+            text += (f"; in padded batches of {SERVED_BATCH}: agreement {b['agreement']:.2%}, max |Δprob| "
+                     f"{b['max_prob_delta']:.2e}" if "agreement" in b else
+                     f"; in padded batches of {SERVED_BATCH}: min cosine {b['min_cosine']:.4f}")
         return [("✓ " if self.ok else "✗ ") + text] + [f"  ✗ {f}" for f in self.failures]
 
 
@@ -104,6 +112,49 @@ def same_shape_batches(feeds_list: list[dict], batch: int = 64):
         for start in range(0, len(members), batch):
             chunk = members[start:start + batch]
             yield chunk, {k: np.concatenate([feeds_list[i][k] for i in chunk]) for k in feeds_list[chunk[0]]}
+
+
+SERVED_BATCH = 32  # the batch the Pi service and Pipeline.predict(list) form (edge.service.Limits.max_batch)
+
+
+def padded_batches(evalset: EvalSet, batch: int = SERVED_BATCH):
+    """(indices, feeds) for consecutive texts in batches of ``batch``, right-padded to the longest as
+    every runtime pads them (runtime.encoder: ``pad_id`` for input_ids, 0 for the rest)."""
+    for start in range(0, len(evalset.feeds), batch):
+        chunk = list(range(start, min(start + batch, len(evalset.feeds))))
+        width = max(next(iter(evalset.feeds[i].values())).shape[1] for i in chunk)
+        feeds = {}
+        for name in evalset.feeds[chunk[0]]:
+            fill = evalset.pad_id if name == "input_ids" else 0
+            feeds[name] = np.stack([np.pad(evalset.feeds[i][name][0], (0, width - evalset.feeds[i][name].shape[1]),
+                                           constant_values=fill) for i in chunk])
+        yield chunk, feeds
+
+
+def run_padded(session, evalset: EvalSet, batch: int = SERVED_BATCH) -> np.ndarray | None:
+    """First-output rows of ``evalset`` served in padded batches; None for a one-text-per-call graph."""
+    # Token inputs only: every feed one text, [1, sequence] integers of one length per text.
+    if fixed_batch(session) or not all(v.ndim == 2 and v.shape[0] == 1 and v.dtype.kind in "iu"
+                                       and v.shape == next(iter(f.values())).shape
+                                       for f in evalset.feeds for v in f.values()):
+        return None
+    name = session.get_outputs()[0].name
+    rows: list = [None] * len(evalset.feeds)
+    for chunk, feeds in padded_batches(evalset, batch):
+        for i, row in zip(chunk, session.run([name], feeds)[0]):
+            rows[i] = row
+    return np.stack(rows).astype(np.float64)
+
+
+def served_in_batches(result: GateResult, batched: GateResult | None) -> GateResult:
+    """``result`` (one text per call) that must also hold for the texts served in padded batches:
+    dynamic INT8 takes one activation scale over a whole batch, so padding and neighbours change
+    a text's answer; a recipe that passes alone but not as served is refused."""
+    if batched is None:
+        return result
+    metrics = dict(result.metrics, batched={k: v for k, v in batched.metrics.items()})
+    failures = result.failures + [f"served in padded batches of {SERVED_BATCH}: {f}" for f in batched.failures]
+    return GateResult(result.task, metrics, failures)
 
 
 def fixed_batch(session) -> bool:

@@ -37,7 +37,8 @@ from typing import Callable
 from edgepack.progress import QUIET, Progress
 from edgepack.quantize import dynamic, smooth, static, weightonly
 from edgepack.quantize.evalset import Split
-from edgepack.quantize.gate import GateResult, Thresholds, evaluate, run_all, run_reference
+from edgepack.quantize.gate import (GateResult, Thresholds, evaluate, run_all, run_padded, run_reference,
+                                    served_in_batches)
 from edgepack.quantize.sensitivity import Ranking, rank
 from edgepack.runtime.session import create_session
 
@@ -102,6 +103,7 @@ class Ladder:
     calibration_source: str = ""
     progress: Progress = QUIET
     reference: dict = field(default_factory=dict)  # split part -> fp32 outputs
+    reference_padded: dict = field(default_factory=dict)  # split part -> fp32 outputs served in padded batches
     trials: list[Trial] = field(default_factory=list)
     ranking: Ranking | None = None
 
@@ -112,12 +114,18 @@ class Ladder:
         fp32 = create_session(self.fp32)
         for part in ("selection", "heldout"):
             self.reference[part] = run_reference(fp32, getattr(self.split, part))
+            self.reference_padded[part] = run_padded(fp32, getattr(self.split, part))
 
     def gate(self, path: Path, part: str, label: str) -> tuple[GateResult, float]:
         evalset = getattr(self.split, part)
         with self.progress.task(f"gate ({part}): {label}", len(evalset)) as tick:
-            out, ms = run_all(create_session(path), evalset, tick)
-        return evaluate(self.task, self.reference[part], out, evalset.labels, self.limits), ms
+            session = create_session(path)
+            out, ms = run_all(session, evalset, tick)
+        alone = evaluate(self.task, self.reference[part], out, evalset.labels, self.limits)
+        padded = run_padded(session, evalset) if self.reference_padded.get(part) is not None else None
+        batched = None if padded is None else evaluate(self.task, self.reference_padded[part], padded,
+                                                       evalset.labels, self.limits)
+        return served_in_batches(alone, batched), ms
 
     def attempt(self, recipe: Recipe, judge: bool = True) -> Trial:
         """Quantize by ``recipe`` and gate it on the selection split; ``judge``: then on held-out if it passed."""

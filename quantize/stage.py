@@ -58,7 +58,7 @@ from edgepack.runtime.artifacts import PRECISION_FILES, PRECISION_TOLERANCE
 from edgepack.runtime.manifest import load_manifest
 from edgepack.runtime.session import create_session
 
-STAGE_VERSION = "4"  # bump when the stage's decisions change, so `build` re-runs it
+STAGE_VERSION = "5"  # bump when the stage's decisions change, so `build` re-runs it
 MODES = ("auto", "dynamic", "static", "none")
 SPEED_TEXTS = 32
 WASM_PROBE_TEXTS = 16

@@ -143,6 +143,9 @@ def _export_last_hidden_state(hf: Path, out: Path) -> None:
 
 
 # ---------------------------------------------------------------- serving the transformers.js page
+# Not edgepack.web.serve: that server sends the bundle's strict CSP, which is edgepack's page's
+# contract; the third-party transformers.js page is served with only what it needs (MIME types,
+# COOP/COEP for threads), so neither page is measured under the other's rules.
 class _Handler(http.server.SimpleHTTPRequestHandler):
     isolate = False
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,

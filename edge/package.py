@@ -282,7 +282,7 @@ def build_target(project, build_dir, out_dir, progress, precision: str | None = 
     which already applies ``[targets] rpi precision``) unless --precision overrides it."""
     if not pythons:
         pythons = _configured_pythons(project)
-    with progress.stage("building the Raspberry Pi (linux-aarch64) package"):
+    with progress.step("building the Raspberry Pi (linux-aarch64) package"):
         pkg = build_package(build_dir, out_dir, precision=precision, python=pythons or None, **options)
     progress.say(
         f"  {pkg.path.name}: {pkg.bytes / 1e6:.1f} MB ({pkg.unpacked_bytes / 1e6:.1f} MB unpacked), "

@@ -56,9 +56,6 @@ class Progress:
         yield
         self.say(f"  done in {time.perf_counter() - start:.1f}s")
 
-    # The old name; edgepack.edge.package still calls it. Remove once nothing does.
-    stage = step
-
     def bar(self, items: Iterable[T], label: str, length: int | None = None) -> Iterator[T]:
         if not self.bars:
             yield from items

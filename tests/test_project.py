@@ -368,7 +368,7 @@ def test_hf_labels_default_to_config_json(tmp_path):
     config.write_text(json.dumps(data))
     project = write_project(tmp_path / "p", folder, task="text-classification")
     text = (project / "edgepack.toml").read_text()
-    (project / "edgepack.toml").write_text("\n".join(l for l in text.splitlines() if not l.startswith("labels")))
+    (project / "edgepack.toml").write_text("\n".join(line for line in text.splitlines() if not line.startswith("labels")))
     assert load_project(project).labels == ["neg", "neutral", "pos"]
 
 

@@ -110,7 +110,6 @@ def config(source: str) -> dict:
 
 def onnx_bytes(w: dict[str, np.ndarray] | None = None, *, outputs: bool = True, external: str | None = None) -> bytes:
     """The Tiny model as a hand-built ONNX graph (softmax inside), no torch involved."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = w or weights()

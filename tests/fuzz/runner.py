@@ -146,10 +146,10 @@ def check(outcome: Outcome, build_before: str, build_after: str, allowed: set[in
 
 def first_line(outcome: Outcome) -> str:
     """The error line worth showing in a report: the traceback's last line, or the error message."""
-    lines = [l for l in outcome.stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in outcome.stderr.strip().splitlines() if line.strip()]
     if "Traceback" in outcome.stderr:
         return lines[-1][:300] if lines else ""
-    for l in lines:
-        if l.startswith("error:"):
-            return l[:300]
+    for line in lines:
+        if line.startswith("error:"):
+            return line[:300]
     return (lines[-1][:300] if lines else "")

@@ -61,7 +61,7 @@ def test_bert_classifier_sample(tmp_path_factory):
     root, result = _export(tmp_path_factory, "bert-classifier")
     assert result.parity.ok
     rows = _heldout(root)
-    texts, gold = [t for t, _ in rows], [l for _, l in rows]
+    texts, gold = [t for t, _ in rows], [label for _, label in rows]
     pipe = Pipeline.load(result.build_dir)
     probs = pipe(texts)["probabilities"]
     labels = result.manifest["model"]["labels"]

@@ -29,6 +29,14 @@ SETTINGS = {
 }
 
 
+def seed() -> None:
+    """Same random numbers, same kernels, one thread: the saved weights are the same bytes every run."""
+    torch.manual_seed(0)
+    random.seed(0)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+
+
 def read_tsv(path: Path) -> list[tuple[str, str]]:
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
     return [tuple(line.split("\t")) for line in lines if line]
@@ -44,24 +52,13 @@ def evaluate(model, tok, rows, labels) -> float:
     model.eval()
     ids, mask = encode(tok, [t for t, _ in rows])
     pred = model(ids, mask).argmax(-1)
-    gold = torch.tensor([labels.index(l) for _, l in rows])
+    gold = torch.tensor([labels.index(label) for _, label in rows])
     return (pred == gold).float().mean().item()
 
 
-def train(here: Path, Model, epochs: int, lr: float, min_accuracy: float = 0.85) -> None:
-    """Train ``Model`` (built from here/edgepack.toml [model] args) and write here/tokenizer.json +
-    here/model.safetensors; refuse to write a model below ``min_accuracy`` held-out accuracy."""
-    corpus = here.parent / "sentiment"
-    torch.manual_seed(0)
-    random.seed(0)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
-    config = tomllib.loads((here / "edgepack.toml").read_text())
-    labels = config["labels"]
-    train, heldout = read_tsv(corpus / "train.tsv"), read_tsv(corpus / "heldout.tsv")
-    tok = Tokenizer.from_file(str(corpus / "tokenizer.json"))
-    args = dict(config["model"]["args"])
-    model = Model(**args)
+def fit(model, tok, train, heldout, labels, epochs: int, lr: float, min_accuracy: float) -> float:
+    """Adam on shuffled batches of 32, cross-entropy on model(ids, mask); return the last held-out
+    accuracy, refusing (SystemExit) one below ``min_accuracy``. Also sentiment/train.py's loop."""
     optim = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     order = list(range(len(train)))
@@ -72,7 +69,7 @@ def train(here: Path, Model, epochs: int, lr: float, min_accuracy: float = 0.85)
         for start in range(0, len(order), 32):
             batch = [train[i] for i in order[start:start + 32]]
             ids, mask = encode(tok, [t for t, _ in batch])
-            y = torch.tensor([labels.index(l) for _, l in batch])
+            y = torch.tensor([labels.index(label) for _, label in batch])
             optim.zero_grad()
             loss = loss_fn(model(ids, mask), y)
             loss.backward()
@@ -82,9 +79,28 @@ def train(here: Path, Model, epochs: int, lr: float, min_accuracy: float = 0.85)
         print(f"epoch {epoch + 1}: train loss {total / len(train):.4f}  held-out accuracy {acc:.2%}")
     if acc < min_accuracy:
         raise SystemExit(f"held-out accuracy {acc:.2%} is below the {min_accuracy:.0%} this sample promises")
+    return acc
+
+
+def save(here: Path, tok: Tokenizer, model, acc: float) -> None:
+    """here/tokenizer.json + here/model.safetensors (held-out accuracy in its metadata)."""
     tok.save(str(here / "tokenizer.json"))
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(here / "model.safetensors"), metadata={"heldout_accuracy": f"{acc:.4f}"})
+
+
+def train(here: Path, Model, epochs: int, lr: float, min_accuracy: float = 0.85) -> None:
+    """Train ``Model`` (built from here/edgepack.toml [model] args) and write here/tokenizer.json +
+    here/model.safetensors; refuse to write a model below ``min_accuracy`` held-out accuracy."""
+    corpus = here.parent / "sentiment"
+    seed()
+    config = tomllib.loads((here / "edgepack.toml").read_text())
+    labels = config["labels"]
+    train, heldout = read_tsv(corpus / "train.tsv"), read_tsv(corpus / "heldout.tsv")
+    tok = Tokenizer.from_file(str(corpus / "tokenizer.json"))
+    model = Model(**dict(config["model"]["args"]))
+    acc = fit(model, tok, train, heldout, labels, epochs, lr, min_accuracy)
+    save(here, tok, model, acc)
     print(json.dumps({"heldout_accuracy": round(acc, 4), "train": len(train), "heldout": len(heldout)}))
 
 

@@ -11,37 +11,24 @@ Needs the hf and test extras. Run: python make_model.py   (prints held-out accur
 
 from __future__ import annotations
 
-import json
-import os
-import random
 import sys
 import tomllib
 from collections import Counter
 from pathlib import Path
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["RAYON_NUM_THREADS"] = "1"
-os.environ["TOKENIZERS_PARALLELISM"] = "false"
-
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))  # tiny_hf: what the tiny Hugging Face samples share
 sys.path.insert(0, str(HERE.parents[1] / "scripts"))  # golden_modern.train_bpe: the one deterministic BPE trainer
 
-import torch  # noqa: E402
+import tiny_hf  # noqa: E402  (first: it sets the offline/threads environment)
 from golden_modern import train_bpe  # noqa: E402
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors  # noqa: E402
-from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaForSequenceClassification  # noqa: E402
+from transformers import RobertaConfig, RobertaForSequenceClassification  # noqa: E402
 
-CORPUS = HERE.parent / "sentiment"
 OUT = HERE / "model"
-EPOCHS, LR, BATCH, MIN_ACCURACY = 6, 1e-3, 32, 0.85
 MAX_TOKENS = 128
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # RoBERTa's ids 0..3; <mask> is added last
 VOCAB_SIZE = 1000
-
-
-def read_tsv(path: Path) -> list[tuple[str, str]]:
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return [tuple(line.split("\t")) for line in lines if line]
 
 
 def train_tokenizer(texts: list[str]) -> Tokenizer:
@@ -60,32 +47,10 @@ def train_tokenizer(texts: list[str]) -> Tokenizer:
     return tok
 
 
-def batches(tok, rows, labels, order, pad_id):
-    for start in range(0, len(order), BATCH):
-        chunk = [rows[i] for i in order[start:start + BATCH]]
-        enc = tok.encode_batch([t for t, _ in chunk])
-        width = max(len(e.ids) for e in enc)
-        ids = torch.tensor([e.ids + [pad_id] * (width - len(e.ids)) for e in enc])
-        mask = torch.tensor([e.attention_mask + [0] * (width - len(e.ids)) for e in enc])
-        yield ids, mask, torch.tensor([labels.index(label) for _, label in chunk])
-
-
-@torch.inference_mode()
-def accuracy(model, tok, rows, labels, pad_id) -> float:
-    model.eval()
-    right = 0
-    for ids, mask, y in batches(tok, rows, labels, list(range(len(rows))), pad_id):
-        right += int((model(input_ids=ids, attention_mask=mask).logits.argmax(-1) == y).sum())
-    return right / len(rows)
-
-
 def main() -> None:
-    torch.manual_seed(0)
-    random.seed(0)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
+    tiny_hf.seed()
     labels = tomllib.loads((HERE / "edgepack.toml").read_text())["labels"]
-    train, heldout = read_tsv(CORPUS / "train.tsv"), read_tsv(CORPUS / "heldout.tsv")
+    train, heldout = tiny_hf.corpus()
     tok = train_tokenizer([t for t, _ in train])
     pad = tok.token_to_id("<pad>")
     config = RobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -93,27 +58,9 @@ def main() -> None:
                            pad_token_id=pad, bos_token_id=tok.token_to_id("<s>"), eos_token_id=tok.token_to_id("</s>"),
                            id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
     model = RobertaForSequenceClassification(config)
-    optim = torch.optim.AdamW(model.parameters(), lr=LR)
-    order = list(range(len(train)))
-    for epoch in range(EPOCHS):
-        random.shuffle(order)
-        model.train()
-        for ids, mask, y in batches(tok, train, labels, order, pad):
-            optim.zero_grad()
-            model(input_ids=ids, attention_mask=mask, labels=y).loss.backward()
-            optim.step()
-        acc = accuracy(model, tok, heldout, labels, pad)
-        print(f"epoch {epoch + 1}: held-out accuracy {acc:.2%}")
-    if acc < MIN_ACCURACY:
-        raise SystemExit(f"held-out accuracy {acc:.2%} is below the {MIN_ACCURACY:.0%} this sample promises")
-    OUT.mkdir(exist_ok=True)
-    model.eval().save_pretrained(OUT, safe_serialization=True)
-    tok.save(str(OUT / "tokenizer.json"))
-    PreTrainedTokenizerFast(tokenizer_file=str(OUT / "tokenizer.json"), bos_token="<s>", eos_token="</s>",
-                            unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
-                            mask_token="<mask>", model_max_length=MAX_TOKENS).save_pretrained(OUT)
-    print(json.dumps({"heldout_accuracy": round(acc, 4), "train": len(train), "heldout": len(heldout),
-                      "vocab": tok.get_vocab_size()}))
+    acc = tiny_hf.fit(model, tok, train, heldout, labels, pad)
+    tiny_hf.save(OUT, model, tok, MAX_TOKENS, tiny_hf.ROBERTA_SPECIAL_TOKENS)
+    tiny_hf.report(acc, train, heldout, vocab=tok.get_vocab_size())
 
 
 if __name__ == "__main__":

@@ -14,36 +14,24 @@ Needs the hf and test extras (sentencepiece). Run: python make_model.py
 
 from __future__ import annotations
 
-import json
-import os
-import random
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["RAYON_NUM_THREADS"] = "1"
-os.environ["TOKENIZERS_PARALLELISM"] = "false"
-
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))  # tiny_hf: what the tiny Hugging Face samples share
 sys.path.insert(0, str(HERE.parents[1] / "scripts"))  # golden_modern._fields: the one protobuf reader
 
+import tiny_hf  # noqa: E402  (first: it sets the offline/threads environment)
 import sentencepiece as spm  # noqa: E402
-import torch  # noqa: E402
 from golden_modern import _fields  # noqa: E402
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors  # noqa: E402
-from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel  # noqa: E402
+from transformers import XLMRobertaConfig, XLMRobertaModel  # noqa: E402
 
-CORPUS = HERE.parent / "sentiment"
 OUT = HERE / "model"
-EPOCHS, LR, BATCH, MIN_ACCURACY, SCALE = 6, 1e-3, 32, 0.85, 20.0
 MAX_TOKENS = 128
 VOCAB_SIZE = 1000
-
-
-def read_tsv(path: Path) -> list[tuple[str, str]]:
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return [tuple(line.split("\t")) for line in lines if line]
+SCALE = 20.0  # cosine-softmax temperature of the training head
 
 
 def train_tokenizer(texts: list[str]) -> Tokenizer:
@@ -75,95 +63,20 @@ def train_tokenizer(texts: list[str]) -> Tokenizer:
     return tok
 
 
-def batches(tok, rows, labels, order, pad_id):
-    for start in range(0, len(order), BATCH):
-        chunk = [rows[i] for i in order[start:start + BATCH]]
-        enc = tok.encode_batch([t for t, _ in chunk])
-        width = max(len(e.ids) for e in enc)
-        ids = torch.tensor([e.ids + [pad_id] * (width - len(e.ids)) for e in enc])
-        mask = torch.tensor([e.attention_mask + [0] * (width - len(e.ids)) for e in enc])
-        yield ids, mask, torch.tensor([labels.index(label) for _, label in chunk])
-
-
-class Trainer(torch.nn.Module):
-    """Encoder + mean pooling + L2 (exactly what the exported graph computes) + cosine-softmax head."""
-
-    def __init__(self, encoder, n_classes: int):
-        super().__init__()
-        self.encoder = encoder
-        self.prototypes = torch.nn.Parameter(torch.randn(n_classes, encoder.config.hidden_size))
-
-    def embed(self, ids, mask):
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        m = mask.unsqueeze(-1).float()
-        return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
-
-    def forward(self, ids, mask):
-        return SCALE * self.embed(ids, mask) @ torch.nn.functional.normalize(self.prototypes, dim=-1).T
-
-
-@torch.inference_mode()
-def accuracy(model, tok, rows, labels, pad_id) -> float:
-    model.eval()
-    right = 0
-    for ids, mask, y in batches(tok, rows, labels, list(range(len(rows))), pad_id):
-        right += int((model(ids, mask).argmax(-1) == y).sum())
-    return right / len(rows)
-
-
-def write_sentence_transformers_files(dim: int) -> None:
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ]
-    (OUT / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
-    (OUT / "1_Pooling").mkdir(exist_ok=True)
-    (OUT / "2_Normalize").mkdir(exist_ok=True)
-    (OUT / "2_Normalize" / "config.json").write_text("{}\n")  # git keeps no empty folders
-    (OUT / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"word_embedding_dimension": dim, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-         "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}, indent=2) + "\n")
-    (OUT / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": MAX_TOKENS,
-                                                               "do_lower_case": False}, indent=2) + "\n")
-
-
 def main() -> None:
-    torch.manual_seed(0)
-    random.seed(0)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
+    tiny_hf.seed()
     labels = ["Negative", "Neutral", "Positive"]
-    train, heldout = read_tsv(CORPUS / "train.tsv"), read_tsv(CORPUS / "heldout.tsv")
+    train, heldout = tiny_hf.corpus()
     tok = train_tokenizer([t for t, _ in train])
     pad = tok.token_to_id("<pad>")
     config = XLMRobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                               intermediate_size=128, max_position_embeddings=MAX_TOKENS + pad + 1, type_vocab_size=1,
                               pad_token_id=pad, bos_token_id=0, eos_token_id=2)
-    model = Trainer(XLMRobertaModel(config, add_pooling_layer=False), len(labels))
-    optim = torch.optim.AdamW(model.parameters(), lr=LR)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    order = list(range(len(train)))
-    for epoch in range(EPOCHS):
-        random.shuffle(order)
-        model.train()
-        for ids, mask, y in batches(tok, train, labels, order, pad):
-            optim.zero_grad()
-            loss_fn(model(ids, mask), y).backward()
-            optim.step()
-        acc = accuracy(model, tok, heldout, labels, pad)
-        print(f"epoch {epoch + 1}: held-out nearest-prototype accuracy {acc:.2%}")
-    if acc < MIN_ACCURACY:
-        raise SystemExit(f"held-out accuracy {acc:.2%} is below the {MIN_ACCURACY:.0%} this sample promises")
-    OUT.mkdir(exist_ok=True)
-    model.encoder.eval().save_pretrained(OUT, safe_serialization=True)
-    tok.save(str(OUT / "tokenizer.json"))
-    PreTrainedTokenizerFast(tokenizer_file=str(OUT / "tokenizer.json"), bos_token="<s>", eos_token="</s>",
-                            unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
-                            mask_token="<mask>", model_max_length=MAX_TOKENS).save_pretrained(OUT)
-    write_sentence_transformers_files(config.hidden_size)
-    print(json.dumps({"heldout_accuracy": round(acc, 4), "train": len(train), "heldout": len(heldout),
-                      "vocab": tok.get_vocab_size()}))
+    model = tiny_hf.Embedder(XLMRobertaModel(config, add_pooling_layer=False), len(labels), SCALE)
+    acc = tiny_hf.fit(model, tok, train, heldout, labels, pad)
+    tiny_hf.save(OUT, model, tok, MAX_TOKENS, tiny_hf.ROBERTA_SPECIAL_TOKENS)
+    tiny_hf.write_sentence_transformers_files(OUT, config.hidden_size, MAX_TOKENS)
+    tiny_hf.report(acc, train, heldout, vocab=tok.get_vocab_size())
 
 
 if __name__ == "__main__":

@@ -292,7 +292,7 @@ def _id2label(info: HFFolder) -> list[str] | None:
                              "needs one id, counted from 0")
     labels = [ids[i] for i in range(len(ids))]
     if len(set(labels)) != len(labels):
-        dup = sorted({l for l in labels if labels.count(l) > 1})
+        dup = sorted({label for label in labels if labels.count(label) > 1})
         raise ModelLoadError(f"{path}: id2label names {dup} more than once; labels must be unique")
     declared = info.config.get("num_labels")
     if isinstance(declared, int) and declared != len(labels):
@@ -327,7 +327,7 @@ def _head_rows(info: HFFolder) -> int | None:
 
 
 def _generic(labels: list[str]) -> bool:
-    return all(l == f"LABEL_{i}" for i, l in enumerate(labels))
+    return all(label == f"LABEL_{i}" for i, label in enumerate(labels))
 
 
 def config_labels(project) -> list[str]:
@@ -372,9 +372,9 @@ def _check_labels(project, info: HFFolder, labels) -> None:
             print(f"note: {config_path} has generic labels ({', '.join(known)}); using the labels of "
                   f"{project.path.name} in that order: {', '.join(labels)}", file=sys.stderr, flush=True)
         return
-    if [l.casefold() for l in labels] != [l.casefold() for l in known]:
-        what = "the same labels in another order" if sorted(l.casefold() for l in labels) == \
-            sorted(l.casefold() for l in known) else "different labels"
+    if [label.casefold() for label in labels] != [label.casefold() for label in known]:
+        what = "the same labels in another order" if sorted(label.casefold() for label in labels) == \
+            sorted(label.casefold() for label in known) else "different labels"
         raise ProjectError(
             f"{project.path}: labels = {labels} but {config_path} id2label is {known} ({what}): the model's "
             "outputs follow id2label, so these names would be attached to the wrong classes. List the labels in "

@@ -438,7 +438,7 @@ def validate(config: dict[str, Any], root: Path) -> list[str]:
     if task == "text-classification" and not labels and not (hf and "labels" not in config):
         problems.append("labels: required for text-classification (class names in output order)"
                         + ("; omit it to use config.json's id2label" if hf else ""))
-    elif isinstance(labels, list) and not all(isinstance(l, str) and l for l in labels):
+    elif isinstance(labels, list) and not all(isinstance(label, str) and label for label in labels):
         problems.append("labels: every label must be a non-empty string")
     elif isinstance(labels, list) and len(set(labels)) != len(labels):
         problems.append("labels: labels must be unique")

@@ -147,7 +147,7 @@ def main() -> None:
     train = make(3600, seed=1, exclude=set())
     heldout = make(900, seed=2, exclude={t.lower() for t, _ in train})
     for name, rows in (("train.tsv", train), ("heldout.tsv", heldout)):
-        lines = ["text\tlabel"] + [f"{t}\t{l}" for t, l in rows]
+        lines = ["text\tlabel"] + [f"{t}\t{label}" for t, label in rows]
         (here / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"{name}: {len(rows)} sentences")
 

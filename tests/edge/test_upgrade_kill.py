@@ -149,7 +149,11 @@ def test_kill_anywhere(upgrade_device):
     for k in range(n):
         delay = 0.9 * length * (k + rng.random()) / n  # 0.9: a faster run must still be hit
         sig = signal.SIGTERM if k % 3 == 2 else signal.SIGKILL
-        results.append(_kill_and_recover(dev, pkgs, prober, sig, delay=delay))
+        for _ in range(3):  # a run faster than the measured one can end first: that point, earlier
+            results.append(_kill_and_recover(dev, pkgs, prober, sig, delay=delay))
+            if results[-1]["hit"]:
+                break
+            delay *= 0.6
     # a plain re-run after all that converges
     old = _serving(dev)
     proc = dev.run_script(pkgs[old])

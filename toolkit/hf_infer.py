@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from edgepack import hf
+from edgepack.atomic import atomic_write_bytes
 from edgepack.errors import ModelLoadError, OutputError, ProjectError
 from edgepack.project import CONFIG_NAME, NAME_RE, Project, _path_problem, validate
 
@@ -230,10 +231,7 @@ def render_toml(inferred: Inferred) -> str:
 
 def init_project(folder: str | Path, force: bool = False) -> tuple[Path, Inferred]:
     """Write ``<folder>/edgepack.toml`` from the folder; refuses to replace one unless ``force``.
-    Written atomically (a temporary file renamed over), checked to load before it is published."""
-    import os
-    import tempfile
-
+    Written through edgepack.atomic, checked to read back as the inferred project before it is."""
     folder = Path(folder)
     target = folder / CONFIG_NAME
     if (target.exists() or target.is_symlink()) and not force:
@@ -245,15 +243,7 @@ def init_project(folder: str | Path, force: bool = False) -> tuple[Path, Inferre
     if tomllib.loads(text) != inferred.config:  # the file must say exactly what was inferred
         raise AssertionError(f"edgepack init: the rendered {CONFIG_NAME} does not read back as the inferred project")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{CONFIG_NAME}.", dir=inferred.folder)
+        atomic_write_bytes(inferred.folder / CONFIG_NAME, text.encode("utf-8"))
     except OSError as exc:
         raise OutputError(f"{inferred.folder}: cannot write {CONFIG_NAME} here ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, inferred.folder / CONFIG_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return inferred.folder / CONFIG_NAME, inferred

@@ -207,30 +207,24 @@ def recover(ladder: Ladder, mode: str, per_channel: bool | None, fp32_model,
     if best.accepted:
         return best, choice
     base = best.recipe
-    t = ladder.attempt(replace(base, step="2 reduce_range", reduce_range=True))
-    if t.accepted:
-        return t, choice
     has_matmul = op_counts.get("MatMul", 0) > 0
     encoder = has_matmul and not any(op_counts.get(op) for op in RECURRENT)
-    if mode == "dynamic" and encoder:
-        for alpha in smooth.ALPHAS:  # per-channel unless the project fixed per-tensor (smoothing grows weight rows)
-            t = ladder.attempt(Recipe("3 smoothed", "smooth", per_channel is not False, alpha=alpha))
-            if t.accepted:
-                return t, choice
+    # The rungs in cost order, each tried only if the ones before failed (the exclusion rung
+    # returns None when there is nothing to exclude).
+    rungs = [lambda: ladder.attempt(replace(base, step="2 reduce_range", reduce_range=True))]
+    if mode == "dynamic" and encoder:  # per-channel unless the project fixed per-tensor (smoothing grows weight rows)
+        rungs += [lambda a=alpha: ladder.attempt(Recipe("3 smoothed", "smooth", per_channel is not False, alpha=a))
+                  for alpha in smooth.ALPHAS]
     if has_matmul:
-        t = ladder.attempt(Recipe("4 blockwise int8", "blockwise", False))
-        if t.accepted:
-            return t, choice
-    t = _exclusion_rung(ladder, best, fp32_model, quantized_nodes(best.path))
-    if t is not None and t.accepted:
-        return t, choice
+        rungs.append(lambda: ladder.attempt(Recipe("4 blockwise int8", "blockwise", False)))
+    rungs.append(lambda: _exclusion_rung(ladder, best, fp32_model, quantized_nodes(best.path)))
     if mode == "dynamic" and encoder:
-        t = ladder.attempt(Recipe("6 static QDQ", "static", base.per_channel))
-        if t.accepted:
-            return t, choice
+        rungs.append(lambda: ladder.attempt(Recipe("6 static QDQ", "static", base.per_channel)))
     if has_matmul:
-        t = ladder.attempt(Recipe("7 int8 weights only", "weight-only", False))
-        if t.accepted:
+        rungs.append(lambda: ladder.attempt(Recipe("7 int8 weights only", "weight-only", False)))
+    for rung in rungs:
+        t = rung()
+        if t is not None and t.accepted:
             return t, choice
     return None, choice
 

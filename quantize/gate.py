@@ -114,6 +114,16 @@ def same_shape_batches(feeds_list: list[dict], batch: int = 64):
             yield chunk, {k: np.concatenate([feeds_list[i][k] for i in chunk]) for k in feeds_list[chunk[0]]}
 
 
+def _rows_in_order(session, chunks, n: int) -> np.ndarray:
+    """The first output's rows of batched ``(indices, feeds)`` chunks, put back in text order."""
+    name = session.get_outputs()[0].name
+    rows: list = [None] * n
+    for chunk, feeds in chunks:
+        for i, row in zip(chunk, session.run([name], feeds)[0]):
+            rows[i] = row
+    return np.stack(rows).astype(np.float64)
+
+
 SERVED_BATCH = 32  # the batch the Pi service and Pipeline.predict(list) form (edge.service.Limits.max_batch)
 
 
@@ -138,12 +148,7 @@ def run_padded(session, evalset: EvalSet, batch: int = SERVED_BATCH) -> np.ndarr
                                        and v.shape == next(iter(f.values())).shape
                                        for f in evalset.feeds for v in f.values()):
         return None
-    name = session.get_outputs()[0].name
-    rows: list = [None] * len(evalset.feeds)
-    for chunk, feeds in padded_batches(evalset, batch):
-        for i, row in zip(chunk, session.run([name], feeds)[0]):
-            rows[i] = row
-    return np.stack(rows).astype(np.float64)
+    return _rows_in_order(session, padded_batches(evalset, batch), len(evalset.feeds))
 
 
 def served_in_batches(result: GateResult, batched: GateResult | None) -> GateResult:
@@ -171,12 +176,7 @@ def run_reference(session, evalset: EvalSet, batch: int = 64) -> np.ndarray:
     per call: dynamic INT8 takes one activation scale over the whole batch, so batching changes them."""
     if fixed_batch(session):
         return run_all(session, evalset)[0]
-    name = session.get_outputs()[0].name
-    rows: list = [None] * len(evalset.feeds)
-    for chunk, feeds in same_shape_batches(evalset.feeds, batch):
-        for i, row in zip(chunk, session.run([name], feeds)[0]):
-            rows[i] = row
-    return np.stack(rows).astype(np.float64)
+    return _rows_in_order(session, same_shape_batches(evalset.feeds, batch), len(evalset.feeds))
 
 
 def evaluate(task: str, reference: np.ndarray, candidate: np.ndarray, labels: list[int] | None,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgepack.errors import DeployError, ProjectError, TargetError
+from edgepack.runtime import files
 
 ANSIBLE_DIR = Path(__file__).resolve().parent / "ansible"
 PLAYBOOK = ANSIBLE_DIR / "deploy.yml"
@@ -39,6 +40,8 @@ ANSIBLE_CORE = "ansible-core==2.19.14"
 INSTALL_HINT = f"install the fleet extra: pip install 'edgepack[fleet]' (or pip install '{ANSIBLE_CORE}')"
 OK_RESULTS = ("installed", "unchanged", "would install")
 PATTERN_CHARS = re.compile(r"[*?\[\]~!&]")
+
+MAX_INVENTORY_BYTES = 16 * 1024 * 1024  # an inventory of thousands of hosts is well under 1 MiB
 
 
 class FleetFailed(DeployError):
@@ -117,13 +120,8 @@ def check_inventory(inventory: str | Path) -> Path:
                            "groups, one device per line)")
     if path.is_dir():
         raise ProjectError(f"{path}: a directory; give the inventory file itself (e.g. {path}/hosts.ini)")
-    if not path.is_file():
-        raise ProjectError(f"{path}: not a regular file; give an inventory file (hosts.ini)")
-    try:
-        with open(path, "rb") as f:
-            f.read(1)
-    except OSError as exc:
-        raise ProjectError(f"{path}: cannot be read ({exc.strerror}); check its permissions") from None
+    # A FIFO, a device, a file over the bound: refused before ansible-inventory is asked to parse it.
+    files.read_bytes(path, "--inventory", MAX_INVENTORY_BYTES, ProjectError)
     return path
 
 
@@ -131,8 +129,11 @@ def resolve_hosts(inventory: str | Path, limit: str | None = None) -> list[str]:
     """The hosts the rollout will touch, in inventory order. ProjectError for an inventory Ansible
     cannot parse, a --limit naming an unknown group or host, or no host at all."""
     path = check_inventory(inventory)
-    proc = subprocess.run([find_ansible("ansible-inventory"), "-i", str(path), "--list"], capture_output=True,
-                          text=True, env=_env(), timeout=120, stdin=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run([find_ansible("ansible-inventory"), "-i", str(path), "--list"], capture_output=True,
+                              text=True, env=_env(), timeout=120, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ProjectError(f"{path}: ansible-inventory did not finish parsing it in 120 s; is it the right file?") from None
     if proc.returncode != 0:
         raise ProjectError(f"{path}: not a valid Ansible inventory:\n{_tail(proc.stderr or proc.stdout, 1500)}\n"
                            "see edge/ansible/README.md for an example (INI: [group] then one host per line)")

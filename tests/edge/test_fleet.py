@@ -175,7 +175,7 @@ def good_inventory(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("case", ["missing", "garbage", "binary", "directory", "unknown-group", "bad-serial",
                                   "zero-serial", "serial-over-100", "bad-max-fail", "max-fail-over-100",
-                                  "host-and-inventory"])
+                                  "host-and-inventory", "fifo", "dev-zero", "empty", "huge"])
 def test_hostile_inputs_are_typed_errors(case, good_inventory, tmp_path):
     _need_ansible()
     inv, args = good_inventory, []
@@ -203,6 +203,18 @@ def test_hostile_inputs_are_typed_errors(case, good_inventory, tmp_path):
         args = ["--max-fail", "200"]
     elif case == "host-and-inventory":
         args = ["--host", "pi@127.0.0.1"]
+    elif case == "fifo":  # would block a reader forever
+        inv = tmp_path / "hosts.ini"
+        os.mkfifo(inv)
+    elif case == "dev-zero":
+        inv = Path("/dev/zero")
+    elif case == "empty":
+        inv = tmp_path / "hosts.ini"
+        inv.write_text("")
+    elif case == "huge":
+        inv = tmp_path / "hosts.ini"
+        with open(inv, "wb") as f:
+            f.truncate(64 * 1024 * 1024)  # sparse: 64 MiB of NULs, no disk used
     proc = _deploy(tmp_path / "never-read.tar.gz", inv, *args, "--json", timeout=120)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -214,7 +226,8 @@ def test_hostile_inputs_are_typed_errors(case, good_inventory, tmp_path):
                 "binary": "not a valid Ansible inventory", "directory": "a directory",
                 "unknown-group": "no such group or host", "bad-serial": "--serial", "zero-serial": "--serial",
                 "serial-over-100": "--serial", "bad-max-fail": "--max-fail", "max-fail-over-100": "--max-fail",
-                "host-and-inventory": "not both"}[case]
+                "host-and-inventory": "not both", "fifo": "not a regular file",
+                "dev-zero": "not a regular file", "empty": "no host", "huge": "more than the 16.0 MiB"}[case]
     assert expected in message, message
     if case == "unknown-group":
         assert "canary, fleet" in message

@@ -49,6 +49,10 @@ def test_onnx_graph_is_valid_with_dynamic_axes_and_softmax(sentiment_project):
     onnx.checker.check_model(model, full_check=True)
     ops = {n.op_type for n in model.graph.node}
     assert "Softmax" in ops and "LSTM" in ops
+    # the exporter's zero initial state (Shape ... ConstantOfShape) is dropped: ONNX's default is zeros
+    assert "ConstantOfShape" not in ops, "edgepack.graph_cleanup did not run on the export"
+    lstm = next(n for n in model.graph.node if n.op_type == "LSTM")
+    assert len(lstm.input) <= 5
     for inp in model.graph.input:
         dims = inp.type.tensor_type.shape.dim
         assert dims[0].dim_param and dims[1].dim_param  # dynamic batch and sequence

@@ -60,11 +60,16 @@ class ExportResult:
         }
 
 
+# Bump when the same inputs export to a different graph (2: zero RNN initial states dropped), so
+# `build` re-runs the stage instead of keeping the old file.
+EXPORT_VERSION = "2"
+
+
 def export_fingerprint(project: Project) -> str:
     """Hash of everything the export reads; `build` skips the stage when it is unchanged."""
     from edgepack import __version__
 
-    h = hashlib.sha256(__version__.encode())
+    h = hashlib.sha256(f"{__version__}/{EXPORT_VERSION}".encode())
     model = project.section("model")
     paths = [project.path, project.tokenizer_path]
     for key in ("weights", "onnx"):
@@ -236,12 +241,17 @@ def _export_onnx(module, example: dict[str, np.ndarray], names: list[str], outpu
         ) from None
 
 
-def _consolidate(src, dst: Path, rejected=None) -> None:
+def _consolidate(src, dst: Path, rejected=None, simplify: bool = False) -> dict:
     """Save ``src`` (a path, loaded with any external data, or a ModelProto) as one self-contained
-    file: browsers fetch one URL. ``rejected(message)`` makes the checker's error (default ExportError)."""
+    file: browsers fetch one URL. ``rejected(message)`` makes the checker's error (default ExportError).
+    ``simplify``: apply edgepack.graph_cleanup's exact rewrites (our own exports; a user's ONNX file
+    is kept as given). Returns what the rewrites did."""
     import onnx
 
+    from edgepack.graph_cleanup import simplify as simplify_graph
+
     model = onnx.load(str(src), load_external_data=True) if isinstance(src, (str, Path)) else src
+    done = simplify_graph(model) if simplify else {}
     for node in model.graph.node:
         # The dynamo exporter records a Python stack trace per node: ~2/3 of a small model's bytes,
         # shipped to every browser and device for nothing. Node names (used by quantization) stay.
@@ -256,6 +266,7 @@ def _consolidate(src, dst: Path, rejected=None) -> None:
     except Exception as exc:
         message = f"{dst.name}: onnx.checker rejected the exported model: {str(exc).strip()[:2000]}"
         raise (rejected or ExportError)(message) from None
+    return done
 
 
 _DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
@@ -368,7 +379,7 @@ def _export(project, out, progress: Progress) -> ExportResult:
                 raw = Path(scratch) / "raw.onnx"
                 _export_onnx(wrapped, example, names, output, raw, exporter, export_cfg.get("opset"),
                              f"{project.path}: [model] {model_cfg.get('factory') or model_cfg.get('hf')}")
-                _consolidate(raw, tmp / fp32_name)
+                _consolidate(raw, tmp / fp32_name, simplify=True)
 
             @torch.inference_mode()
             def reference(feeds):

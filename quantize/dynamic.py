@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from edgepack.quantize.ops import DYNAMIC_OPS
+from edgepack.quantize.ops import DYNAMIC_OPS, small_tables
 from edgepack.quantize.prepare import _quiet_logging
 
 
@@ -13,10 +13,13 @@ def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = Fa
              calibration=None) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    tables = small_tables(src)
     with warnings.catch_warnings(), _quiet_logging():
         warnings.simplefilter("ignore")
         quantize_dynamic(str(src), str(dst), op_types_to_quantize=list(DYNAMIC_OPS), per_channel=per_channel,
-                         reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=list(exclude))
+                         reduce_range=reduce_range, weight_type=QuantType.QInt8,
+                         nodes_to_exclude=list(exclude) + tables)
     # uint8 activations are what DynamicQuantizeLinear produces; MatMulInteger u8s8 is the fast MLAS path.
     return {"mode": "dynamic", "format": "QOperator", "weight_type": "int8", "activation_type": "uint8 (dynamic)",
-            "per_channel": per_channel, "reduce_range": reduce_range, "op_types": list(DYNAMIC_OPS)}
+            "per_channel": per_channel, "reduce_range": reduce_range, "op_types": list(DYNAMIC_OPS),
+            "small_tables_fp32": tables}

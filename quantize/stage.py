@@ -58,7 +58,7 @@ from edgepack.runtime.artifacts import PRECISION_FILES, PRECISION_TOLERANCE
 from edgepack.runtime.manifest import load_manifest
 from edgepack.runtime.session import create_session
 
-STAGE_VERSION = "5"  # bump when the stage's decisions change, so `build` re-runs it
+STAGE_VERSION = "6"  # bump when the stage's decisions change, so `build` re-runs it
 MODES = ("auto", "dynamic", "static", "none")
 SPEED_TEXTS = 32
 WASM_PROBE_TEXTS = 16
@@ -451,6 +451,8 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
                          "table": [t.row() for t in ladder.trials],
                          "sensitivity": ladder.ranking.as_dict() if ladder.ranking else None},
             "per_channel_choice": pc_choice,
+            # embedding tables under ops.SMALL_TABLE_BYTES: fp32 by design (speed), not by the gate
+            "small_tables_fp32": info.get("small_tables_fp32", []),
             "timing": native.as_dict("int8") if native else None,
             "extra_precisions": {k: v["record"] for k, v in extras.items()},
         }

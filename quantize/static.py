@@ -17,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from edgepack.quantize.ops import STATIC_OPS
+from edgepack.quantize.ops import STATIC_OPS, small_tables
 from edgepack.quantize.prepare import _quiet_logging
 
 
@@ -39,6 +39,7 @@ def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = Fa
              calibration: list[dict[str, np.ndarray]] | None = None) -> dict:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    tables = small_tables(src)
     cache = src.with_name(src.stem + ".calibration.json")
     reader = None if cache.is_file() else _Reader(calibration or [])
     with warnings.catch_warnings(), _quiet_logging():
@@ -46,9 +47,9 @@ def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = Fa
         quantize_static(str(src), str(dst), calibration_data_reader=reader, quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(STATIC_OPS), per_channel=per_channel, reduce_range=reduce_range,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude),
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude) + tables,
                         calibration_cache_path=str(cache),
                         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
     return {"mode": "static", "format": "QDQ", "weight_type": "int8", "activation_type": "uint8 (calibrated, MinMax)",
             "per_channel": per_channel, "reduce_range": reduce_range, "op_types": list(STATIC_OPS),
-            "calibration_texts": len(calibration or [])}
+            "calibration_texts": len(calibration or []), "small_tables_fp32": tables}

@@ -12,7 +12,8 @@ dimension (one scale per block, not per tensor or per output channel):
   most accurate, and slower than fp32 at batch 1 on x86 (measured ~3x on MiniLM).
 
 Embedding tables (Gather) are quantized to int8 as the dynamic recipe does (a table lookup has no
-activations to quantize); Gemm, LSTM and the rest stay fp32.
+activations to quantize; tables under 1 MiB stay fp32, see ops.SMALL_TABLE_BYTES); Gemm, LSTM and
+the rest stay fp32.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from edgepack.quantize.ops import small_tables
 from edgepack.quantize.prepare import _quiet_logging
 
 BLOCK_SIZE = 32  # the zoo's matrices are 32-64 wide; 32 is the smallest block MatMulNBits handles well
@@ -39,7 +41,7 @@ def _quantize(src: Path, dst: Path, exclude: list[str], accuracy_level: int | No
         q.process()
         q.model.save_model_to_file(str(half))
         quantize_dynamic(str(half), str(dst), op_types_to_quantize=["Gather"], weight_type=QuantType.QInt8,
-                         nodes_to_exclude=list(exclude))
+                         nodes_to_exclude=list(exclude) + small_tables(src))
     half.unlink(missing_ok=True)
 
 

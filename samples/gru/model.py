@@ -3,8 +3,8 @@
 Padding is handled with the attention mask (``pack_padded_sequence`` does not export): a
 right-padded unidirectional GRU's output at each row's last real token equals the final state of
 the unpadded text, so a text gets the same answer alone or in a padded batch. ONNX Runtime has no
-dynamically quantized GRU kernel, so INT8 here covers the Gather (embedding) and Gemm/MatMul
-(head) only; the GRU's weights stay fp32.
+dynamically quantized GRU kernel, so INT8 here covers the Gemm/MatMul head only; the GRU's weights
+stay fp32, and so does the embedding (a table this small is faster as an fp32 lookup).
 """
 
 import torch

@@ -34,3 +34,34 @@ def test_shipped_int8_models_hold_only_supported_ops(zoo_built):
         model = onnx.load(str(zoo_built(name) / "build" / "model.int8.onnx"))
         for target in ops.TARGETS:
             assert ops.unsupported_ops(model, target) == {}, (name, target)
+
+
+def test_small_embedding_tables_stay_fp32_and_the_manifest_says_so(zoo_built):
+    """An int8 lookup adds a DequantizeLinear per call: under ops.SMALL_TABLE_BYTES it costs more
+    time than its bytes save, so the sample LSTM's 367 x 64 table stays fp32 (its LSTM is int8)."""
+    import json
+
+    build = zoo_built("sentiment") / "build"
+    model = onnx.load(str(build / "model.int8.onnx"))
+    fp32 = {i.name for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    table = next(n for n in model.graph.node if n.name == "/inner/embedding/Gather")
+    assert table.input[0] in fp32
+    assert "DynamicQuantizeLSTM" in ops.op_counts(model)
+    section = json.loads((build / "manifest.json").read_text())["quantization"]
+    assert section["small_tables_fp32"] == ["/inner/embedding/Gather"]
+
+
+def test_small_tables_picks_gathers_by_table_size(tmp_path):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    big = numpy_helper.from_array(np.zeros((ops.SMALL_TABLE_BYTES // 4 // 8, 8), np.float32), "big")  # exactly the limit
+    small = numpy_helper.from_array(np.zeros((10, 8), np.float32), "small")
+    nodes = [helper.make_node("Gather", ["big", "ids"], ["a"], name="g_big"),
+             helper.make_node("Gather", ["small", "ids"], ["b"], name="g_small"),
+             helper.make_node("Gather", ["a", "ids"], ["c"], name="g_activation")]  # not a constant table
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in "bc"], [big, small])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    assert ops.small_tables(path) == ["g_small"]

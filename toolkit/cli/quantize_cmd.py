@@ -56,6 +56,9 @@ def quantize(project, mode, per_channel, calibration, precisions, as_json):
     if q["report"]["nodes_kept_fp32"]:
         click.echo(f"  kept in fp32: {', '.join(q['report']['nodes_kept_fp32'])} "
                    f"(+{q['report']['fallback_cost_bytes']:,} bytes)")
+    if q.get("small_tables_fp32"):
+        click.echo(f"  small embedding tables left fp32 (an int8 lookup would cost more time than its bytes "
+                   f"save): {', '.join(q['small_tables_fp32'])}")
     recovery = q.get("recovery") or {}
     if len(recovery.get("table") or []) > 1:  # more than plain INT8 was tried: show the trade-off
         click.echo("  recovery (accuracy on selection / held-out, size, speed):")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from edgepack.runtime.tokenizer import Tokenizer
+from edgepack.runtime.tokenizer import batch_ids
 
 
 def pad_id_of(tokenizer: Tokenizer) -> int:
@@ -78,6 +79,7 @@ class BatchEncoder:
             tokenizer.no_padding()
         self.tokenizer = tokenizer
         self.input_names = list(input_names)
+        self.batch_ids = batch_ids.BatchIds(tokenizer, self.pad_id, self.input_names)
 
     @classmethod
     def from_manifest(cls, manifest, input_names: Sequence[str] | None = None) -> "BatchEncoder":
@@ -85,8 +87,15 @@ class BatchEncoder:
                    manifest.model.get("max_length"))
 
     def __call__(self, texts: Sequence[str]) -> dict:
+        texts = list(texts)
+        if len(texts) >= batch_ids.MIN_BATCH:  # (checked here too: batch 1 pays no extra call)
+            # A batch of ASCII texts as one string (tokenizer/batch_ids.py): the same arrays, ~3x
+            # faster at 32 texts; None for what it does not cover.
+            feeds = self.batch_ids.feeds(texts)
+            if feeds is not None:
+                return feeds
         # offsets=False: the tokenizer's ids-only fast path (same ids and masks, no offset bookkeeping)
-        return pad_batch(self.tokenizer.encode_batch(list(texts), offsets=False), self.pad_id, self.input_names)
+        return pad_batch(self.tokenizer.encode_batch(texts, offsets=False), self.pad_id, self.input_names)
 
     def encode_one(self, text: str, pair: str | None = None):
         return self.tokenizer.encode(text, pair, offsets=False)

@@ -9,9 +9,11 @@ disjoint *held-out* split, and only a held-out pass is accepted (evalset.split s
 2. ``reduce_range`` (7-bit weights: no u8s8 overflow on non-VNNI x86 kernels).
 3. SmoothQuant, then dynamic INT8 (smooth.py): per-input-channel factors, from one fp32 pass over the
    calibration texts, move activation outliers into the weights (exact in fp32), so dynamic INT8's
-   one activation scale per tensor fits the rest; alpha 0.8, then 0.6 (MatMul graphs without
-   recurrent ops, dynamic mode). Same kernels as dynamic INT8 (+ one elementwise Mul per input): on
-   all-MiniLM-L6-v2 it meets min cosine 0.99 at plain dynamic INT8's size and speed.
+   one activation scale per tensor fits the rest; alpha 0.8 on the inputs with outlier channels
+   only, pads fed a real token, then on every input, pad rows zeroed (smooth.RUNGS; MatMul graphs
+   without recurrent ops, dynamic mode). Same kernels as dynamic INT8 (+ one elementwise Mul per
+   smoothed input not folded into V): on all-MiniLM-L6-v2 it meets min cosine 0.99 at plain dynamic
+   INT8's size and within a few % of its speed.
 4. blockwise INT8 for MatMul (weightonly.py: MatMulNBits bits = 8, int8 compute with activations
    quantized per block of 32) + int8 Gather -- one try; as accurate, but its kernel was ~2x slower
    than MatMulInteger at batch 32 on this machine (MatMul graphs only).
@@ -56,11 +58,12 @@ class Recipe:
     reduce_range: bool = False
     exclude: tuple[str, ...] = ()
     alpha: float = 0.0  # SmoothQuant migration strength (mode "smooth" only)
+    variant: str = ""  # which inputs are smoothed and how pads are kept out of the scale (smooth.VARIANTS)
 
     @property
     def label(self) -> str:
         parts = [self.mode] if self.mode in ("blockwise", "weight-only") else \
-            [f"smoothed (alpha {self.alpha}) dynamic" if self.mode == "smooth" else self.mode,
+            [f"smoothed (alpha {self.alpha}, {self.variant}) dynamic" if self.mode == "smooth" else self.mode,
              "per-channel" if self.per_channel else "per-tensor"]
         if self.reduce_range:
             parts.append("reduce_range")
@@ -134,7 +137,8 @@ class Ladder:
                                        reduce_range=recipe.reduce_range,
                                        exclude=list(self.forced_exclude) + list(recipe.exclude),
                                        calibration=self.calibration,
-                                       **({"alpha": recipe.alpha} if recipe.mode == "smooth" else {}))
+                                       **({"alpha": recipe.alpha, "variant": recipe.variant}
+                                          if recipe.mode == "smooth" else {}))
         selection, ms = self.gate(path, "selection", recipe.label)
         trial = Trial(recipe, path, info, selection, None, path.stat().st_size, ms)
         self.trials.append(trial)
@@ -213,8 +217,9 @@ def recover(ladder: Ladder, mode: str, per_channel: bool | None, fp32_model,
     # returns None when there is nothing to exclude).
     rungs = [lambda: ladder.attempt(replace(base, step="2 reduce_range", reduce_range=True))]
     if mode == "dynamic" and encoder:  # per-channel unless the project fixed per-tensor (smoothing grows weight rows)
-        rungs += [lambda a=alpha: ladder.attempt(Recipe("3 smoothed", "smooth", per_channel is not False, alpha=a))
-                  for alpha in smooth.ALPHAS]
+        rungs += [lambda a=alpha, v=variant: ladder.attempt(Recipe("3 smoothed", "smooth", per_channel is not False,
+                                                                   alpha=a, variant=v))
+                  for alpha, variant in smooth.RUNGS]
     if has_matmul:
         rungs.append(lambda: ladder.attempt(Recipe("4 blockwise int8", "blockwise", False)))
     rungs.append(lambda: _exclusion_rung(ladder, best, fp32_model, quantized_nodes(best.path)))

@@ -16,15 +16,30 @@ MatMuls with constant 2-D weights ``W``, a per-input-channel factor ``s`` gives
 calibration texts (the selection split unless a calibration file is given: never the held-out texts).
 
 Measured on all-MiniLM-L6-v2 (644 held-out texts, 2-core VM, 2026-12): alpha 0.8 gives held-out min
-cosine 0.9957 / mean 0.9981 (alpha 0.5: 0.977, 0.6: 0.989, 0.7: 0.995, 0.9: 0.994), 23.0 MB (+0.1% on
-plain dynamic), and the latency of plain dynamic INT8 (the extra Muls are elementwise).
+cosine 0.996 / mean 0.998 (alpha 0.5: 0.977, 0.6: 0.989, 0.7: 0.995, 0.9: 0.994).
 
-Padding (``zero_pad_rows``): in a padded batch, padding tokens' activations join the one per-tensor
-scale; the same Muls' outputs are multiplied by the attention mask so pad rows are 0 (exact in fp32).
-Measured on MiniLM, held-out texts in padded batches of 32: min cosine 0.9950 with it, 0.9831 without
-(Optimum-style dynamic INT8: 0.9818). Cost of all the Muls (1 thread, CPU time, same run): batch 1
-+13%, batch 32 +7% against Optimum-style dynamic INT8 (+6% / +3% without the mask); blockwise INT8
-was +92% / +124%.
+What each Mul buys (MiniLM has 4 smoothable inputs per layer: Q/K/V input and FFN-in input -- both
+LayerNorm outputs --, the attention context, FFN-out input -- the GELU output, 4x wider). Held-out
+min / mean cosine, one text per call, then min in padded batches of 32 (deterministic):
+
+- the context's factor folded into V (``_attention_values``): exact, no Mul; 0.9962 / 0.9984 / 0.9959
+  as with its Mul. Smoothing per input kind (pads first-token): none 0.983 / 0.993 / 0.982; Q/K/V +
+  FFN-in 0.991 / 0.996 / 0.990 (+ context 0.990 / 0.996); + FFN-out 0.9960 / 0.9983 / 0.9961: FFN-out
+  carries the mean cosine, the context barely matters. ``min_spread``: only inputs whose channels
+  span >= 4x (17 of 24, 16 Muls): 0.9964 / 0.9984 / 0.9954; >= 5x (14): 0.9952 / 0.9981 / 0.9952;
+  >= 6x (10): 0.993 / 0.997 / 0.992.
+- pads: masking every smoothed input (``zero_pad_rows``) 0.9959 padded; masks at the LayerNorm
+  outputs only 0.9959, at Q/K/V only 0.983, FFN-in only 0.9945, none 0.980 (Optimum-style dynamic
+  INT8: 0.982). Pads fed a real token instead (``first_token_pads``, no Mul): the row's first
+  token ([CLS]) 0.9954, [SEP] 0.9955, "the" 0.9955, the text repeated 0.9950.
+
+So the ladder tries alpha 0.8 on the >= 4x inputs with first-token pads (16 Muls, was 48: 24
+factors + 24 masks), then every input with masks (18 + 18). Cost against Optimum-style dynamic INT8
+(1 thread, CPU time, paired in the same run, load 2-3; IQR about +-5% at batch 1): the 48 Muls
++6.5% at batch 1 / +6.6% at batch 32; the 16 Muls +2 to +5% / +1 to +3%; plain dynamic (no Mul)
+-3% / 0%. Did not pay: Q/K/V merged into one MatMul + Split (batch 1 -1%, batch 32 +0.3%: noise).
+Constant head-reshape targets ([0, 0, 12, 64] instead of Shape/Gather/Unsqueeze/Concat, 37 nodes)
+measured -4.5% at batch 1 -- a pre-processing step for every recipe, not a smoothing one.
 """
 
 from __future__ import annotations
@@ -37,7 +52,6 @@ from edgepack.quantize import dynamic
 from edgepack.quantize.gate import fixed_batch, same_shape_batches
 from edgepack.runtime.session import create_session
 
-ALPHAS = (0.8, 0.6)  # tried in this order by the ladder; 0.8 measured best on MiniLM, 0.6 the fallback
 SCALE_RANGE = (1e-2, 1e2)  # no channel is scaled by more than 100x either way
 SUFFIX = "_smooth"
 
@@ -83,8 +97,54 @@ def activation_absmax(src: Path, feeds: list[dict], cache: Path | None = None) -
     return absmax
 
 
-def smooth(src: Path, dst: Path, alpha: float, absmax: dict[str, np.ndarray]) -> int:
-    """Write the smoothed fp32 graph to ``dst`` (same outputs up to rounding); return how many inputs."""
+def _spread(a: np.ndarray) -> float:
+    """How far the largest channel's max |x| sits above the median channel's: 1 = flat, no outliers."""
+    return float(a.max() / max(float(np.median(a)), 1e-12))
+
+
+def _attention_values(x: str, producer: dict, consumers: dict, inits: dict, outputs: set):
+    """(V projection MatMul, its bias Add) when ``x`` is an attention context, else None.
+
+    Why: the context is Reshape(Transpose(softmax @ Transpose(Reshape(x_prev @ Wv + bv)))): a weighted
+    sum of V rows per head, with the heads' channels put back in their place. Scaling V's output
+    channels by ``1 / s`` (Wv's columns and bv) therefore scales the context's channels by ``1 / s``:
+    the smoothing Mul folds away. Only this exact chain is followed (every tensor read once, the
+    Transposes keep the channel axis last, the channels reach the MatMul as its right operand); the
+    caller still proves the folded graph equal to the original on real feeds."""
+    seen = x
+    while True:
+        node = producer.get(seen)
+        if node is None or seen in outputs or (seen != x and len(consumers.get(seen, ())) != 1):
+            return None
+        if node.op_type == "Reshape":
+            seen = node.input[0]
+        elif node.op_type == "Transpose":
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+            if not perm or perm[-1] != len(perm) - 1:
+                return None
+            seen = node.input[0]
+        elif node.op_type == "MatMul" and node.input[0] not in inits and node.input[1] not in inits:
+            seen = node.input[1]  # softmax @ V: the output's channels are V's
+        elif node.op_type == "Add":
+            bias = [i for i in node.input if i in inits]
+            rest = [i for i in node.input if i not in inits]
+            proj = producer.get(rest[0]) if len(bias) == 1 and len(rest) == 1 else None
+            if (proj is None or proj.op_type != "MatMul" or proj.input[1] not in inits or rest[0] in outputs
+                    or len(consumers.get(rest[0], ())) != 1 or len(inits[bias[0]].dims) != 1):
+                return None
+            return proj, bias[0]
+        else:
+            return None
+
+
+def smooth(src: Path, dst: Path, alpha: float, absmax: dict[str, np.ndarray], *, min_spread: float = 0.0,
+           fold: bool = True) -> dict:
+    """Write the smoothed fp32 graph to ``dst`` (same outputs up to rounding).
+
+    ``min_spread``: smooth only inputs whose calibration max |x| per channel spans at least this
+    factor (max / median channel); flatter inputs gain little and each costs an elementwise Mul.
+    ``fold``: an attention context's factor goes into the V projection (no Mul; ``_attention_values``).
+    Returns {"inputs": smoothed inputs, "folded": of those without a Mul, "muls": Mul nodes added}."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -92,12 +152,19 @@ def smooth(src: Path, dst: Path, alpha: float, absmax: dict[str, np.ndarray]) ->
     inits = {i.name: i for i in model.graph.initializer}
     groups = _targets(model)
     uses: dict[str, int] = {}  # how many node inputs read each initializer
+    consumers: dict[str, list] = {}
+    producer = {o: n for n in model.graph.node for o in n.output}
     for node in model.graph.node:
         for i in node.input:
             uses[i] = uses.get(i, 0) + 1
-    first_use: dict[str, object] = {}  # first output of the first MatMul reading a smoothed input -> its Mul
+            consumers.setdefault(i, []).append(node)
+    outputs = {o.name for o in model.graph.output}
+    # Every factor from the original weights first: folding into V must not change V's own factor.
+    factors: dict[str, np.ndarray] = {}
     for name, nodes in groups.items():
-        if name not in absmax:
+        if name not in absmax or _spread(absmax[name]) < min_spread:
+            continue
+        if any(uses[n.input[1]] > 1 for n in nodes):  # a weight read elsewhere too: scaling it would change that
             continue
         ws = [numpy_helper.to_array(inits[n.input[1]]) for n in nodes]
         a = absmax[name].astype(np.float64)
@@ -105,14 +172,31 @@ def smooth(src: Path, dst: Path, alpha: float, absmax: dict[str, np.ndarray]) ->
         # the moment it is active on a text the calibration did not see.
         a = np.maximum(a, 1e-2 * max(float(np.median(a)), 1e-8))
         w = np.maximum(np.max([np.abs(x).max(axis=1) for x in ws], axis=0), 1e-8)
-        s = np.clip(a ** alpha / w ** (1 - alpha), *SCALE_RANGE).astype(np.float32)
-        if any(uses[n.input[1]] > 1 for n in nodes):  # a weight read elsewhere too: scaling it would change that
+        factors[name] = np.clip(a ** alpha / w ** (1 - alpha), *SCALE_RANGE).astype(np.float32)
+
+    def scale(init: str, by: np.ndarray) -> None:
+        scaled = numpy_helper.to_array(inits[init]) * by
+        inits[init].CopyFrom(numpy_helper.from_array(scaled.astype(np.float32), init))
+
+    first_use: dict[str, object] = {}  # first output of the first MatMul reading a smoothed input -> its Mul
+    folded = 0
+    for name, s in factors.items():
+        nodes = groups[name]
+        for node in nodes:
+            scale(node.input[1], s[:, None])
+        # Folding changes the context itself: only when the smoothed MatMuls are all that read it.
+        alone = all(any(c is n for n in nodes) for c in consumers[name])
+        values = _attention_values(name, producer, consumers, inits, outputs) if fold and alone else None
+        if values is not None and uses[values[0].input[1]] == 1 and uses[values[1]] == 1 \
+                and len(inits[values[0].input[1]].dims) == 2 \
+                and inits[values[1]].dims[0] == len(s) == inits[values[0].input[1]].dims[1]:
+            scale(values[0].input[1], 1.0 / s[None, :])
+            scale(values[1], 1.0 / s)
+            folded += 1
             continue
-        for node, x in zip(nodes, ws):
-            inits[node.input[1]].CopyFrom(numpy_helper.from_array((x * s[:, None]).astype(np.float32), node.input[1]))
-        scale, out = name + SUFFIX + "_inv", name + SUFFIX
-        model.graph.initializer.append(numpy_helper.from_array((1.0 / s).astype(np.float32), scale))
-        mul = helper.make_node("Mul", [name, scale], [out], name=(nodes[0].name or name) + SUFFIX + "/Mul")
+        inv, out = name + SUFFIX + "_inv", name + SUFFIX
+        model.graph.initializer.append(numpy_helper.from_array((1.0 / s).astype(np.float32), inv))
+        mul = helper.make_node("Mul", [name, inv], [out], name=(nodes[0].name or name) + SUFFIX + "/Mul")
         for node in nodes:
             node.input[0] = out
         first_use[nodes[0].output[0]] = mul
@@ -124,10 +208,11 @@ def smooth(src: Path, dst: Path, alpha: float, absmax: dict[str, np.ndarray]) ->
     del model.graph.node[:]
     model.graph.node.extend(ordered)
     onnx.save(model, str(dst))
-    return len(first_use)
+    return {"inputs": len(factors), "folded": folded, "muls": len(first_use)}
 
 
 MASK_INPUT = "attention_mask"
+IDS_INPUT = "input_ids"
 
 
 def _padded_pair(feeds: list[dict]) -> dict | None:
@@ -148,15 +233,75 @@ def _padded_pair(feeds: list[dict]) -> dict | None:
     return {k: np.concatenate([pad(k), long_[k]]) for k in long_}
 
 
-def zero_pad_rows(src: Path, dst: Path, feeds: list[dict]) -> bool:
-    """Multiply each smoothed MatMul input by the attention mask, so padding tokens' rows are 0.
+def _same_real_outputs(src: Path, candidate: Path | bytes, feeds: list[dict]) -> bool:
+    """``candidate`` gives ``src``'s outputs on ``feeds`` (pad positions of per-token outputs aside)."""
+    try:
+        a, b = create_session(src), create_session(candidate)
+        for feed in feeds:
+            before, after = a.run(None, feed), b.run(None, feed)
+            keep = feed[MASK_INPUT].astype(bool) if MASK_INPUT in feed else None
+            for x, y in zip(before, after):
+                if x.shape != y.shape:
+                    return False
+                if keep is not None and x.ndim >= 3 and x.shape[:2] == keep.shape:  # pad positions may differ
+                    x, y = x[keep], y[keep]
+                if not np.allclose(x, y, rtol=1e-3, atol=1e-4):
+                    return False
+    except Exception:  # e.g. a smoothed input that is not [batch, tokens, channels]
+        return False
+    return True
+
+
+def first_token_pads(src: Path, dst: Path, feeds: list[dict]) -> bool:
+    """Feed padding positions each row's first token instead of the pad token (``input_ids`` only).
 
     Why: dynamic INT8 takes one activation scale over the whole batch, padding tokens included, and
-    their (meaningless) hidden states are large: on all-MiniLM-L6-v2 a padded batch of 32 dropped the
-    smoothed INT8's held-out min cosine from 0.9956 (one text per call) to 0.9831 (Optimum-style
-    dynamic INT8 alike: 0.9818); zeroed pad rows keep 0.9950. Exact in fp32: pad positions never reach
-    a real token's output (attention masks them as keys; pooling skips them). Kept only when a padded
-    two-text batch proves it (same real outputs with and without; else ``dst`` is not written)."""
+    the pad token's hidden states are large: on all-MiniLM-L6-v2 a padded batch of 32 dropped the
+    smoothed INT8's held-out min cosine from 0.996 (one text per call) to 0.980. A real token in
+    their place keeps pad rows in the range of real rows (0.9954 here) for one Slice and one Where
+    on the [batch, tokens] ids, where masking every smoothed input's pad rows costs one elementwise
+    Mul per input (``zero_pad_rows``). Exact: attention never lets a pad position reach a real
+    token's output and pooling skips it -- proven on a padded two-text batch (else ``dst`` is not
+    written)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(src))
+    ins = {i.name: i for i in model.graph.input}
+    batch = _padded_pair(feeds)
+    if MASK_INPUT not in ins or IDS_INPUT not in ins or batch is None or IDS_INPUT not in batch:
+        return False
+    ids = IDS_INPUT + SUFFIX + "_pads_first"
+    ones = ids + "_1"
+    model.graph.initializer.extend([numpy_helper.from_array(np.array([0], np.int64), ids + "_0"),
+                                    numpy_helper.from_array(np.array([1], np.int64), ones)])
+    head = [helper.make_node("Cast", [MASK_INPUT], [ids + "_real"], to=TensorProto.BOOL, name=ids + "/Cast"),
+            helper.make_node("Slice", [IDS_INPUT, ids + "_0", ones, ones], [ids + "_first"], name=ids + "/Slice"),
+            helper.make_node("Where", [ids + "_real", IDS_INPUT, ids + "_first"], [ids], name=ids + "/Where")]
+    for node in model.graph.node:
+        for k, name in enumerate(node.input):
+            if name == IDS_INPUT:
+                node.input[k] = ids
+    nodes = head + list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    data = model.SerializeToString()
+    if not _same_real_outputs(src, data, [batch]):
+        return False
+    dst.write_bytes(data)
+    return True
+
+
+def zero_pad_rows(src: Path, dst: Path, feeds: list[dict]) -> bool:
+    """Multiply each smoothing Mul's output by the attention mask, so padding tokens' rows are 0.
+
+    Why: as ``first_token_pads``, for graphs whose pads it cannot replace, and in the full recipe
+    (the most accurate on padded batches: held-out min cosine 0.9959 on MiniLM against 0.9954, for
+    one Mul per smoothed input). A factor folded into V (``smooth``) needs no mask: a pad query's
+    context is a convex combination of real tokens' V rows, inside their range. Exact in fp32: pad
+    positions never reach a real token's output (attention masks them as keys; pooling skips them).
+    Kept only when a padded two-text batch proves it (same real outputs with and without; else
+    ``dst`` is not written)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -184,37 +329,43 @@ def zero_pad_rows(src: Path, dst: Path, feeds: list[dict]) -> bool:
     del model.graph.node[:]
     model.graph.node.extend(ordered)
     data = model.SerializeToString()
-    try:
-        before = create_session(src).run(None, batch)
-        after = create_session(data).run(None, batch)
-    except Exception:  # a smoothed input that is not [batch, tokens, channels]: leave the graph as it was
+    if not _same_real_outputs(src, data, [batch]):
         return False
-    keep = batch[MASK_INPUT].astype(bool)
-    for x, y in zip(before, after):
-        if x.shape != y.shape:
-            return False
-        if x.ndim >= 3 and x.shape[:2] == keep.shape:  # per-token outputs: pad positions may differ
-            x, y = x[keep], y[keep]
-        if not np.allclose(x, y, rtol=1e-3, atol=1e-4):
-            return False
     dst.write_bytes(data)
     return True
 
 
+# The ladder's smoothing rungs, cheapest first: (alpha, variant). "outliers": only inputs whose
+# channels span >= SPREAD x (max / median of max |x|), pads fed the first token (no mask Muls);
+# "all": every input, pad rows zeroed by the mask (the most accurate on padded batches).
+VARIANTS = {"outliers": {"min_spread": 4.0, "pads": "first token"}, "all": {"min_spread": 0.0, "pads": "zeroed"}}
+RUNGS = ((0.8, "outliers"), (0.8, "all"))
+
+
 def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = False, exclude: list[str] = (),
-             calibration: list[dict] | None = None, alpha: float = ALPHAS[0]) -> dict:
-    """Smooth ``src`` with factors from ``calibration`` feeds (pad rows zeroed where the graph has an
-    attention mask), then dynamic INT8 (dynamic.py)."""
-    absmax = activation_absmax(src, list(calibration or []), src.with_name(src.stem + ".smooth-absmax.npz"))
+             calibration: list[dict] | None = None, alpha: float = RUNGS[0][0], variant: str = RUNGS[0][1]) -> dict:
+    """Smooth ``src`` with factors from ``calibration`` feeds (padding handled as ``variant`` says,
+    where the graph has an attention mask), then dynamic INT8 (dynamic.py)."""
+    feeds = list(calibration or [])
+    min_spread, pads = VARIANTS[variant]["min_spread"], VARIANTS[variant]["pads"]
+    absmax = activation_absmax(src, feeds, src.with_name(src.stem + ".smooth-absmax.npz"))
     smoothed = dst.with_name(dst.stem + ".smoothed.onnx")
-    masked = dst.with_name(dst.stem + ".masked.onnx")
+    padded = dst.with_name(dst.stem + ".padded.onnx")
     try:
-        count = smooth(src, smoothed, alpha, absmax)
-        pads = zero_pad_rows(smoothed, masked, list(calibration or []))
-        info = dynamic.quantize(masked if pads else smoothed, dst, per_channel=per_channel,
+        count = smooth(src, smoothed, alpha, absmax, min_spread=min_spread)
+        pair = _padded_pair(feeds)
+        if count["folded"] and not _same_real_outputs(src, smoothed, ([pair] if pair else []) + feeds[:1]):
+            count = smooth(src, smoothed, alpha, absmax, min_spread=min_spread, fold=False)  # a chain we misread
+        ways = {"first token": first_token_pads, "zeroed": zero_pad_rows}
+        # the variant's way first, the other where it does not apply (no input_ids; no Mul to mask)
+        done = next((way for way in sorted(ways, key=lambda w: w != pads) if ways[way](smoothed, padded, feeds)),
+                    "none")
+        info = dynamic.quantize(padded if done != "none" else smoothed, dst, per_channel=per_channel,
                                 reduce_range=reduce_range, exclude=exclude)
     finally:
         smoothed.unlink(missing_ok=True)
-        masked.unlink(missing_ok=True)
-    return {**info, "smoothquant": {"alpha": alpha, "matmul_inputs_smoothed": count, "pad_rows_zeroed": pads,
-                                    "calibration_texts": len(calibration or [])}}
+        padded.unlink(missing_ok=True)
+    return {**info, "smoothquant": {"alpha": alpha, "variant": variant, "min_spread": min_spread,
+                                    "matmul_inputs_smoothed": count["inputs"], "factors_folded": count["folded"],
+                                    "mul_nodes": count["muls"], "pad_rows": done,
+                                    "calibration_texts": len(feeds)}}

@@ -68,6 +68,7 @@ def main() -> int:
     if (args.model_dir is None) == (args.project is None):
         ap.error("give the model folder or --project, one of them")
 
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from edgepack.export import export_project
@@ -152,6 +153,12 @@ def main() -> int:
         "recovery_table": result.section["recovery"]["table"],
     }
     numbers["size_vs_optimum"] = round(numbers["file_bytes"]["edgepack"] / numbers["file_bytes"]["optimum"], 4)
+    # Same-run ratios are what carries over between machine loads (see the docstring).
+    numbers["latency_vs_optimum"] = {k: round(numbers[k]["edgepack"] / numbers[k]["optimum"], 3) for k in
+                                     ("latency_ms_batch1", "latency_ms_batch32", "cpu_ms_1thread_batch1",
+                                      "cpu_ms_1thread_batch32")}
+    ops = lambda p: sum(n.op_type == "Mul" for n in onnx.load(str(p)).graph.node)  # noqa: E731
+    numbers["mul_nodes"] = {k: ops(paths[k]) for k in ("edgepack", "optimum")}
     text = json.dumps(numbers, indent=2)
     print(text)
     if args.json:

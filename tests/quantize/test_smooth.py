@@ -59,7 +59,8 @@ def test_smoothing_is_exact_in_fp32_and_flattens_the_outlier(tmp_path):
     feeds = _evalset(20).feeds
     absmax = smooth.activation_absmax(tmp_path / "enc.onnx", feeds)
     assert set(absmax) == {"x", "r"} and absmax["x"][0] > 30 * np.median(absmax["x"][1:])
-    assert smooth.smooth(tmp_path / "enc.onnx", tmp_path / "s.onnx", 0.8, absmax) == 2
+    done = smooth.smooth(tmp_path / "enc.onnx", tmp_path / "s.onnx", 0.8, absmax)
+    assert done == {"inputs": 2, "folded": 0, "muls": 2}  # no attention: nothing to fold
     m = onnx.load(str(tmp_path / "s.onnx"))
     onnx.checker.check_model(m)
     assert [n.op_type for n in m.graph.node] == ["Mul", "MatMul", "Relu", "Mul", "MatMul"]
@@ -83,12 +84,12 @@ def test_smoothed_dynamic_int8_passes_where_plain_dynamic_fails(tmp_path):
 
     dynamic.quantize(tmp_path / "enc.onnx", tmp_path / "d.onnx", per_channel=True)
     info = smooth.quantize(tmp_path / "enc.onnx", tmp_path / "s8.onnx", per_channel=True,
-                           calibration=evalset.feeds[:30], alpha=0.8)
+                           calibration=evalset.feeds[:30], alpha=0.8, variant="all")
     plain, smoothed = cosine(tmp_path / "d.onnx"), cosine(tmp_path / "s8.onnx")
     assert not plain.ok and smoothed.ok, (plain.metrics, smoothed.metrics)
     assert smoothed.metrics["mean_cosine"] > plain.metrics["mean_cosine"]
     assert info["mode"] == "dynamic" and info["smoothquant"]["matmul_inputs_smoothed"] == 2
-    assert info["smoothquant"]["pad_rows_zeroed"] is False  # no attention_mask input: nothing to zero
+    assert info["smoothquant"]["pad_rows"] == "none"  # no attention_mask input: no padding to handle
     ops = {n.op_type for n in onnx.load(str(tmp_path / "s8.onnx")).graph.node}
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops  # the dynamic INT8 kernels, not MatMulNBits
     # the size of plain dynamic INT8 plus one scale vector per smoothed input
@@ -107,7 +108,7 @@ def test_ladder_accepts_the_smoothed_rung_before_blockwise(tmp_path):
     assert steps[:3] == ["1 weights", "1 weights", "2 reduce_range"] and not any(t.accepted for t in ladder.trials[:3])
     assert accepted is not None and accepted.recipe.step == "3 smoothed" and accepted.heldout.ok
     assert "4 blockwise int8" not in steps  # stopped at the first rung accepted on the held-out split
-    assert accepted.recipe.label.startswith("smoothed (alpha 0.8) dynamic per-channel")
+    assert accepted.recipe.label.startswith("smoothed (alpha 0.8, outliers) dynamic per-channel")
     # calibrated on the selection split only: the absmax cache holds what the selection texts gave
     with np.load(tmp_path / "enc.smooth-absmax.npz") as saved:
         sel = np.max([np.abs(f["x"]).reshape(-1, DIM).max(0) for f in ladder.split.selection.feeds], axis=0)
@@ -130,7 +131,10 @@ def test_smoothing_is_exact_on_the_sample_embedder(zoo_built, tmp_path):
     n_matmuls = sum(1 for n in onnx.load(str(tmp_path / "pre.onnx")).graph.node if n.op_type == "MatMul")
     assert 0 < info["smoothquant"]["matmul_inputs_smoothed"] < n_matmuls
     absmax = smooth.activation_absmax(tmp_path / "pre.onnx", [], tmp_path / "pre.smooth-absmax.npz")  # the cache
-    smooth.smooth(tmp_path / "pre.onnx", tmp_path / "s.onnx", 0.8, absmax)
+    done = smooth.smooth(tmp_path / "pre.onnx", tmp_path / "s.onnx", 0.8, absmax)
+    # every attention-output input's factor folded into its layer's V projection: one Mul fewer each
+    layers = sum(1 for n in onnx.load(str(tmp_path / "pre.onnx")).graph.node if n.op_type == "Softmax")
+    assert done["folded"] == layers > 0 and done["muls"] == done["inputs"] - layers
     held = parts.heldout
     ref = run_all(create_session(fp32), held)[0]
     same = evaluate("feature-extraction", ref, run_all(create_session(tmp_path / "s.onnx"), held)[0], None, LIMITS)
@@ -141,17 +145,21 @@ def test_smoothing_is_exact_on_the_sample_embedder(zoo_built, tmp_path):
     # on a sample whose plain INT8 already passes, smoothing must not make INT8 markedly worse
     assert q.metrics["mean_cosine"] >= shipped["mean_cosine"] - 0.01, (q.metrics, shipped)
 
-    # Pad rows zeroed: proven on a padded pair inside, and exact on real padded batches of 16 here.
-    assert info["smoothquant"]["pad_rows_zeroed"] is True
+    # Pads: fed the first token (default) or zeroed (the full recipe), each proven on a padded pair
+    # inside, and exact on real padded batches of 16 here -- folded factors included.
+    assert info["smoothquant"]["pad_rows"] == "first token"
+    assert smooth.first_token_pads(tmp_path / "s.onnx", tmp_path / "p.onnx", parts.selection.feeds)
     assert smooth.zero_pad_rows(tmp_path / "s.onnx", tmp_path / "m.onnx", parts.selection.feeds)
     m = onnx.load(str(tmp_path / "m.onnx"))
-    assert sum(n.name.endswith("/MaskPads") for n in m.graph.node) == info["smoothquant"]["matmul_inputs_smoothed"]
+    assert sum(n.name.endswith("/MaskPads") for n in m.graph.node) == done["muls"]
     from edgepack.quantize.evalset import project_encoder
 
-    enc, masked = project_encoder(project, names), create_session(tmp_path / "m.onnx")
-    padded = np.concatenate([masked.run(None, enc(held.texts[i:i + 16]))[0] for i in range(0, 64, 16)])
+    enc = project_encoder(project, names)
     assert len({f["input_ids"].shape[1] for f in held.feeds[:16]}) > 1  # the batches really are padded
-    np.testing.assert_allclose(padded, ref[:64], rtol=1e-3, atol=1e-4)
+    for graph in ("s.onnx", "p.onnx", "m.onnx"):
+        session = create_session(tmp_path / graph)
+        padded = np.concatenate([session.run(None, enc(held.texts[i:i + 16]))[0] for i in range(0, 64, 16)])
+        np.testing.assert_allclose(padded, ref[:64], rtol=1e-3, atol=1e-4, err_msg=graph)
 
 
 def test_pad_rows_stay_when_the_graph_reads_padding(tmp_path):
@@ -171,8 +179,9 @@ def test_pad_rows_stay_when_the_graph_reads_padding(tmp_path):
     feeds = [{"x": rng.normal(0, 1, (1, t, DIM)).astype(np.float32), "attention_mask": np.ones((1, t), np.int64)}
              for t in (3, 5, 5)]
     absmax = smooth.activation_absmax(tmp_path / "pool.onnx", feeds)
-    assert smooth.smooth(tmp_path / "pool.onnx", tmp_path / "s.onnx", 0.8, absmax) == 1
+    assert smooth.smooth(tmp_path / "pool.onnx", tmp_path / "s.onnx", 0.8, absmax)["muls"] == 1
     assert smooth.zero_pad_rows(tmp_path / "s.onnx", tmp_path / "m.onnx", feeds) is False
+    assert smooth.first_token_pads(tmp_path / "s.onnx", tmp_path / "m.onnx", feeds) is False  # no input_ids to feed
     assert not (tmp_path / "m.onnx").exists()
     # the same graph with per-token outputs: pad positions are not compared, so zeroing is proven exact
     onnx.save(helper.make_model(helper.make_graph(

@@ -37,9 +37,13 @@ So the ladder tries alpha 0.8 on the >= 4x inputs with first-token pads (16 Muls
 factors + 24 masks), then every input with masks (18 + 18). Cost against Optimum-style dynamic INT8
 (1 thread, CPU time, paired in the same run, load 2-3; IQR about +-5% at batch 1): the 48 Muls
 +6.5% at batch 1 / +6.6% at batch 32; the 16 Muls +2 to +5% / +1 to +3%; plain dynamic (no Mul)
--3% / 0%. Did not pay: Q/K/V merged into one MatMul + Split (batch 1 -1%, batch 32 +0.3%: noise).
-Constant head-reshape targets ([0, 0, 12, 64] instead of Shape/Gather/Unsqueeze/Concat, 37 nodes)
-measured -4.5% at batch 1 -- a pre-processing step for every recipe, not a smoothing one.
+-3% / 0%; scripts/measure_minilm.py, two runs at load 1.6: +4 to +8% / +4%. The 16 left cannot
+fold: a LayerNorm output also feeds the residual Add (which needs it unscaled), a GELU output is
+not homogeneous. Did not pay: Q/K/V merged into one MatMul + Split (batch 1 -1%, batch 32 +0.3%).
+Outside smoothing, for every recipe (pre-processing): constant head-reshape targets ([0, 0, 12, 64]
+for Shape/Gather/Unsqueeze/Concat, 37 nodes) -4.5% at batch 1; ORT 1.31's fused
+SkipLayerNormalization took ~8x the time of Add + LayerNormalization here -- the residual Adds
+written as Sum (not fused; same accuracy) made the 16-Mul graph 0.90x / 0.87x Optimum-style's time.
 """
 
 from __future__ import annotations

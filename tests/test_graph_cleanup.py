@@ -89,3 +89,56 @@ def test_dead_nodes_read_by_a_subgraph_are_kept():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     assert remove_dead_nodes(model) == 1
     assert [n.op_type for n in model.graph.node] == ["Neg", "If"]
+
+
+def _residual_layernorm_model():
+    """x + r -> LayerNormalization, and the same Add's twin feeding a Relu (not a LayerNorm)."""
+    scale = numpy_helper.from_array(np.linspace(0.5, 1.5, 8).astype(np.float32), "scale")
+    bias = numpy_helper.from_array(np.linspace(-1, 1, 8).astype(np.float32), "bias")
+    nodes = [helper.make_node("Add", ["x", "r"], ["s"]),
+             helper.make_node("LayerNormalization", ["s", "scale", "bias"], ["y"], axis=-1, epsilon=1e-12),
+             helper.make_node("Add", ["x", "r"], ["t"]), helper.make_node("Relu", ["t"], ["z"])]
+    f = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3, 8]) for n in ("x", "r")]
+    out = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3, 8]) for n in ("y", "z")]
+    graph = helper.make_graph(nodes, "g", f, out, [scale, bias])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def test_adds_into_layernorm_become_sum_with_identical_answers(tmp_path):
+    from edgepack.graph_cleanup import adds_into_layernorm_as_sum
+
+    model = _residual_layernorm_model()
+    onnx.save(model, str(tmp_path / "add.onnx"))
+    assert adds_into_layernorm_as_sum(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["Sum", "LayerNormalization", "Add", "Relu"]
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(tmp_path / "sum.onnx"))
+    rng = np.random.default_rng(0)
+    feeds = {n: rng.standard_normal((2, 3, 8)).astype(np.float32) for n in ("x", "r")}
+    want = create_session(tmp_path / "add.onnx").run(None, feeds)
+    got = create_session(tmp_path / "sum.onnx").run(None, feeds)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_shipped_int8_encoder_is_not_fused_into_skip_layernorm(built_sample, tmp_path):
+    """What the rewrite is for: ONNX Runtime's optimized graph of the quantized sample embedder has no
+    SkipLayerNormalization; the same file with the Adds put back gets it (so the check can fail)."""
+    import onnxruntime as ort
+
+    build = built_sample("minilm-embedder", stage="quantize") / "build"
+
+    def fused_nodes(path) -> int:
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+        ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return sum(n.op_type == "SkipLayerNormalization" for n in onnx.load(opts.optimized_model_filepath).graph.node)
+
+    model = onnx.load(str(build / "model.int8.onnx"))
+    sums = [n for n in model.graph.node if n.op_type == "Sum"]
+    assert sums and fused_nodes(build / "model.int8.onnx") == 0
+    for n in sums:
+        n.op_type = "Add"
+    onnx.save(model, str(tmp_path / "adds.onnx"))
+    assert fused_nodes(tmp_path / "adds.onnx") > 0

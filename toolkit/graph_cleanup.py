@@ -94,6 +94,28 @@ def remove_dead_nodes(model) -> int:
     return removed
 
 
+def adds_into_layernorm_as_sum(model) -> int:
+    """Write each two-input Add that feeds a LayerNormalization as ``Sum`` (the same operation).
+
+    Why: ONNX Runtime (1.31, CPU) fuses Add [+ bias Add] + LayerNormalization into
+    SkipLayerNormalization, and on a dynamically quantized encoder that fused kernel was the slow
+    part: all-MiniLM-L6-v2 INT8 ran 13% faster at batch 1 and 12% at batch 32 without the fusion
+    (1 thread, CPU time, interleaved; fp32 graphs were unaffected, 5.50 vs 5.38 ms). The fusion
+    matches ``Add`` only, so ``Sum`` keeps the separate kernels in every runtime the model ships to,
+    not only in sessions edgepack creates. Used by quantize/dynamic.py; returns how many were rewritten.
+    """
+    producer = {out: node for node in model.graph.node for out in node.output}
+    done = 0
+    for node in model.graph.node:
+        if node.op_type != "LayerNormalization" or node.domain not in ("", "ai.onnx") or not node.input:
+            continue
+        add = producer.get(node.input[0])
+        if add is not None and add.op_type == "Add" and add.domain in ("", "ai.onnx") and len(add.input) == 2:
+            add.op_type = "Sum"
+            done += 1
+    return done
+
+
 def simplify(model) -> dict:
     """Every exact rewrite above, in order; what each did (recorded in the export result)."""
     return {"zero_initial_states_dropped": drop_zero_initial_states(model)}

@@ -453,6 +453,7 @@ def quantize_project(project: Project | str | Path, *, mode: str | None = None, 
             "per_channel_choice": pc_choice,
             # embedding tables under ops.SMALL_TABLE_BYTES: fp32 by design (speed), not by the gate
             "small_tables_fp32": info.get("small_tables_fp32", []),
+            "small_matrices_fp32": info.get("small_matrices_fp32", []),
             # residual Adds into LayerNormalization written as Sum (no slow SkipLayerNorm fusion)
             "layernorm_adds_as_sum": info.get("layernorm_adds_as_sum", 0),
             "timing": native.as_dict("int8") if native else None,

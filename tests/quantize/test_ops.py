@@ -49,6 +49,10 @@ def test_small_embedding_tables_stay_fp32_and_the_manifest_says_so(zoo_built):
     assert "DynamicQuantizeLSTM" in ops.op_counts(model)
     section = json.loads((build / "manifest.json").read_text())["quantization"]
     assert section["small_tables_fp32"] == ["/inner/embedding/Gather"]
+    # the 128 x 3 head too (ops.SMALL_MATRIX_WEIGHTS), really fp32: quantize_dynamic renames a Gemm
+    # before matching its exclusions, and a Gemm excluded by its own name used to be quantized anyway
+    assert section["small_matrices_fp32"] == ["/inner/fc/Gemm"]
+    assert not {"MatMulInteger", "DynamicQuantizeLinear"} & set(ops.op_counts(model))
 
 
 def test_small_tables_picks_gathers_by_table_size(tmp_path):
@@ -65,3 +69,21 @@ def test_small_tables_picks_gathers_by_table_size(tmp_path):
     path = tmp_path / "m.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     assert ops.small_tables(path) == ["g_small"]
+
+
+def test_small_matrices_are_kept_fp32_only_when_something_larger_is_quantized(tmp_path):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    def model(*shapes):
+        inits = [numpy_helper.from_array(np.zeros(s, np.float32), f"w{k}") for k, s in enumerate(shapes)]
+        nodes = [helper.make_node("MatMul", ["x" if k == 0 else f"y{k - 1}", f"w{k}"], [f"y{k}"], name=f"m{k}")
+                 for k in range(len(shapes))]
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, shapes[0][0]])],
+                                  [helper.make_tensor_value_info(f"y{len(shapes) - 1}", TensorProto.FLOAT, None)], inits)
+        path = tmp_path / f"m{len(shapes)}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+        return path
+
+    assert ops.small_matrices(model((32, 32), (32, 3))) == ["m1"]  # 1,024 weights stay int8, 96 do not
+    assert ops.small_matrices(model((8, 3))) == []  # nothing larger: INT8 keeps the small one

@@ -59,6 +59,9 @@ def quantize(project, mode, per_channel, calibration, precisions, as_json):
     if q.get("small_tables_fp32"):
         click.echo(f"  small embedding tables left fp32 (an int8 lookup would cost more time than its bytes "
                    f"save): {', '.join(q['small_tables_fp32'])}")
+    if q.get("small_matrices_fp32"):
+        click.echo(f"  small matrices left fp32 (quantizing them adds more nodes than it saves time): "
+                   f"{', '.join(q['small_matrices_fp32'])}")
     recovery = q.get("recovery") or {}
     if len(recovery.get("table") or []) > 1:  # more than plain INT8 was tried: show the trade-off
         click.echo("  recovery (accuracy on selection / held-out, size, speed):")

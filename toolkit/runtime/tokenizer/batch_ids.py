@@ -141,18 +141,25 @@ def _packed(ids) -> bytes:
 
 
 class _WordLevelIds(dict):
-    """word -> its packed id, the separator's included; a word outside the vocabulary is the unk id
-    (WordLevel.tokenize's answer), not stored (the dict never grows)."""
+    """word -> its id, the separator's included; a word outside the vocabulary is the unk id
+    (WordLevel.tokenize's answer), not stored (the dict never grows). One id a word, so ``ids``
+    fills the array straight from the lookups: np.fromiter with the count known took 18 us for 545
+    words where packed bytes + join took 31 us (the sentiment sample's batch of 32)."""
 
     def __init__(self, model):
-        super().__init__((w, _packed((i,))) for w, i in model.vocab.items())
-        self[SEP_CHAR] = _packed((SEP_ID,))
-        self.unk = _packed((model.unk_id,)) if model.unk_id is not None else None
+        super().__init__(model.vocab)
+        self[SEP_CHAR] = SEP_ID
+        self.unk = model.unk_id
 
     def __missing__(self, word):
         if self.unk is None:
             raise _Unsupported  # the exact path raises the model's error
         return self.unk
+
+    def ids(self, words: list[str]):
+        import numpy as np
+
+        return np.fromiter(map(self.__getitem__, words), np.int64, len(words))
 
 
 class _WordPieceIds(dict):
@@ -178,6 +185,11 @@ class _WordPieceIds(dict):
                 self.cache.clear()
             self.cache[word] = ids
         return ids
+
+    def ids(self, words: list[str]):
+        import numpy as np
+
+        return np.frombuffer(b"".join(map(self.__getitem__, words)), "<i8")
 
 
 def _layout(post_processor):
@@ -281,18 +293,18 @@ class BatchIds:
         if self._lookup is None:
             self._lookup = self._lookup_type(t.model)
         try:
-            packed = b"".join(map(self._lookup.__getitem__, self._words(joined)))
+            ids = self._lookup.ids(self._words(joined))
         except _Unsupported:
             return None
-        out = self._pad(packed, n, limit, left)
+        out = self._pad(ids, n, limit, left)
         if out is not None:
             self.taken += 1
         return out
 
-    def _pad(self, packed: bytes, n: int, limit, left: bool) -> dict | None:
+    def _pad(self, ids, n: int, limit, left: bool) -> dict | None:
+        """``ids``: int64 array of every word's ids, separators (SEP_ID) included."""
         import numpy as np
 
-        ids = np.frombuffer(packed, "<i8")
         is_sep = ids < 0
         seps = np.flatnonzero(is_sep)
         if seps.size != n + 1:

@@ -241,10 +241,14 @@ def test_pairs_and_non_strings_take_the_exact_path():
         enc(["a", "b", 3, "c"])
 
 
-def test_batch_of_one_and_empty_batch():
+def test_batch_of_one_two_and_empty_batch():
     enc = _sentiment_encoder()
-    for texts in (["Hello, world!"], [""], []):
-        assert enc.batch_ids.feeds(texts) is None  # below MIN_BATCH: the per-text path is as fast
+    for texts in (["Hello, world!"], [""], ["a " * 200]):  # one text: its own route (_one), taken
+        before = enc.batch_ids.taken
+        assert enc.batch_ids.feeds(texts) is not None and enc.batch_ids.taken == before + 1
+        assert_same(enc(texts), exact(enc.tokenizer, texts, NAMES, enc.pad_id))
+    for texts in (["good", "bad"], []):
+        assert enc.batch_ids.feeds(texts) is None  # two texts: the per-text path is as fast; none: nothing to do
         assert_same(enc(texts), exact(enc.tokenizer, texts, NAMES, enc.pad_id))
 
 

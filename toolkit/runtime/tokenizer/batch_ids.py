@@ -50,7 +50,8 @@ from edgepack.runtime.tokenizer.encoding import Encoding
 SEP = " \x00 "
 SEP_CHAR = "\x00"
 SEP_ID = -1  # ids are checked to be >= 0 when tokenizer.json is read (_check_numbers)
-MIN_BATCH = 3  # measured on the sentiment sample: 0.6x at 1 text, 1.0x at 2, 1.3x at 3, 1.5x at 4
+MIN_BATCH = 3  # measured on the sentiment sample (through _pad): 0.6x at 1 text, 1.0x at 2, 1.3x at 3, 1.5x at 4;
+# one text has its own numpy-light route (_one), 2x faster than the per-text path
 CACHE_SIZE = 10_000  # WordPiece words split by the greedy search, remembered (cleared when full)
 
 # Normalizers whose normalize_str maps each ASCII character alone (no context): on ASCII text each
@@ -262,7 +263,7 @@ class BatchIds:
 
     def feeds(self, texts: list) -> dict | None:
         n = len(texts)
-        if not self.ok or n < MIN_BATCH:
+        if not self.ok or n == 0 or 1 < n < MIN_BATCH:  # one text: _one; two: the per-text path is as fast
             return None
         t = self.tokenizer
         if t._padding is not None or self._components() != self._parts:
@@ -293,10 +294,16 @@ class BatchIds:
         if self._lookup is None:
             self._lookup = self._lookup_type(t.model)
         try:
-            ids = self._lookup.ids(self._words(joined))
+            words = self._words(joined)
+            if n == 1:
+                # one text: the two separators must stand alone at the ends (list checks, no numpy)
+                if words[0] != SEP_CHAR or words[-1] != SEP_CHAR or words.count(SEP_CHAR) != 2:
+                    return None
+                out = self._one(self._lookup.ids(words[1:-1]), limit, left)
+            else:
+                out = self._pad(self._lookup.ids(words), n, limit, left)
         except _Unsupported:
             return None
-        out = self._pad(ids, n, limit, left)
         if out is not None:
             self.taken += 1
         return out
@@ -353,4 +360,41 @@ class BatchIds:
                 rows = np.arange(n)
                 for j, v in enumerate(specials[1]):
                     a[rows, stop + j] = v
+        return {name: block[k] for k, name in enumerate(self.names)}
+
+    def _one(self, row, limit, left: bool) -> dict:
+        """One text's ids (no separators) as feeds of one row: no cutting or masks to compute (the
+        per-text path spends ~7 us on a 16-word text, this ~3.5; a batch-1 call of the sample LSTM
+        is ~45 us). Every numpy call costs ~0.5 us here, so the common case -- no special tokens,
+        a non-empty text -- is three of them."""
+        import numpy as np
+
+        if limit is not None and row.size > limit:
+            row = row[row.size - limit:] if left else row[:limit]
+        prefix, suffix = self._prefix, self._suffix
+        lp, m, ls = len(prefix), row.size, len(suffix)
+        used = lp + m + ls
+        width = max(used, 1)  # an empty text is one pad position with mask 0 (encoder's rule)
+        block = np.empty((len(self.names), 1, width), np.int64)
+        for k, name in enumerate(self.names):
+            a = block[k, 0]
+            if used == m == width:  # no special tokens, no padding
+                if name == "input_ids":
+                    a[:] = row
+                else:
+                    a.fill(1 if name == "attention_mask" else self._type)
+                continue
+            if name == "attention_mask":
+                a[:used] = 1
+                a[used:] = 0
+                continue
+            if name == "input_ids":
+                a[lp:lp + m] = row
+                specials, fill = (prefix, suffix), self.pad_id
+            else:  # token_type_ids
+                a[lp:lp + m] = self._type
+                specials, fill = (self._prefix_types, self._suffix_types), 0
+            a[:lp] = specials[0]
+            a[lp + m:used] = specials[1]
+            a[used:] = fill
         return {name: block[k] for k, name in enumerate(self.names)}

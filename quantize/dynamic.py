@@ -13,7 +13,10 @@ def quantize(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool = Fa
              calibration=None) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tables, matrices = small_tables(src), small_matrices(src)
+    import onnx
+
+    graph = onnx.load(str(src), load_external_data=False)  # read once for both choices
+    tables, matrices = small_tables(graph), small_matrices(graph)
     with warnings.catch_warnings(), _quiet_logging():
         warnings.simplefilter("ignore")
         quantize_dynamic(str(src), str(dst), op_types_to_quantize=list(DYNAMIC_OPS), per_channel=per_channel,

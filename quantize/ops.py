@@ -46,20 +46,33 @@ def op_counts(model) -> Counter:
 SMALL_TABLE_BYTES = 1 << 20
 
 
-def small_tables(src) -> list[str]:
-    """Names of the Gather nodes in the ONNX file ``src`` whose table (a constant input 0) holds
-    fewer than SMALL_TABLE_BYTES of fp32: the quantizers leave them fp32 (see SMALL_TABLE_BYTES)."""
+def _graph_of(src):
+    """``src`` as a ModelProto: a path is loaded without its external data (only shapes are read)."""
     import onnx
+
+    return src if isinstance(src, onnx.ModelProto) else onnx.load(str(src), load_external_data=False)
+
+
+def numel(init) -> int:
+    """Elements of an initializer (a scalar has no dims: 1)."""
+    n = 1
+    for d in init.dims:
+        n *= d
+    return n
+
+
+def _initializer_sizes(model) -> dict[str, tuple[int, int]]:
+    """initializer name -> (element count, ONNX data type)."""
+    return {init.name: (numel(init), init.data_type) for init in model.graph.initializer}
+
+
+def small_tables(src) -> list[str]:
+    """Names of the Gather nodes in ``src`` (an ONNX file or a loaded model) whose table (a constant
+    input 0) holds fewer than SMALL_TABLE_BYTES of fp32: the quantizers leave them fp32."""
     from onnx import TensorProto
 
-    model = onnx.load(str(src), load_external_data=False)
-    sizes = {}
-    for init in model.graph.initializer:
-        if init.data_type == TensorProto.FLOAT:
-            n = 1
-            for d in init.dims:
-                n *= d
-            sizes[init.name] = 4 * n
+    model = _graph_of(src)
+    sizes = {name: 4 * n for name, (n, dtype) in _initializer_sizes(model).items() if dtype == TensorProto.FLOAT}
     return [node.name for node in model.graph.node
             if node.op_type == "Gather" and node.input and sizes.get(node.input[0], SMALL_TABLE_BYTES) < SMALL_TABLE_BYTES]
 
@@ -73,18 +86,11 @@ SMALL_MATRIX_WEIGHTS = 1024
 
 
 def small_matrices(src) -> list[str]:
-    """Names of the MatMul/Gemm nodes in ``src`` whose constant weight (input 1) has fewer than
+    """Names of the MatMul/Gemm nodes in ``src`` (a file or a loaded model) whose constant weight (input 1) has fewer than
     SMALL_MATRIX_WEIGHTS elements -- unless they are all the model's quantizable matrices and it
     has no other op dynamic INT8 would quantize (then INT8 would have nothing left to do)."""
-    import onnx
-
-    model = onnx.load(str(src), load_external_data=False)
-    sizes = {}
-    for init in model.graph.initializer:
-        n = 1
-        for d in init.dims:
-            n *= d
-        sizes[init.name] = n
+    model = _graph_of(src)
+    sizes = {name: n for name, (n, _dtype) in _initializer_sizes(model).items()}
     small, other = [], 0
     for node in model.graph.node:
         if node.op_type in ("MatMul", "Gemm") and len(node.input) > 1 and node.input[1] in sizes:

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
+from edgepack.quantize.ops import numel
 
 FLOAT_TYPES = {1: 4, 10: 2, 16: 2, 11: 8}  # onnx TensorProto FLOAT, FLOAT16, BFLOAT16, DOUBLE -> bytes
 INT8_TYPES = {2, 3}  # UINT8, INT8
 INT4_TYPES = {21, 22}  # UINT4, INT4
-
-
-def _numel(init) -> int:
-    return int(np.prod(init.dims)) if init.dims else 1
 
 
 def _weights(model) -> dict[str, object]:
@@ -59,15 +55,15 @@ def analyze(fp32_model, q_model, fp32_bytes: int, q_bytes: int) -> dict:
         row["nodes_int8"] += node.name in done
         for w in float_inputs:
             seen.add(w)
-            size = _numel(before[w]) * FLOAT_TYPES[before[w].data_type]
+            size = numel(before[w]) * FLOAT_TYPES[before[w].data_type]
             row["weights_fp32_before"] += size
             q = _q8(after, w)
             if q is not None:
-                row["weights_int8_after"] += _numel(q)
+                row["weights_int8_after"] += numel(q)
             else:
                 row["weights_fp32_after"] += size
     per_op = {op: row for op, row in sorted(per_op.items()) if row["weights_fp32_before"] or row["nodes_int8"]}
-    int8_weight_bytes = sum(_numel(i) for i in q_model.graph.initializer if i.data_type in INT8_TYPES
+    int8_weight_bytes = sum(numel(i) for i in q_model.graph.initializer if i.data_type in INT8_TYPES
                             and i.name.endswith(("_quantized", "_Q8")))
     return {
         "per_op_type": per_op,

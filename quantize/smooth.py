@@ -286,14 +286,7 @@ def first_token_pads(src: Path, dst: Path, feeds: list[dict]) -> bool:
         for k, name in enumerate(node.input):
             if name == IDS_INPUT:
                 node.input[k] = ids
-    nodes = head + list(model.graph.node)
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    data = model.SerializeToString()
-    if not _same_real_outputs(src, data, [batch]):
-        return False
-    dst.write_bytes(data)
-    return True
+    return _write_if_exact(model, head + list(model.graph.node), src, dst, batch)
 
 
 def zero_pad_rows(src: Path, dst: Path, feeds: list[dict]) -> bool:
@@ -330,8 +323,14 @@ def zero_pad_rows(src: Path, dst: Path, feeds: list[dict]) -> bool:
             out = node.output[0]
             node.output[0] = out + "_all_rows"
             ordered.append(helper.make_node("Mul", [out + "_all_rows", maskf], [out], name=node.name + "/MaskPads"))
+    return _write_if_exact(model, ordered, src, dst, batch)
+
+
+def _write_if_exact(model, nodes: list, src: Path, dst: Path, batch: dict) -> bool:
+    """Give ``model`` the node list ``nodes``; write it to ``dst`` only if a padded batch proves its
+    real outputs equal ``src``'s (the pad rewrites' shared last step)."""
     del model.graph.node[:]
-    model.graph.node.extend(ordered)
+    model.graph.node.extend(nodes)
     data = model.SerializeToString()
     if not _same_real_outputs(src, data, [batch]):
         return False

@@ -135,7 +135,14 @@ def make_server(
 @contextmanager
 def running(directory: str | os.PathLike, *, isolate: bool = True) -> Iterator[str]:
     """Serve ``directory`` on a free loopback port from a background thread; yields the base URL."""
-    server = make_server(directory, port=0, isolate=isolate, quiet=True)
+    with in_background(make_server(directory, port=0, isolate=isolate, quiet=True)) as url:
+        yield url
+
+
+@contextmanager
+def in_background(server) -> Iterator[str]:
+    """Run an HTTP ``server`` bound to 127.0.0.1 in a daemon thread; yields its base URL and shuts it
+    down after (also for servers with other handlers, e.g. scripts/compare_transformersjs.py's)."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

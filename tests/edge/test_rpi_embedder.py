@@ -119,7 +119,10 @@ def test_embedder_installs_offline_and_embeds_like_x86(embedder_package, device,
 
     status, one = out["embed_one"]
     assert status == 200 and len(one["results"]) == 1
-    _assert_close([one["results"][0]["embedding"]], want[:1], shipped)
+    # alone, not as row 0 of the batch above: dynamic INT8 takes one activation scale per call, so a
+    # text's int8 answer depends on its batch (1.3e-3 on x86 itself; README Known limits, "int8 batches")
+    alone = _x86(embedder_package["build"], shipped, texts[:1])
+    _assert_close([one["results"][0]["embedding"]], alone, shipped)
     status, err = out["predict"]
     assert status == 404 and "use POST /v1/embed" in err["error"]
     status, err = out["bad"]
@@ -148,7 +151,7 @@ def test_embedder_installs_offline_and_embeds_like_x86(embedder_package, device,
     assert proc.returncode == 0, proc.stderr
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert line["dim"] == want.shape[1] and line["text"] == texts[0]
-    _assert_close([line["embedding"]], want[:1], shipped)
+    _assert_close([line["embedding"]], alone, shipped)  # one text, as above
 
     # bench.sh of the installed version: the rows of `edgepack bench --target aarch64`, here under
     # qemu (EDGEPACK_EXEC), so labelled emulated; its first output is x86's embedding of its text.
